@@ -1,0 +1,62 @@
+"""PEP 517 backend: scikit-build-core, plus what only ncclkit's build knows.
+
+- The build environment gets the nvidia-nccl wheel of the CUDA major being built for.
+- The wheel's requirements are finished after CMake ran, from the NCCL CMake really used
+  (``prepare_metadata_for_build_wheel`` is left out on purpose, so that frontends read the
+  requirements from the finished wheel).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from scikit_build_core import build as _skbuild
+from scikit_build_core.build import build_sdist as _skbuild_build_sdist
+from scikit_build_core.build import get_requires_for_build_sdist
+
+from .cuda import find_nvcc, nvcc_version
+from .options import ConfigSettings, build_option
+from .wheel import add_runtime_requirements
+
+__all__ = [
+    "build_sdist",
+    "build_wheel",
+    "get_requires_for_build_sdist",
+    "get_requires_for_build_wheel",
+]
+
+# Modes whose build may take NCCL from the nvidia-nccl wheel (see cmake/NcclkitProvider.cmake).
+_WHEEL_MODES = {"auto", "wheel"}
+
+
+def _export_cuda_compiler(config_settings: ConfigSettings) -> tuple[int, int]:
+    """Pin the nvcc this build uses, so the version label and CMake agree on it."""
+    nvcc = find_nvcc(config_settings)
+    os.environ.setdefault("CUDACXX", str(nvcc))
+    return nvcc_version(nvcc)
+
+
+def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:
+    requires = _skbuild.get_requires_for_build_wheel(config_settings)
+    if build_option("NCCLKIT_NCCL", config_settings, "auto").lower() in _WHEEL_MODES:
+        cuda_major, _ = _export_cuda_compiler(config_settings)
+        requires.append(f"nvidia-nccl-cu{cuda_major}")
+    return requires
+
+
+def build_wheel(
+    wheel_directory: str,
+    config_settings: ConfigSettings = None,
+    metadata_directory: str | None = None,
+) -> str:
+    _export_cuda_compiler(config_settings)
+    name = _skbuild.build_wheel(wheel_directory, config_settings, metadata_directory)
+    add_runtime_requirements(Path(wheel_directory) / name)
+    return name
+
+
+def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) -> str:
+    # A source distribution is not tied to a CUDA version: no local label.
+    os.environ["NCCLKIT_LOCAL_VERSION"] = ""
+    return _skbuild_build_sdist(sdist_directory, config_settings)

@@ -1,0 +1,123 @@
+# ncclkit_write_build_info(<output>)
+#
+# Writes what the build chose, as JSON, for `ncclkit info` and the run-time check. Reads the
+# variables the top-level CMakeLists.txt set: NCCLKIT_VERSION, NCCLKIT_NCCL_*, NCCLKIT_CUDA_ARCHS_*,
+# NCCLKIT_FEATURES, NCCL_* (from FindNCCL) and CMake's compiler and Python variables.
+
+# The commit being built: NCCLKIT_GIT_COMMIT (for builds from a tree without .git, e.g. in docker),
+# else git, marked -dirty when the tree has changes, else "unknown".
+function(_ncclkit_git_commit out)
+  if(DEFINED ENV{NCCLKIT_GIT_COMMIT})
+    set(${out} "$ENV{NCCLKIT_GIT_COMMIT}" PARENT_SCOPE)
+    return()
+  endif()
+  set(commit "unknown")
+  find_package(Git QUIET)
+  if(GIT_FOUND)
+    execute_process(COMMAND "${GIT_EXECUTABLE}" rev-parse HEAD
+      WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}" OUTPUT_VARIABLE head RESULT_VARIABLE rc
+      OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(rc EQUAL 0)
+      set(commit "${head}")
+      execute_process(COMMAND "${GIT_EXECUTABLE}" status --porcelain --untracked-files=no
+        WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}" OUTPUT_VARIABLE changes ERROR_QUIET)
+      if(changes)
+        string(APPEND commit "-dirty")
+      endif()
+    endif()
+  endif()
+  set(${out} "${commit}" PARENT_SCOPE)
+endfunction()
+
+# <value> as a JSON string literal.
+function(_ncclkit_json_quote value out)
+  string(REPLACE "\\" "\\\\" value "${value}")
+  string(REPLACE "\"" "\\\"" value "${value}")
+  set(${out} "\"${value}\"" PARENT_SCOPE)
+endfunction()
+
+# A JSON array of strings from a CMake list.
+function(_ncclkit_json_strings out)
+  set(json "[]")
+  set(i 0)
+  foreach(item IN LISTS ARGN)
+    _ncclkit_json_quote("${item}" quoted)
+    string(JSON json SET "${json}" ${i} "${quoted}")
+    math(EXPR i "${i} + 1")
+  endforeach()
+  set(${out} "${json}" PARENT_SCOPE)
+endfunction()
+
+# Set key <key> of the JSON object in variable <var> to a string value.
+function(_ncclkit_json_set_string var key value)
+  _ncclkit_json_quote("${value}" quoted)
+  string(JSON json SET "${${var}}" ${key} "${quoted}")
+  set(${var} "${json}" PARENT_SCOPE)
+endfunction()
+
+function(ncclkit_write_build_info output)
+  _ncclkit_git_commit(commit)
+  string(TIMESTAMP built "%Y-%m-%dT%H:%M:%SZ" UTC)  # honours SOURCE_DATE_EPOCH
+
+  set(info "{}")
+  _ncclkit_json_set_string(info version "${NCCLKIT_VERSION}")
+  _ncclkit_json_set_string(info git_commit "${commit}")
+  _ncclkit_json_set_string(info build_time "${built}")
+
+  set(python "{}")
+  _ncclkit_json_set_string(python version "${Python_VERSION}")
+  _ncclkit_json_set_string(python soabi "${Python_SOABI}")
+  string(JSON info SET "${info}" python "${python}")
+
+  set(compiler "{}")
+  _ncclkit_json_set_string(compiler cxx "${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}")
+  _ncclkit_json_set_string(compiler cuda "${CMAKE_CUDA_COMPILER_ID} ${CMAKE_CUDA_COMPILER_VERSION}")
+  string(JSON info SET "${info}" compiler "${compiler}")
+
+  set(cuda "{}")
+  _ncclkit_json_set_string(cuda nvcc_version "${CMAKE_CUDA_COMPILER_VERSION}")
+  _ncclkit_json_set_string(cuda runtime_version "${CUDAToolkit_VERSION}")
+  _ncclkit_json_set_string(cuda cudart "static")
+  _ncclkit_json_strings(sass ${NCCLKIT_CUDA_ARCHS_SASS})
+  _ncclkit_json_strings(ptx ${NCCLKIT_CUDA_ARCHS_PTX})
+  string(JSON cuda SET "${cuda}" archs_sass "${sass}")
+  string(JSON cuda SET "${cuda}" archs_ptx "${ptx}")
+  _ncclkit_json_set_string(cuda archs_source "${NCCLKIT_CUDA_ARCHS_SOURCE}")
+  string(JSON info SET "${info}" cuda "${cuda}")
+
+  set(nccl "{}")
+  _ncclkit_json_set_string(nccl provider "${NCCLKIT_NCCL_PROVIDER}")
+  if(NCCLKIT_NCCL_PROVIDER STREQUAL "off")
+    foreach(key IN ITEMS version version_code include_dir library wheel)
+      string(JSON nccl SET "${nccl}" ${key} null)
+    endforeach()
+    string(JSON nccl SET "${nccl}" static false)
+  else()
+    _ncclkit_json_set_string(nccl version "${NCCL_VERSION}")
+    string(JSON nccl SET "${nccl}" version_code "${NCCL_VERSION_CODE}")
+    _ncclkit_json_set_string(nccl include_dir "${NCCL_INCLUDE_DIR}")
+    _ncclkit_json_set_string(nccl library "${NCCL_LIBRARY}")
+    if(NCCLKIT_NCCL_STATIC)
+      string(JSON nccl SET "${nccl}" static true)
+    else()
+      string(JSON nccl SET "${nccl}" static false)
+    endif()
+    if(NCCLKIT_NCCL_WHEEL)
+      _ncclkit_json_set_string(nccl wheel "${NCCLKIT_NCCL_WHEEL}")
+    else()
+      string(JSON nccl SET "${nccl}" wheel null)
+    endif()
+  endif()
+  string(JSON info SET "${info}" nccl "${nccl}")
+
+  set(features "{}")
+  foreach(feature IN LISTS NCCLKIT_FEATURES)
+    string(REPLACE "=" ";" feature "${feature}")
+    list(GET feature 0 name)
+    list(GET feature 1 value)
+    string(JSON features SET "${features}" ${name} ${value})
+  endforeach()
+  string(JSON info SET "${info}" features "${features}")
+
+  file(CONFIGURE OUTPUT "${output}" CONTENT "${info}\n")
+endfunction()

@@ -1,0 +1,41 @@
+# ncclkit_option(<name> <default> <doc> [CHOICES <value>...])
+#
+# Reads one build option: a cache entry (-D, or -C cmake.define.<name>=... through pip) wins over
+# an environment variable of the same name, which wins over <default>. The result is set as a
+# normal variable, so a changed environment is honoured on the next configure of the same build
+# directory. Every option read is remembered for ncclkit_print_options().
+function(ncclkit_option name default doc)
+  cmake_parse_arguments(PARSE_ARGV 3 ARG "" "" "CHOICES")
+  if(DEFINED CACHE{${name}})
+    set(value "$CACHE{${name}}")
+    set(origin "cache")
+  elseif(DEFINED ENV{${name}})
+    set(value "$ENV{${name}}")
+    set(origin "environment")
+  else()
+    set(value "${default}")
+    set(origin "default")
+  endif()
+  if(ARG_CHOICES)
+    string(TOLOWER "${value}" value)
+    if(NOT value IN_LIST ARG_CHOICES)
+      list(JOIN ARG_CHOICES ", " choices)
+      message(FATAL_ERROR
+        "${name}='${value}' (from the ${origin}) is not one of: ${choices}.\n"
+        "${name}: ${doc}")
+    endif()
+  endif()
+  set(${name} "${value}" PARENT_SCOPE)
+  set_property(GLOBAL APPEND PROPERTY NCCLKIT_OPTIONS "${name}")
+  set_property(GLOBAL PROPERTY NCCLKIT_OPTION_ORIGIN_${name} "${origin}")
+endfunction()
+
+# Echo every option with its value and where the value came from.
+function(ncclkit_print_options)
+  get_property(names GLOBAL PROPERTY NCCLKIT_OPTIONS)
+  message(STATUS "ncclkit options:")
+  foreach(name IN LISTS names)
+    get_property(origin GLOBAL PROPERTY NCCLKIT_OPTION_ORIGIN_${name})
+    message(STATUS "  ${name} = '${${name}}' (${origin})")
+  endforeach()
+endfunction()

@@ -1,0 +1,256 @@
+#include "comm/communicator.h"
+
+#include <dlfcn.h>
+#include <pybind11/pybind11.h>
+
+#include <stdexcept>
+
+#include "common/cuda_check.h"
+#include "comm/nccl_error.h"
+#include "comm/types.h"
+
+namespace py = pybind11;
+
+namespace ncclkit {
+
+namespace {
+
+ncclDataType_t as_dtype(int dtype) {
+  auto t = static_cast<ncclDataType_t>(dtype);
+  element_size(t);  // throws for a type this build does not know
+  return t;
+}
+
+ncclRedOp_t as_op(int op) {
+  for (const auto& entry : nccl_ops()) {
+    if (entry.second == op) return entry.second;
+  }
+  throw std::invalid_argument("unknown NCCL reduction op " + std::to_string(op));
+}
+
+void* as_ptr(Communicator::Ptr p) { return reinterpret_cast<void*>(p); }
+cudaStream_t as_stream(Communicator::Ptr s) { return reinterpret_cast<cudaStream_t>(s); }
+
+}  // namespace
+
+Communicator::Communicator(ncclComm_t comm, int device, bool blocking)
+    : comm_(comm), device_(device), blocking_(blocking) {
+  wait_ready();
+  check(ncclCommUserRank(comm_, &rank_), "ncclCommUserRank");
+  check(ncclCommCount(comm_, &world_size_), "ncclCommCount");
+}
+
+Communicator::~Communicator() {
+  if (comm_ == nullptr) return;
+  // Best effort: the process may be shutting down with its CUDA context already gone.
+  DeviceGuard guard(device_);
+  ncclCommDestroy(comm_);
+}
+
+std::unique_ptr<Communicator> Communicator::init_rank(int world_size, const std::string& unique_id, int rank,
+                                                      int device, const CommConfig& config) {
+  if (unique_id.size() != NCCL_UNIQUE_ID_BYTES) {
+    throw std::invalid_argument("unique_id must be " + std::to_string(NCCL_UNIQUE_ID_BYTES) + " bytes, got " +
+                                std::to_string(unique_id.size()));
+  }
+  ncclUniqueId id;
+  std::copy(unique_id.begin(), unique_id.end(), id.internal);
+  ncclConfig_t nccl_config = NCCL_CONFIG_INITIALIZER;
+  if (config.blocking) nccl_config.blocking = *config.blocking ? 1 : 0;
+  if (config.cga_cluster_size) nccl_config.cgaClusterSize = *config.cga_cluster_size;
+  if (config.min_ctas) nccl_config.minCTAs = *config.min_ctas;
+  if (config.max_ctas) nccl_config.maxCTAs = *config.max_ctas;
+  if (config.net_name) nccl_config.netName = config.net_name->c_str();
+
+  DeviceGuard guard(device);
+  ncclComm_t comm = nullptr;
+  {
+    py::gil_scoped_release release;
+    nccl_check(ncclCommInitRankConfig(&comm, world_size, id, rank, &nccl_config), "ncclCommInitRankConfig",
+               comm, /*in_progress_ok=*/true);
+  }
+  return std::unique_ptr<Communicator>(new Communicator(comm, device, nccl_config.blocking != 0));
+}
+
+std::vector<std::unique_ptr<Communicator>> Communicator::init_all(const std::vector<int>& devices) {
+  std::vector<ncclComm_t> comms(devices.size(), nullptr);
+  {
+    py::gil_scoped_release release;
+    nccl_check(ncclCommInitAll(comms.data(), static_cast<int>(devices.size()), devices.data()), "ncclCommInitAll");
+  }
+  std::vector<std::unique_ptr<Communicator>> out;
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    out.emplace_back(new Communicator(comms[i], devices[i], true));
+  }
+  return out;
+}
+
+ncclComm_t Communicator::checked() const {
+  if (comm_ == nullptr) throw std::invalid_argument("communicator has been destroyed");
+  return comm_;
+}
+
+void Communicator::wait_ready() const {
+  if (blocking_) return;
+  py::gil_scoped_release release;
+  ncclResult_t state = ncclInProgress;
+  while (state == ncclInProgress) {
+    nccl_check(ncclCommGetAsyncError(comm_, &state), "ncclCommGetAsyncError", comm_);
+  }
+  nccl_check(state, "non-blocking NCCL operation", comm_);
+}
+
+void Communicator::check(ncclResult_t code, const char* call) const {
+  nccl_check(code, call, comm_, /*in_progress_ok=*/!blocking_);
+}
+
+void Communicator::check_peer(int peer, const char* what) const {
+  if (peer < 0 || peer >= world_size_) {
+    throw std::invalid_argument(std::string(what) + " " + std::to_string(peer) + " is out of range for a communicator of " +
+                            std::to_string(world_size_) + " ranks");
+  }
+}
+
+std::unique_ptr<Communicator> Communicator::split(int color, int key) {
+  ncclComm_t parent = checked();
+  DeviceGuard guard(device_);
+  ncclComm_t child = nullptr;
+  {
+    py::gil_scoped_release release;
+    check(ncclCommSplit(parent, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &child, nullptr), "ncclCommSplit");
+  }
+  wait_ready();
+  if (child == nullptr) return nullptr;
+  return std::unique_ptr<Communicator>(new Communicator(child, device_, blocking_));
+}
+
+void Communicator::finalize() {
+  ncclComm_t comm = checked();
+  DeviceGuard guard(device_);
+  {
+    py::gil_scoped_release release;
+    check(ncclCommFinalize(comm), "ncclCommFinalize");
+  }
+  wait_ready();
+}
+
+void Communicator::destroy() {
+  ncclComm_t comm = checked();
+  DeviceGuard guard(device_);
+  comm_ = nullptr;
+  py::gil_scoped_release release;
+  nccl_check(ncclCommDestroy(comm), "ncclCommDestroy");
+}
+
+void Communicator::abort() {
+  ncclComm_t comm = checked();
+  DeviceGuard guard(device_);
+  comm_ = nullptr;
+  py::gil_scoped_release release;
+  nccl_check(ncclCommAbort(comm), "ncclCommAbort");
+}
+
+void Communicator::all_reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int op, Ptr stream) {
+  ncclComm_t comm = checked();
+  ncclDataType_t t = as_dtype(dtype);
+  ncclRedOp_t o = as_op(op);
+  DeviceGuard guard(device_);
+  py::gil_scoped_release release;
+  check(ncclAllReduce(as_ptr(send), as_ptr(recv), count, t, o, comm, as_stream(stream)), "ncclAllReduce");
+}
+
+void Communicator::broadcast(Ptr send, Ptr recv, std::size_t count, int dtype, int root, Ptr stream) {
+  ncclComm_t comm = checked();
+  check_peer(root, "root");
+  ncclDataType_t t = as_dtype(dtype);
+  DeviceGuard guard(device_);
+  py::gil_scoped_release release;
+  check(ncclBroadcast(as_ptr(send), as_ptr(recv), count, t, root, comm, as_stream(stream)), "ncclBroadcast");
+}
+
+void Communicator::reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int op, int root, Ptr stream) {
+  ncclComm_t comm = checked();
+  check_peer(root, "root");
+  ncclDataType_t t = as_dtype(dtype);
+  ncclRedOp_t o = as_op(op);
+  DeviceGuard guard(device_);
+  py::gil_scoped_release release;
+  check(ncclReduce(as_ptr(send), as_ptr(recv), count, t, o, root, comm, as_stream(stream)), "ncclReduce");
+}
+
+void Communicator::all_gather(Ptr send, Ptr recv, std::size_t send_count, int dtype, Ptr stream) {
+  ncclComm_t comm = checked();
+  ncclDataType_t t = as_dtype(dtype);
+  DeviceGuard guard(device_);
+  py::gil_scoped_release release;
+  check(ncclAllGather(as_ptr(send), as_ptr(recv), send_count, t, comm, as_stream(stream)), "ncclAllGather");
+}
+
+void Communicator::reduce_scatter(Ptr send, Ptr recv, std::size_t recv_count, int dtype, int op, Ptr stream) {
+  ncclComm_t comm = checked();
+  ncclDataType_t t = as_dtype(dtype);
+  ncclRedOp_t o = as_op(op);
+  DeviceGuard guard(device_);
+  py::gil_scoped_release release;
+  check(ncclReduceScatter(as_ptr(send), as_ptr(recv), recv_count, t, o, comm, as_stream(stream)),
+        "ncclReduceScatter");
+}
+
+void Communicator::send(Ptr buf, std::size_t count, int dtype, int peer, Ptr stream) {
+  ncclComm_t comm = checked();
+  check_peer(peer, "peer");
+  ncclDataType_t t = as_dtype(dtype);
+  DeviceGuard guard(device_);
+  py::gil_scoped_release release;
+  check(ncclSend(as_ptr(buf), count, t, peer, comm, as_stream(stream)), "ncclSend");
+}
+
+void Communicator::recv(Ptr buf, std::size_t count, int dtype, int peer, Ptr stream) {
+  ncclComm_t comm = checked();
+  check_peer(peer, "peer");
+  ncclDataType_t t = as_dtype(dtype);
+  DeviceGuard guard(device_);
+  py::gil_scoped_release release;
+  check(ncclRecv(as_ptr(buf), count, t, peer, comm, as_stream(stream)), "ncclRecv");
+}
+
+void Communicator::all_to_all(Ptr send, Ptr recv, std::size_t count_per_peer, int dtype, Ptr stream) {
+  ncclComm_t comm = checked();
+  ncclDataType_t t = as_dtype(dtype);
+  const std::size_t block = count_per_peer * element_size(t);
+  DeviceGuard guard(device_);
+  py::gil_scoped_release release;
+  check(ncclGroupStart(), "ncclGroupStart");
+  for (int peer = 0; peer < world_size_; ++peer) {
+    check(ncclSend(as_ptr(send + peer * block), count_per_peer, t, peer, comm, as_stream(stream)), "ncclSend");
+    check(ncclRecv(as_ptr(recv + peer * block), count_per_peer, t, peer, comm, as_stream(stream)), "ncclRecv");
+  }
+  check(ncclGroupEnd(), "ncclGroupEnd");
+}
+
+void group_start() { nccl_check(ncclGroupStart(), "ncclGroupStart"); }
+
+void group_end() {
+  py::gil_scoped_release release;
+  nccl_check(ncclGroupEnd(), "ncclGroupEnd");
+}
+
+std::string get_unique_id() {
+  ncclUniqueId id;
+  nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+  return std::string(id.internal, NCCL_UNIQUE_ID_BYTES);
+}
+
+int get_version() {
+  int version = 0;
+  nccl_check(ncclGetVersion(&version), "ncclGetVersion");
+  return version;
+}
+
+std::string library_path() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&ncclGetVersion), &info) == 0 || info.dli_fname == nullptr) return "";
+  return info.dli_fname;
+}
+
+}  // namespace ncclkit

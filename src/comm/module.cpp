@@ -1,0 +1,96 @@
+// ncclkit._comm: the NCCL bindings. Low level on purpose: buffers are addresses and element
+// counts; ncclkit.comm turns arrays into those and checks them first.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "comm/communicator.h"
+#include "comm/dlpack.h"
+#include "comm/nccl_error.h"
+#include "comm/types.h"
+#include "ncclkit/config.h"
+
+namespace py = pybind11;
+using ncclkit::Communicator;
+
+namespace {
+
+py::dict feature_macros() {
+  py::dict features;
+  features["NCCLKIT_WITH_NCCL"] = NCCLKIT_WITH_NCCL;
+  features["NCCLKIT_NCCL_VERSION_CODE"] = NCCLKIT_NCCL_VERSION_CODE;
+  features["NCCLKIT_HAS_BF16"] = NCCLKIT_HAS_BF16;
+  features["NCCLKIT_HAS_AVG"] = NCCLKIT_HAS_AVG;
+  features["NCCLKIT_HAS_GET_LAST_ERROR"] = NCCLKIT_HAS_GET_LAST_ERROR;
+  features["NCCLKIT_HAS_COMM_CONFIG"] = NCCLKIT_HAS_COMM_CONFIG;
+  features["NCCLKIT_HAS_COMM_SPLIT"] = NCCLKIT_HAS_COMM_SPLIT;
+  features["NCCLKIT_HAS_BUFFER_REGISTRATION"] = NCCLKIT_HAS_BUFFER_REGISTRATION;
+  features["NCCLKIT_HAS_FP8"] = NCCLKIT_HAS_FP8;
+  features["NCCLKIT_HAS_COMM_SHRINK"] = NCCLKIT_HAS_COMM_SHRINK;
+  features["NCCLKIT_HAS_WINDOW_REGISTRATION"] = NCCLKIT_HAS_WINDOW_REGISTRATION;
+  return features;
+}
+
+template <typename Map>
+py::dict as_dict(const Map& map) {
+  py::dict out;
+  for (const auto& [name, value] : map) out[py::str(name)] = static_cast<int>(value);
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_comm, m) {
+  m.doc() = "NCCL bindings (low level; use ncclkit.Communicator)";
+  ncclkit::register_nccl_error_translator();
+
+  m.attr("header_version_code") = NCCL_VERSION_CODE;
+  m.attr("features") = feature_macros();
+  m.attr("DTYPES") = as_dict(ncclkit::nccl_dtypes());
+  m.attr("OPS") = as_dict(ncclkit::nccl_ops());
+  m.attr("UNIQUE_ID_BYTES") = NCCL_UNIQUE_ID_BYTES;
+
+  m.def("get_version", &ncclkit::get_version, "ncclGetVersion() of the NCCL this process loaded");
+  m.def("library_path", &ncclkit::library_path, "File of the loaded libnccl");
+  m.def("get_unique_id", [] { return py::bytes(ncclkit::get_unique_id()); });
+  m.def("group_start", &ncclkit::group_start);
+  m.def("group_end", &ncclkit::group_end);
+  m.def("describe_dlpack", &ncclkit::describe_dlpack, py::arg("capsule"));
+
+  py::class_<Communicator>(m, "Comm")
+      .def_static(
+          "init_rank",
+          [](int world_size, py::bytes unique_id, int rank, int device, std::optional<bool> blocking,
+             std::optional<int> cga_cluster_size, std::optional<int> min_ctas, std::optional<int> max_ctas,
+             std::optional<std::string> net_name) {
+            ncclkit::CommConfig config{blocking, cga_cluster_size, min_ctas, max_ctas, net_name};
+            return Communicator::init_rank(world_size, std::string(unique_id), rank, device, config);
+          },
+          py::arg("world_size"), py::arg("unique_id"), py::arg("rank"), py::arg("device"), py::kw_only(),
+          py::arg("blocking") = py::none(), py::arg("cga_cluster_size") = py::none(),
+          py::arg("min_ctas") = py::none(), py::arg("max_ctas") = py::none(), py::arg("net_name") = py::none())
+      .def_static("init_all", &Communicator::init_all, py::arg("devices"))
+      .def("split", &Communicator::split, py::arg("color"), py::arg("key"))
+      .def("finalize", &Communicator::finalize)
+      .def("destroy", &Communicator::destroy)
+      .def("abort", &Communicator::abort)
+      .def_property_readonly("valid", &Communicator::valid)
+      .def_property_readonly("rank", &Communicator::rank)
+      .def_property_readonly("world_size", &Communicator::world_size)
+      .def_property_readonly("device", &Communicator::device)
+      .def("all_reduce", &Communicator::all_reduce, py::arg("send"), py::arg("recv"), py::arg("count"),
+           py::arg("dtype"), py::arg("op"), py::arg("stream"))
+      .def("broadcast", &Communicator::broadcast, py::arg("send"), py::arg("recv"), py::arg("count"),
+           py::arg("dtype"), py::arg("root"), py::arg("stream"))
+      .def("reduce", &Communicator::reduce, py::arg("send"), py::arg("recv"), py::arg("count"), py::arg("dtype"),
+           py::arg("op"), py::arg("root"), py::arg("stream"))
+      .def("all_gather", &Communicator::all_gather, py::arg("send"), py::arg("recv"), py::arg("send_count"),
+           py::arg("dtype"), py::arg("stream"))
+      .def("reduce_scatter", &Communicator::reduce_scatter, py::arg("send"), py::arg("recv"),
+           py::arg("recv_count"), py::arg("dtype"), py::arg("op"), py::arg("stream"))
+      .def("send", &Communicator::send, py::arg("buf"), py::arg("count"), py::arg("dtype"), py::arg("peer"),
+           py::arg("stream"))
+      .def("recv", &Communicator::recv, py::arg("buf"), py::arg("count"), py::arg("dtype"), py::arg("peer"),
+           py::arg("stream"))
+      .def("all_to_all", &Communicator::all_to_all, py::arg("send"), py::arg("recv"), py::arg("count_per_peer"),
+           py::arg("dtype"), py::arg("stream"));
+}

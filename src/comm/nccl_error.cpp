@@ -1,0 +1,51 @@
+#include "comm/nccl_error.h"
+
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+namespace ncclkit {
+
+NcclError::NcclError(std::string call, ncclResult_t code, std::string last_error)
+    : std::runtime_error(call + " failed: " + ncclGetErrorString(code)),
+      call_(std::move(call)),
+      code_(code),
+      last_error_(std::move(last_error)) {}
+
+const char* nccl_result_name(ncclResult_t code) {
+  switch (code) {
+    case ncclSuccess: return "ncclSuccess";
+    case ncclUnhandledCudaError: return "ncclUnhandledCudaError";
+    case ncclSystemError: return "ncclSystemError";
+    case ncclInternalError: return "ncclInternalError";
+    case ncclInvalidArgument: return "ncclInvalidArgument";
+    case ncclInvalidUsage: return "ncclInvalidUsage";
+    case ncclRemoteError: return "ncclRemoteError";
+    case ncclInProgress: return "ncclInProgress";
+    default: return "ncclResult";
+  }
+}
+
+void nccl_check(ncclResult_t code, const char* call, ncclComm_t comm, bool in_progress_ok) {
+  if (code == ncclSuccess || (in_progress_ok && code == ncclInProgress)) return;
+  std::string last_error;
+#if NCCLKIT_HAS_GET_LAST_ERROR
+  if (const char* text = ncclGetLastError(comm)) last_error = text;
+#endif
+  throw NcclError(call, code, last_error);
+}
+
+void register_nccl_error_translator() {
+  py::register_exception_translator([](std::exception_ptr thrown) {
+    try {
+      if (thrown) std::rethrow_exception(thrown);
+    } catch (const NcclError& e) {
+      py::object cls = py::module_::import("ncclkit.errors").attr("NcclError");
+      py::object error = cls(e.call(), static_cast<int>(e.code()), nccl_result_name(e.code()),
+                             ncclGetErrorString(e.code()), e.last_error());
+      PyErr_SetObject(cls.ptr(), error.ptr());
+    }
+  });
+}
+
+}  // namespace ncclkit

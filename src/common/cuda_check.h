@@ -1,0 +1,48 @@
+// Checking for CUDA runtime calls: a failure becomes a C++ exception that carries the call, the
+// error's name and code and its message, which pybind11 turns into a Python RuntimeError.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace ncclkit {
+
+class CudaError : public std::runtime_error {
+ public:
+  CudaError(const char* call, cudaError_t code)
+      : std::runtime_error(std::string(call) + " failed: " + cudaGetErrorString(code) + " (" +
+                           cudaGetErrorName(code) + ", " + std::to_string(static_cast<int>(code)) + ")"),
+        code_(code) {}
+  cudaError_t code() const noexcept { return code_; }
+
+ private:
+  cudaError_t code_;
+};
+
+inline void cuda_check(cudaError_t code, const char* call) {
+  if (code != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky-free error so the next call starts clean
+    throw CudaError(call, code);
+  }
+}
+
+// Makes `device` current for a scope and restores the previous device after it.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    cuda_check(cudaGetDevice(&previous_), "cudaGetDevice()");
+    if (device != previous_) cuda_check(cudaSetDevice(device), "cudaSetDevice(device)");
+  }
+  ~DeviceGuard() { cudaSetDevice(previous_); }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+}  // namespace ncclkit
+
+#define NCCLKIT_CUDA_CHECK(call) ::ncclkit::cuda_check((call), #call)
