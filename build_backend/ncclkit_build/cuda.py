@@ -11,6 +11,7 @@ from pathlib import Path
 from .options import ConfigSettings, build_option
 
 _TOOLKIT_ROOT_VARS = ("CUDAToolkit_ROOT", "CUDA_HOME", "CUDA_PATH")
+_DEFAULT_NVCC = Path("/usr/local/cuda/bin/nvcc")
 
 
 def _candidates(config_settings: ConfigSettings) -> list[tuple[str, Path]]:
@@ -25,7 +26,7 @@ def _candidates(config_settings: ConfigSettings) -> list[tuple[str, Path]]:
     on_path = shutil.which("nvcc")
     if on_path:
         found.append(("PATH", Path(on_path)))
-    found.append(("default location", Path("/usr/local/cuda/bin/nvcc")))
+    found.append(("default location", _DEFAULT_NVCC))
     return found
 
 

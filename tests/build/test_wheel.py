@@ -1,0 +1,101 @@
+"""The wheel built from this checkout: name, requirements, link entries and build info."""
+
+from __future__ import annotations
+
+import email
+import json
+import re
+import subprocess
+import sys
+import sysconfig
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "build_backend"))
+from ncclkit_build.cuda import find_nvcc, nvcc_version  # noqa: E402
+
+
+def dynamic_section(library: Path) -> dict[str, list[str]]:
+    """NEEDED and RUNPATH/RPATH entries, as readelf prints them."""
+    out = subprocess.run(["readelf", "-d", str(library)], check=True, capture_output=True, text=True).stdout
+    entries: dict[str, list[str]] = {}
+    for tag, value in re.findall(r"\((NEEDED|RUNPATH|RPATH)\)\s+\S+.*?\[(.*)\]", out):
+        entries.setdefault(tag, []).extend(value.split(":"))
+    return entries
+
+
+@pytest.fixture(scope="module")
+def build_info(unpacked_wheel: Path) -> dict:
+    return json.loads((unpacked_wheel / "ncclkit" / "_build_info.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def wheel_metadata(unpacked_wheel: Path) -> email.message.Message:
+    (path,) = unpacked_wheel.glob("ncclkit-*.dist-info/METADATA")
+    return email.message_from_string(path.read_text())
+
+
+def extension(unpacked_wheel: Path, name: str) -> Path:
+    (path,) = (unpacked_wheel / "ncclkit").glob(f"{name}.*.so")
+    return path
+
+
+def test_wheel_name_carries_the_cuda_label_and_python_tags(built_wheel: Path) -> None:
+    major, minor = nvcc_version(find_nvcc(None))
+    py = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    assert built_wheel.name == f"ncclkit-0.1.0+cu{major}{minor}-{py}-{py}-{platform}.whl"
+
+
+def test_metadata_requires_the_nccl_wheel_it_was_built_against(wheel_metadata, build_info: dict) -> None:
+    nccl = build_info["nccl"]
+    assert nccl["provider"] == "wheel"
+    assert nccl["wheel"] == f"nvidia-nccl-cu{build_info['cuda']['nvcc_version'].split('.')[0]}"
+    assert wheel_metadata.get_all("Requires-Dist") == [f"{nccl['wheel']}>={nccl['version']},<3"]
+    assert wheel_metadata["Version"] == build_info["version"]
+
+
+def test_record_matches_the_rewritten_metadata(built_wheel: Path) -> None:
+    # pip refuses a wheel whose RECORD hash does not match a file.
+    subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", str(built_wheel)], check=True)
+
+
+def test_comm_finds_nccl_beside_it_and_links_no_torch(unpacked_wheel: Path) -> None:
+    entries = dynamic_section(extension(unpacked_wheel, "_comm"))
+    assert "libnccl.so.2" in entries["NEEDED"]
+    assert entries.get("RUNPATH", entries.get("RPATH")) == ["$ORIGIN/../nvidia/nccl/lib"]
+    forbidden = [n for n in entries["NEEDED"] if n.startswith(("libtorch", "libc10", "libcudart"))]
+    assert forbidden == []
+
+
+def test_no_build_directory_in_any_rpath(unpacked_wheel: Path) -> None:
+    for library in (unpacked_wheel / "ncclkit").glob("*.so"):
+        entries = dynamic_section(library)
+        paths = entries.get("RUNPATH", []) + entries.get("RPATH", [])
+        assert all(p.startswith("$ORIGIN") for p in paths), (library.name, paths)
+
+
+def test_build_info_records_every_choice(build_info: dict) -> None:
+    major, minor = nvcc_version(find_nvcc(None))
+    assert build_info["version"] == f"0.1.0+cu{major}{minor}"
+    assert build_info["cuda"]["nvcc_version"].startswith(f"{major}.{minor}.")
+    assert build_info["cuda"]["cudart"] == "static"
+    assert build_info["cuda"]["archs_sass"], "no SASS arch recorded"
+    assert build_info["cuda"]["archs_source"] in {"user", "visible-gpu", "default"}
+    assert build_info["python"]["version"] == "{}.{}.{}".format(*sys.version_info[:3])
+    assert build_info["python"]["soabi"] == sysconfig.get_config_var("SOABI")
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?|unknown", build_info["git_commit"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", build_info["build_time"])
+    assert build_info["compiler"]["cxx"] and build_info["compiler"]["cuda"].startswith("NVIDIA ")
+    nccl = build_info["nccl"]
+    assert nccl["library"].endswith("nvidia/nccl/lib/libnccl.so.2")
+    installed = metadata.version(nccl["wheel"])
+    assert nccl["version"] == installed.split(".post")[0]
+    x, y, z = (int(p) for p in nccl["version"].split("."))
+    assert nccl["version_code"] == x * 10000 + y * 100 + z
+    features = build_info["features"]
+    assert features["NCCLKIT_WITH_NCCL"] == 1
+    assert features["NCCLKIT_NCCL_VERSION_CODE"] == nccl["version_code"]
+    assert features["NCCLKIT_HAS_FP8"] == int(nccl["version_code"] >= 22400)
