@@ -124,6 +124,42 @@ std::unique_ptr<Communicator> Communicator::split(int color, int key) {
   return std::unique_ptr<Communicator>(new Communicator(child, device_, blocking_));
 }
 
+#if NCCLKIT_HAS_COMM_SHRINK
+std::unique_ptr<Communicator> Communicator::shrink(std::vector<int> exclude_ranks, bool abort_first) {
+  ncclComm_t parent = checked();
+  for (int rank : exclude_ranks) check_peer(rank, "excluded rank");
+  DeviceGuard guard(device_);
+  ncclComm_t child = nullptr;
+  {
+    py::gil_scoped_release release;
+    check(ncclCommShrink(parent, exclude_ranks.data(), static_cast<int>(exclude_ranks.size()), &child, nullptr,
+                         abort_first ? NCCL_SHRINK_ABORT : NCCL_SHRINK_DEFAULT),
+          "ncclCommShrink");
+  }
+  wait_ready();
+  if (child == nullptr) return nullptr;  // this rank was excluded
+  return std::unique_ptr<Communicator>(new Communicator(child, device_, blocking_));
+}
+#endif
+
+#if NCCLKIT_HAS_BUFFER_REGISTRATION
+Communicator::Ptr Communicator::register_buffer(Ptr buf, std::size_t nbytes) {
+  ncclComm_t comm = checked();
+  DeviceGuard guard(device_);
+  void* handle = nullptr;
+  py::gil_scoped_release release;
+  check(ncclCommRegister(comm, as_ptr(buf), nbytes, &handle), "ncclCommRegister");
+  return reinterpret_cast<Ptr>(handle);
+}
+
+void Communicator::deregister_buffer(Ptr handle) {
+  ncclComm_t comm = checked();
+  DeviceGuard guard(device_);
+  py::gil_scoped_release release;
+  check(ncclCommDeregister(comm, as_ptr(handle)), "ncclCommDeregister");
+}
+#endif
+
 void Communicator::finalize() {
   ncclComm_t comm = checked();
   DeviceGuard guard(device_);

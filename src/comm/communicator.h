@@ -26,6 +26,8 @@ struct CommConfig {
 
 class Communicator {
  public:
+  using Ptr = std::uintptr_t;
+
   static std::unique_ptr<Communicator> init_rank(int world_size, const std::string& unique_id, int rank,
                                                  int device, const CommConfig& config);
   static std::vector<std::unique_ptr<Communicator>> init_all(const std::vector<int>& devices);
@@ -36,6 +38,16 @@ class Communicator {
 
   // A communicator of the ranks that pass the same color, ordered by key; null for a negative color.
   std::unique_ptr<Communicator> split(int color, int key);
+#if NCCLKIT_HAS_COMM_SHRINK
+  // A communicator of every rank but `exclude_ranks` (e.g. ranks that failed); abort_first is for
+  // a communicator with operations that will never finish.
+  std::unique_ptr<Communicator> shrink(std::vector<int> exclude_ranks, bool abort_first);
+#endif
+#if NCCLKIT_HAS_BUFFER_REGISTRATION
+  // Registers [buf, buf + nbytes) with the communicator for zero-copy paths; returns the handle.
+  Ptr register_buffer(Ptr buf, std::size_t nbytes);
+  void deregister_buffer(Ptr handle);
+#endif
   void finalize();
   void destroy();
   void abort();
@@ -45,7 +57,6 @@ class Communicator {
   int world_size() const noexcept { return world_size_; }
   int device() const noexcept { return device_; }
 
-  using Ptr = std::uintptr_t;
   void all_reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int op, Ptr stream);
   void broadcast(Ptr send, Ptr recv, std::size_t count, int dtype, int root, Ptr stream);
   void reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int op, int root, Ptr stream);

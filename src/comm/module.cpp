@@ -56,7 +56,8 @@ PYBIND11_MODULE(_comm, m) {
   m.def("group_end", &ncclkit::group_end);
   m.def("describe_dlpack", &ncclkit::describe_dlpack, py::arg("capsule"));
 
-  py::class_<Communicator>(m, "Comm")
+  py::class_<Communicator> comm(m, "Comm");
+  comm
       .def_static(
           "init_rank",
           [](int world_size, py::bytes unique_id, int rank, int device, std::optional<bool> blocking,
@@ -93,4 +94,11 @@ PYBIND11_MODULE(_comm, m) {
            py::arg("stream"))
       .def("all_to_all", &Communicator::all_to_all, py::arg("send"), py::arg("recv"), py::arg("count_per_peer"),
            py::arg("dtype"), py::arg("stream"));
+#if NCCLKIT_HAS_COMM_SHRINK
+  comm.def("shrink", &Communicator::shrink, py::arg("exclude_ranks"), py::arg("abort_first") = false);
+#endif
+#if NCCLKIT_HAS_BUFFER_REGISTRATION
+  comm.def("register_buffer", &Communicator::register_buffer, py::arg("buf"), py::arg("nbytes"));
+  comm.def("deregister_buffer", &Communicator::deregister_buffer, py::arg("handle"));
+#endif
 }
