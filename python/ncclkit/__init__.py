@@ -1,0 +1,35 @@
+"""NCCL collectives for Python, built against the NCCL and CUDA you have.
+
+Importing ncclkit runs the cheap part of the compatibility check (Python version, the NCCL this
+process loaded, duplicate nvidia-nccl wheels) and raises CompatibilityError on a mismatch; set
+NCCLKIT_SKIP_IMPORT_CHECK=1 to import anyway (e.g. to run `ncclkit info`). `check()` adds the
+checks that look at the GPUs, the driver and torch.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .build_info import build_info
+from .comm import Communicator, UniqueId, get_version, group
+from .compat import check
+from .distributed import init_from_env
+from .errors import CompatibilityError, NcclError
+
+__version__: str = build_info()["version"]
+
+__all__ = [
+    "CompatibilityError",
+    "Communicator",
+    "NcclError",
+    "UniqueId",
+    "__version__",
+    "build_info",
+    "check",
+    "get_version",
+    "group",
+    "init_from_env",
+]
+
+if os.environ.get("NCCLKIT_SKIP_IMPORT_CHECK") != "1":
+    check(full=False)

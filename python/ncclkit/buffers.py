@@ -1,0 +1,137 @@
+"""GPU arrays as NCCL sees them: an address, an element count, a dtype, a device.
+
+Accepts torch tensors (read directly: their __cuda_array_interface__ has no bfloat16 or fp8),
+objects with __cuda_array_interface__ (CuPy, Numba) and DLPack producers (JAX, ...). Every
+problem is a ValueError or TypeError naming the argument, raised before NCCL is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+# __cuda_array_interface__ typestr -> NCCL dtype name
+_TYPESTRS = {
+    "|i1": "int8", "|u1": "uint8", "<i4": "int32", "<u4": "uint32", "<i8": "int64", "<u8": "uint64",
+    "<f2": "float16", "<f4": "float32", "<f8": "float64",
+}
+# DLPack (type code, bits) -> NCCL dtype name
+_DLPACK_TYPES = {
+    (0, 8): "int8", (0, 32): "int32", (0, 64): "int64", (1, 8): "uint8", (1, 32): "uint32", (1, 64): "uint64",
+    (2, 16): "float16", (2, 32): "float32", (2, 64): "float64", (4, 16): "bfloat16",
+    (10, 8): "float8_e4m3fn", (12, 8): "float8_e5m2",
+}
+_DLPACK_CUDA, _DLPACK_CUDA_MANAGED = 2, 13
+_ITEMSIZE = {"int8": 1, "uint8": 1, "float8_e4m3fn": 1, "float8_e5m2": 1, "float16": 2, "bfloat16": 2,
+             "int32": 4, "uint32": 4, "float32": 4, "int64": 8, "uint64": 8, "float64": 8}
+
+
+@dataclass(frozen=True)
+class Buffer:
+    ptr: int
+    count: int
+    dtype: str
+    device: int
+    stream: int | None = None  # the producer's current stream (torch), when it has one
+
+    @property
+    def nbytes(self) -> int:
+        return self.count * _ITEMSIZE[self.dtype]
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    count = 1
+    for extent in shape:
+        count *= extent
+    return count
+
+
+def _is_contiguous(shape: tuple[int, ...], strides: tuple[int, ...] | None, itemsize: int) -> bool:
+    """C order; `strides` in units where one element is `itemsize`. Extents of 1 may have any stride."""
+    if strides is None:
+        return True
+    expected = itemsize
+    for extent, stride in zip(reversed(shape), reversed(strides)):
+        if extent != 1 and stride != expected:
+            return False
+        expected *= extent
+    return True
+
+
+def _checked_dtype(name: str, dtype: str, supported: Collection[str]) -> str:
+    if dtype not in supported:
+        msg = f"{name} has dtype {dtype}, which this build's NCCL does not support (supported: {', '.join(sorted(supported))})"
+        raise TypeError(msg)
+    return dtype
+
+
+def _from_torch(obj: Any, name: str, supported: Collection[str]) -> Buffer:
+    import torch
+
+    dtype = _checked_dtype(name, str(obj.dtype).removeprefix("torch."), supported)
+    if obj.device.type != "cuda":
+        msg = f"{name} is in {obj.device.type} memory; NCCL needs a CUDA tensor"
+        raise ValueError(msg)
+    if not obj.is_contiguous():
+        msg = f"{name} is not contiguous; pass {name}.contiguous()"
+        raise ValueError(msg)
+    stream = torch.cuda.current_stream(obj.device).cuda_stream
+    return Buffer(obj.data_ptr(), obj.numel(), dtype, obj.device.index, stream)
+
+
+def _from_cuda_array_interface(obj: Any, name: str, supported: Collection[str],
+                               pointer_device: Callable[[int], int]) -> Buffer:
+    cai = obj.__cuda_array_interface__
+    typestr = cai["typestr"]
+    if typestr not in _TYPESTRS:
+        msg = f"{name} has __cuda_array_interface__ typestr {typestr!r}, which is no NCCL dtype"
+        raise TypeError(msg)
+    dtype = _checked_dtype(name, _TYPESTRS[typestr], supported)
+    shape = tuple(cai["shape"])
+    strides = cai.get("strides")
+    if not _is_contiguous(shape, None if strides is None else tuple(strides), _ITEMSIZE[dtype]):
+        msg = f"{name} is not contiguous (shape {shape}, strides {tuple(strides)} bytes)"
+        raise ValueError(msg)
+    ptr = cai["data"][0]
+    count = _count(shape)
+    device = pointer_device(ptr) if count else -1
+    if count and device < 0:
+        msg = f"{name} is in host memory; NCCL needs GPU memory"
+        raise ValueError(msg)
+    return Buffer(ptr, count, dtype, device)
+
+
+def _from_dlpack(obj: Any, name: str, supported: Collection[str], describe: Callable[[Any], dict]) -> Buffer:
+    device_type, device_id = obj.__dlpack_device__()
+    if device_type not in (_DLPACK_CUDA, _DLPACK_CUDA_MANAGED):
+        msg = f"{name} is on DLPack device type {device_type}, not a CUDA GPU; NCCL needs GPU memory"
+        raise ValueError(msg)
+    try:
+        capsule = obj.__dlpack__(stream=-1)  # -1: no synchronization, NCCL runs on the caller's stream
+    except TypeError:
+        capsule = obj.__dlpack__()
+    info = describe(capsule)
+    key = (info["dtype_code"], info["bits"])
+    if info["lanes"] != 1 or key not in _DLPACK_TYPES:
+        msg = f"{name} has DLPack dtype code {key[0]} of {key[1]} bits x {info['lanes']}, which is no NCCL dtype"
+        raise TypeError(msg)
+    dtype = _checked_dtype(name, _DLPACK_TYPES[key], supported)
+    if not _is_contiguous(info["shape"], info["strides"], 1):  # DLPack strides count elements
+        msg = f"{name} is not contiguous (shape {info['shape']}, strides {info['strides']} elements)"
+        raise ValueError(msg)
+    return Buffer(info["ptr"], _count(info["shape"]), dtype, device_id)
+
+
+def as_buffer(obj: Any, name: str, *, supported: Collection[str], pointer_device: Callable[[int], int],
+              describe_dlpack: Callable[[Any], dict]) -> Buffer:
+    """`obj` as a Buffer, or a ValueError/TypeError that names `name`."""
+    if type(obj).__module__.startswith("torch") and hasattr(obj, "data_ptr"):
+        return _from_torch(obj, name, supported)
+    if hasattr(obj, "__cuda_array_interface__"):
+        return _from_cuda_array_interface(obj, name, supported, pointer_device)
+    if hasattr(obj, "__dlpack__") and hasattr(obj, "__dlpack_device__"):
+        return _from_dlpack(obj, name, supported, describe_dlpack)
+    msg = (f"{name} must be a GPU array (a torch tensor, or an object with __cuda_array_interface__ or "
+           f"__dlpack__), got {type(obj).__name__}")
+    raise TypeError(msg)

@@ -1,0 +1,326 @@
+"""Communicators and collectives over GPU arrays."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from types import ModuleType
+from typing import Any
+
+from . import _comm_loader
+from .buffers import Buffer, as_buffer
+from .build_info import build_info
+
+
+def _nccl() -> ModuleType:
+    return _comm_loader.require()
+
+
+def _cuda() -> ModuleType:
+    from . import _cuda
+
+    return _cuda
+
+
+def get_version() -> int:
+    """ncclGetVersion() of the NCCL this process loaded (e.g. 22809 for 2.28.9)."""
+    return _nccl().get_version()
+
+
+class UniqueId:
+    """NCCL's unique id: made by one rank, sent to the others (it pickles), used by all to init."""
+
+    __slots__ = ("_bytes",)
+
+    def __init__(self, data: bytes) -> None:
+        size = _nccl().UNIQUE_ID_BYTES
+        if not isinstance(data, (bytes, bytearray)) or len(data) != size:
+            msg = f"a UniqueId is {size} bytes, got {type(data).__name__} of length {len(data) if hasattr(data, '__len__') else '?'}"
+            raise ValueError(msg)
+        self._bytes = bytes(data)
+
+    @classmethod
+    def generate(cls) -> UniqueId:
+        return cls(_nccl().get_unique_id())
+
+    def __bytes__(self) -> bytes:
+        return self._bytes
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UniqueId) and other._bytes == self._bytes
+
+    def __hash__(self) -> int:
+        return hash(self._bytes)
+
+    def __reduce__(self) -> tuple:
+        return UniqueId, (self._bytes,)
+
+    def __repr__(self) -> str:
+        return f"UniqueId({self._bytes[:8].hex()}...)"
+
+
+@contextlib.contextmanager
+def group() -> Iterator[None]:
+    """ncclGroupStart/ncclGroupEnd around the block: needed to drive several communicators from one thread."""
+    nccl = _nccl()
+    nccl.group_start()
+    try:
+        yield
+    finally:
+        nccl.group_end()
+
+
+def _stream_handle(stream: Any) -> int:
+    if isinstance(stream, int):
+        return stream
+    for attribute in ("cuda_stream", "ptr"):  # torch.cuda.Stream, cupy.cuda.Stream
+        if hasattr(stream, attribute):
+            return int(getattr(stream, attribute))
+    msg = f"stream must be an int handle, a torch.cuda.Stream or a cupy Stream, got {type(stream).__name__}"
+    raise TypeError(msg)
+
+
+def _check_device(device: int, name: str = "device") -> None:
+    count = _cuda().device_count()
+    if count == 0:
+        msg = "no CUDA GPU is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)"
+        raise RuntimeError(msg)
+    if not 0 <= device < count:
+        msg = f"{name} {device} is out of range: {count} CUDA device(s) are visible"
+        raise ValueError(msg)
+
+
+class Communicator:
+    """An NCCL communicator on one GPU. Collectives run on the given stream, or on the input's
+    current torch stream, or on the default stream; they are asynchronous like NCCL's own."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    @classmethod
+    def init_rank(cls, world_size: int, unique_id: UniqueId, rank: int, *, device: int,
+                  blocking: bool | None = None, cga_cluster_size: int | None = None,
+                  min_ctas: int | None = None, max_ctas: int | None = None, net_name: str | None = None) -> Communicator:
+        """This process's rank of `world_size` (ncclCommInitRankConfig); every rank passes the same id."""
+        if not isinstance(unique_id, UniqueId):
+            msg = f"unique_id must be a ncclkit.UniqueId, got {type(unique_id).__name__}"
+            raise TypeError(msg)
+        if world_size < 1:
+            msg = f"world_size must be at least 1, got {world_size}"
+            raise ValueError(msg)
+        if not 0 <= rank < world_size:
+            msg = f"rank {rank} is out of range for world_size {world_size}"
+            raise ValueError(msg)
+        _check_device(device)
+        handle = _nccl().Comm.init_rank(world_size, bytes(unique_id), rank, device, blocking=blocking,
+                                        cga_cluster_size=cga_cluster_size, min_ctas=min_ctas, max_ctas=max_ctas,
+                                        net_name=net_name)
+        return cls(handle)
+
+    @classmethod
+    def init_all(cls, devices: Sequence[int] | None = None) -> list[Communicator]:
+        """One communicator per device, all driven by this process (ncclCommInitAll); default: every GPU."""
+        if devices is None:
+            devices = range(_cuda().device_count())
+        devices = list(devices)
+        if not devices:
+            msg = "init_all needs at least one device, and no CUDA GPU is visible"
+            raise RuntimeError(msg)
+        for device in devices:
+            _check_device(device, "devices entry")
+        if len(set(devices)) != len(devices):
+            msg = f"devices must be distinct, got {devices}"
+            raise ValueError(msg)
+        return [cls(handle) for handle in _nccl().Comm.init_all(devices)]
+
+    @classmethod
+    def from_process_group(cls, group: Any = None, **config: Any) -> Communicator:
+        """A communicator over a torch.distributed process group's ranks (see ncclkit.distributed)."""
+        from .distributed import from_process_group
+
+        return from_process_group(group, **config)
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def _live(self) -> Any:
+        if not self._handle.valid:
+            msg = "communicator has been destroyed"
+            raise ValueError(msg)
+        return self._handle
+
+    def split(self, color: int, key: int | None = None) -> Communicator | None:
+        """The ranks passing the same color, ordered by key (default: rank); None for a negative color."""
+        handle = self._live().split(color, self._handle.rank if key is None else key)
+        return None if handle is None else Communicator(handle)
+
+    def shrink(self, exclude_ranks: Sequence[int], *, abort_first: bool = False) -> Communicator | None:
+        """Every rank but `exclude_ranks` (ncclCommShrink, NCCL >= 2.27); None on an excluded rank."""
+        live = self._live()
+        if not hasattr(live, "shrink"):
+            msg = f"shrink needs NCCL 2.27 or newer; this ncclkit was built against NCCL {build_info()['nccl']['version']}"
+            raise NotImplementedError(msg)
+        handle = live.shrink(list(exclude_ranks), abort_first)
+        return None if handle is None else Communicator(handle)
+
+    def register_buffer(self, buf: Any) -> int:
+        """Register `buf` with NCCL (ncclCommRegister, NCCL >= 2.19); returns the handle to deregister."""
+        live = self._live()
+        if not hasattr(live, "register_buffer"):
+            msg = f"buffer registration needs NCCL 2.19 or newer; this ncclkit was built against NCCL {build_info()['nccl']['version']}"
+            raise NotImplementedError(msg)
+        buffer = self._buffer(buf, "buf")
+        return live.register_buffer(buffer.ptr, buffer.nbytes)
+
+    def deregister_buffer(self, handle: int) -> None:
+        self._live().deregister_buffer(handle)
+
+    def finalize(self) -> None:
+        """Complete this communicator's outstanding operations (ncclCommFinalize); destroy() still follows."""
+        self._live().finalize()
+
+    def destroy(self) -> None:
+        self._live().destroy()
+
+    def abort(self) -> None:
+        """Free the communicator without waiting for outstanding operations (ncclCommAbort)."""
+        self._live().abort()
+
+    def __enter__(self) -> Communicator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle.valid:
+            self._handle.destroy()
+
+    @property
+    def valid(self) -> bool:
+        return self._handle.valid
+
+    @property
+    def rank(self) -> int:
+        return self._handle.rank
+
+    @property
+    def world_size(self) -> int:
+        return self._handle.world_size
+
+    @property
+    def device(self) -> int:
+        return self._handle.device
+
+    def __repr__(self) -> str:
+        state = f"rank={self.rank}, world_size={self.world_size}" if self.valid else "destroyed"
+        return f"Communicator({state}, device={self.device})"
+
+    # -- argument checking ---------------------------------------------------------------------
+    def _buffer(self, obj: Any, name: str) -> Buffer:
+        nccl = _nccl()
+        buffer = as_buffer(obj, name, supported=nccl.DTYPES, pointer_device=_cuda().pointer_device,
+                           describe_dlpack=nccl.describe_dlpack)
+        if buffer.count and buffer.device != self.device:
+            msg = f"{name} is on cuda:{buffer.device}, but the communicator is on cuda:{self.device}"
+            raise ValueError(msg)
+        return buffer
+
+    def _recv(self, send: Buffer, recvbuf: Any, count: int) -> Buffer:
+        """recvbuf (`send` itself when None), of send's dtype and `count` elements."""
+        recv = send if recvbuf is None else self._buffer(recvbuf, "recvbuf")
+        if recv.dtype != send.dtype:
+            msg = f"recvbuf has dtype {recv.dtype} but sendbuf has {send.dtype}"
+            raise TypeError(msg)
+        if recv.count != count:
+            msg = f"recvbuf has {recv.count} elements, expected {count}"
+            raise ValueError(msg)
+        return recv
+
+    def _blocks(self, send: Buffer) -> int:
+        """Elements per rank of a sendbuf split into world_size blocks."""
+        if send.count % self.world_size:
+            msg = f"sendbuf has {send.count} elements, not a multiple of world_size {self.world_size}"
+            raise ValueError(msg)
+        return send.count // self.world_size
+
+    def _peer(self, peer: int, name: str) -> int:
+        if not 0 <= peer < self.world_size:
+            msg = f"{name} {peer} is out of range for a communicator of {self.world_size} ranks"
+            raise ValueError(msg)
+        return peer
+
+    def _op(self, op: str) -> int:
+        ops = _nccl().OPS
+        if op not in ops:
+            msg = f"op must be one of {', '.join(sorted(ops))}, got {op!r}"
+            raise ValueError(msg)
+        return ops[op]
+
+    @staticmethod
+    def _stream(stream: Any, buffer: Buffer) -> int:
+        if stream is not None:
+            return _stream_handle(stream)
+        return buffer.stream or 0
+
+    def _dtype(self, buffer: Buffer) -> int:
+        return _nccl().DTYPES[buffer.dtype]
+
+    # -- collectives ---------------------------------------------------------------------------
+    def all_reduce(self, sendbuf: Any, recvbuf: Any = None, op: str = "sum", *, stream: Any = None) -> None:
+        """recvbuf = op over ranks of sendbuf (in place when recvbuf is None)."""
+        live = self._live()
+        code = self._op(op)
+        send = self._buffer(sendbuf, "sendbuf")
+        recv = self._recv(send, recvbuf, send.count)
+        live.all_reduce(send.ptr, recv.ptr, send.count, self._dtype(send), code, self._stream(stream, send))
+
+    def broadcast(self, sendbuf: Any, recvbuf: Any = None, root: int = 0, *, stream: Any = None) -> None:
+        """recvbuf on every rank = sendbuf of `root` (in place when recvbuf is None)."""
+        live = self._live()
+        self._peer(root, "root")
+        send = self._buffer(sendbuf, "sendbuf")
+        recv = self._recv(send, recvbuf, send.count)
+        live.broadcast(send.ptr, recv.ptr, send.count, self._dtype(send), root, self._stream(stream, send))
+
+    def reduce(self, sendbuf: Any, recvbuf: Any = None, op: str = "sum", root: int = 0, *, stream: Any = None) -> None:
+        """recvbuf of `root` = op over ranks of sendbuf (other ranks' recvbuf is not written)."""
+        live = self._live()
+        code = self._op(op)
+        self._peer(root, "root")
+        send = self._buffer(sendbuf, "sendbuf")
+        recv = self._recv(send, recvbuf, send.count)
+        live.reduce(send.ptr, recv.ptr, send.count, self._dtype(send), code, root, self._stream(stream, send))
+
+    def all_gather(self, sendbuf: Any, recvbuf: Any, *, stream: Any = None) -> None:
+        """recvbuf = every rank's sendbuf, in rank order (world_size times sendbuf's elements)."""
+        live = self._live()
+        send = self._buffer(sendbuf, "sendbuf")
+        recv = self._recv(send, recvbuf, send.count * self.world_size)
+        live.all_gather(send.ptr, recv.ptr, send.count, self._dtype(send), self._stream(stream, send))
+
+    def reduce_scatter(self, sendbuf: Any, recvbuf: Any, op: str = "sum", *, stream: Any = None) -> None:
+        """recvbuf = block `rank` of op over ranks of sendbuf (sendbuf has world_size blocks)."""
+        live = self._live()
+        code = self._op(op)
+        send = self._buffer(sendbuf, "sendbuf")
+        recv = self._recv(send, recvbuf, self._blocks(send))
+        live.reduce_scatter(send.ptr, recv.ptr, recv.count, self._dtype(send), code, self._stream(stream, send))
+
+    def all_to_all(self, sendbuf: Any, recvbuf: Any, *, stream: Any = None) -> None:
+        """Block i of this rank's sendbuf goes to block `rank` of rank i's recvbuf."""
+        live = self._live()
+        send = self._buffer(sendbuf, "sendbuf")
+        per_rank = self._blocks(send)
+        if recvbuf is None:
+            msg = "all_to_all needs a recvbuf distinct from sendbuf"
+            raise ValueError(msg)
+        recv = self._recv(send, recvbuf, send.count)
+        live.all_to_all(send.ptr, recv.ptr, per_rank, self._dtype(send), self._stream(stream, send))
+
+    def send(self, buf: Any, peer: int, *, stream: Any = None) -> None:
+        live = self._live()
+        self._peer(peer, "peer")
+        buffer = self._buffer(buf, "buf")
+        live.send(buffer.ptr, buffer.count, self._dtype(buffer), peer, self._stream(stream, buffer))
+
+    def recv(self, buf: Any, peer: int, *, stream: Any = None) -> None:
+        live = self._live()
+        self._peer(peer, "peer")
+        buffer = self._buffer(buf, "buf")
+        live.recv(buffer.ptr, buffer.count, self._dtype(buffer), peer, self._stream(stream, buffer))

@@ -1,0 +1,211 @@
+"""The check of this machine against what ncclkit was built for.
+
+Facts are gathered in one place (``gather``); each check is a pure function of the facts and the
+build info, so that every mismatch can be tested without the machine that has it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .build_info import build_info
+from .errors import CompatibilityError
+
+# nvidia-nccl wheels of every CUDA major share nvidia/nccl/lib/libnccl.so.2.
+NCCL_WHEELS = ("nvidia-nccl-cu11", "nvidia-nccl-cu12", "nvidia-nccl-cu13")
+
+
+@dataclass(frozen=True)
+class Gpu:
+    index: int
+    name: str
+    capability: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What this process and machine have. None: not known (not looked at, or nothing there)."""
+
+    python: tuple[int, int]
+    nccl_wheels: Mapping[str, str] = field(default_factory=dict)  # distribution -> version
+    nccl_loaded_code: int | None = None  # ncclGetVersion() of the libnccl this process loaded
+    nccl_loaded_file: str | None = None
+    driver_cuda: int | None = None  # cudaDriverGetVersion(), e.g. 13000; 0 without a driver
+    gpus: tuple[Gpu, ...] | None = None
+    torch_cuda: str | None = None  # torch.version.cuda, when torch is installed
+
+
+@dataclass(frozen=True)
+class Problem:
+    what: str
+    found: str
+    expected: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.what}: found {self.found}; expected {self.expected}. Fix: {self.fix}"
+
+
+def nccl_version_string(code: int) -> str:
+    """NCCL_VERSION_CODE as X.Y.Z (the encoding changed after 2.8)."""
+    if code < 10000:
+        return f"{code // 1000}.{code % 1000 // 100}.{code % 100}"
+    return f"{code // 10000}.{code % 10000 // 100}.{code % 100}"
+
+
+def _cuda_string(version: int) -> str:
+    return f"{version // 1000}.{version % 1000 // 10}"
+
+
+def check_python(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
+    built = tuple(int(p) for p in build["python"]["version"].split(".")[:2])
+    if facts.python == built:
+        return []
+    return [Problem(
+        "Python version",
+        f"Python {facts.python[0]}.{facts.python[1]} ({sys.executable})",
+        f"Python {built[0]}.{built[1]} (the build's, {build['python']['soabi']})",
+        "install ncclkit with this Python: python -m pip install --force-reinstall ncclkit",
+    )]
+
+
+def check_nccl(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
+    header_code = build["nccl"]["version_code"]
+    if header_code is None or facts.nccl_loaded_code is None:
+        return []
+    header, loaded = nccl_version_string(header_code), nccl_version_string(facts.nccl_loaded_code)
+    where = f"NCCL {loaded} loaded from {facts.nccl_loaded_file or 'an unknown file'}"
+    expected = f"NCCL {header.split('.')[0]}.x, {header} or newer (built against {build['nccl']['library']})"
+    if loaded.split(".")[0] != header.split(".")[0]:
+        return [Problem("NCCL major version", where, expected,
+                        "make the NCCL ncclkit was built with the one this process loads (check LD_LIBRARY_PATH "
+                        "and what was imported before ncclkit), or rebuild ncclkit against this NCCL")]
+    if facts.nccl_loaded_code < header_code:
+        return [Problem("NCCL older than the header ncclkit was compiled against", where, expected,
+                        "another package or LD_LIBRARY_PATH loaded an older libnccl.so.2 first; import ncclkit "
+                        f"before it, remove the stale path, or pip install -U {build['nccl']['wheel'] or 'nvidia-nccl-cu13'}")]
+    return []
+
+
+def check_nccl_wheels(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
+    if len(facts.nccl_wheels) < 2:
+        return []
+    installed = ", ".join(f"{name} {version}" for name, version in sorted(facts.nccl_wheels.items()))
+    keep = build["nccl"]["wheel"] or f"nvidia-nccl-cu{build['cuda']['runtime_version'].split('.')[0]}"
+    others = " ".join(name for name in sorted(facts.nccl_wheels) if name != keep)
+    return [Problem("several nvidia-nccl wheels", installed,
+                    f"one (they overwrite each other's nvidia/nccl/lib/libnccl.so.2); this build uses {keep}",
+                    f"pip uninstall {others} && pip install --force-reinstall {keep}")]
+
+
+def check_driver(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
+    if not facts.driver_cuda:  # no driver: there is no GPU to run on, nothing to compare
+        return []
+    built = build["cuda"]["runtime_version"]
+    if facts.driver_cuda // 1000 >= int(built.split(".")[0]):
+        return []  # CUDA's minor version compatibility covers a newer minor than the driver's
+    return [Problem("CUDA driver too old", f"a driver for CUDA {_cuda_string(facts.driver_cuda)}",
+                    f"a driver for CUDA {built.split('.')[0]}.x (ncclkit was built with CUDA {built})",
+                    "update the NVIDIA driver, or build ncclkit with an older CUDA toolkit")]
+
+
+def _runs_on(arch: str, gpu: int, *, ptx: bool) -> bool:
+    number = int(arch.rstrip("af"))
+    if arch.endswith("a"):  # arch-specific: that GPU alone
+        return number == gpu
+    if arch.endswith("f") or not ptx:  # SASS and family-specific: same major, same or newer minor
+        return number // 10 == gpu // 10 and number <= gpu
+    return number <= gpu  # PTX: compiled by the driver for any newer GPU
+
+
+def arch_covers(capability: tuple[int, int], sass: list[str], ptx: list[str]) -> bool:
+    """Whether a GPU of this compute capability runs code built for these SASS and PTX archs."""
+    gpu = capability[0] * 10 + capability[1]
+    return any(_runs_on(a, gpu, ptx=False) for a in sass) or any(_runs_on(a, gpu, ptx=True) for a in ptx)
+
+
+def check_archs(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
+    sass, ptx = build["cuda"]["archs_sass"], build["cuda"]["archs_ptx"]
+    built = f"SASS {', '.join(sass) or 'none'}; PTX {', '.join(ptx) or 'none'}"
+    return [
+        Problem(f"GPU {gpu.index} ({gpu.name}) not covered by the built archs",
+                f"compute capability {gpu.capability[0]}.{gpu.capability[1]}", f"an arch that runs on it ({built})",
+                f"rebuild with NCCLKIT_CUDA_ARCHS including {gpu.capability[0]}{gpu.capability[1]}")
+        for gpu in facts.gpus or ()
+        if not arch_covers(gpu.capability, sass, ptx)
+    ]
+
+
+def check_torch(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
+    if facts.torch_cuda is None:
+        return []
+    built = build["cuda"]["runtime_version"]
+    if facts.torch_cuda.split(".")[0] == built.split(".")[0]:
+        return []
+    return [Problem("torch uses another CUDA major", f"torch built for CUDA {facts.torch_cuda}",
+                    f"CUDA {built.split('.')[0]}.x (ncclkit was built with CUDA {built})",
+                    f"install the torch build for CUDA {built.split('.')[0]}, or rebuild ncclkit with the toolkit torch uses")]
+
+
+# Checks that need no GPU run at import; the rest only in a full check.
+CHEAP_CHECKS: tuple[Callable[[Facts, Mapping[str, Any]], list[Problem]], ...] = (
+    check_python, check_nccl_wheels, check_nccl)
+FULL_CHECKS = (*CHEAP_CHECKS, check_driver, check_archs, check_torch)
+
+
+def problems(facts: Facts, build: Mapping[str, Any], *, full: bool) -> list[Problem]:
+    return [p for check in (FULL_CHECKS if full else CHEAP_CHECKS) for p in check(facts, build)]
+
+
+def installed_nccl_wheels() -> dict[str, str]:
+    found = {}
+    for name in NCCL_WHEELS:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def loaded_nccl_files() -> list[str]:
+    """libnccl files mapped into this process, from /proc/self/maps."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return []
+    return sorted({line.split(None, 5)[-1] for line in maps.splitlines() if "/libnccl" in line})
+
+
+def gather(*, full: bool) -> Facts:
+    from . import _comm_loader
+
+    comm = _comm_loader.load()
+    nccl_code = nccl_file = None
+    if comm is not None:
+        nccl_code, nccl_file = comm.get_version(), os.path.realpath(comm.library_path())
+    if not full:
+        return Facts(sys.version_info[:2], installed_nccl_wheels(), nccl_code, nccl_file)
+    from . import _cuda
+
+    gpus = tuple(Gpu(i, _cuda.device_name(i), _cuda.device_capability(i)) for i in range(_cuda.device_count()))
+    torch_cuda = None
+    if "torch" in sys.modules or importlib.util.find_spec("torch") is not None:
+        import torch
+
+        torch_cuda = torch.version.cuda
+    return Facts(sys.version_info[:2], installed_nccl_wheels(), nccl_code, nccl_file,
+                 _cuda.driver_version(), gpus, torch_cuda)
+
+
+def check(*, full: bool = True) -> None:
+    """Raise CompatibilityError naming every mismatch between this machine and the build."""
+    found = problems(gather(full=full), build_info(), full=full)
+    if found:
+        raise CompatibilityError(found)
