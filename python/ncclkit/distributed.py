@@ -41,6 +41,14 @@ def _store(env: dict[str, str], timeout: timedelta) -> Any:
                     is_master=rank == 0 and not agent_store, timeout=timeout)
 
 
+def share_unique_id(env: dict[str, str], key: str, timeout: timedelta) -> UniqueId:
+    """Rank 0's new UniqueId, on every rank, through the TCPStore at MASTER_ADDR:MASTER_PORT."""
+    store = _store(env, timeout)
+    if env["RANK"] == "0":
+        store.set(key, bytes(UniqueId.generate()))
+    return UniqueId(store.get(key))  # waits for rank 0
+
+
 def init_from_env(*, timeout: timedelta = timedelta(minutes=5), **config: Any) -> Communicator:
     """This process's communicator from the torchrun environment; the device is LOCAL_RANK."""
     env = _read_env()
@@ -48,11 +56,7 @@ def init_from_env(*, timeout: timedelta = timedelta(minutes=5), **config: Any) -
     if rank >= world_size:
         msg = f"RANK {rank} is out of range for WORLD_SIZE {world_size}"
         raise ValueError(msg)
-    store = _store(env, timeout)
-    key = f"ncclkit/unique_id/{next(_store_keys)}"
-    if rank == 0:
-        store.set(key, bytes(UniqueId.generate()))
-    unique_id = UniqueId(store.get(key))  # waits for rank 0
+    unique_id = share_unique_id(env, f"ncclkit/unique_id/{next(_store_keys)}", timeout)
     return Communicator.init_rank(world_size, unique_id, rank, device=int(env["LOCAL_RANK"]), **config)
 
 

@@ -40,11 +40,22 @@ def test_config_settings_win_over_the_environment(monkeypatch: pytest.MonkeyPatc
     assert build_option("NCCLKIT_NCCL", {}, "auto") == "auto"
 
 
+def provided_version(state: str = "wheel") -> str:
+    provider = version.Provider()
+    provider.build_state(state)
+    return provider.dynamic_metadata({"base": "0.1.0"}, {})["version"]
+
+
 def test_local_label_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NCCLKIT_LOCAL_VERSION", "")
-    assert version.dynamic_metadata("version", {"base": "0.1.0"}) == "0.1.0"
+    assert provided_version() == "0.1.0"
     monkeypatch.setenv("NCCLKIT_LOCAL_VERSION", "cu129")
-    assert version.dynamic_metadata("version", {"base": "0.1.0"}) == "0.1.0+cu129"
+    assert provided_version() == "0.1.0+cu129"
+
+
+def test_sdist_has_no_local_label(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCCLKIT_LOCAL_VERSION", "cu129")
+    assert provided_version("sdist") == "0.1.0"
 
 
 def fake_nvcc(path: Path, release: str) -> Path:
@@ -56,7 +67,7 @@ def fake_nvcc(path: Path, release: str) -> Path:
 def test_local_label_comes_from_the_nvcc_cmake_will_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NCCLKIT_LOCAL_VERSION", raising=False)
     monkeypatch.setenv("CUDACXX", str(fake_nvcc(tmp_path / "nvcc", "12.8")))
-    assert version.dynamic_metadata("version", {"base": "0.1.0"}) == "0.1.0+cu128"
+    assert provided_version() == "0.1.0+cu128"
 
 
 def test_missing_nvcc_names_every_place_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ncclkit import cli, compat
+from ncclkit.compat import Facts, Gpu
+
+
+@pytest.fixture
+def mismatched_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    facts = Facts(python=sys.version_info[:2], nccl_wheels={"nvidia-nccl-cu13": "2.28.9"}, nccl_loaded_code=None,
+                  driver_cuda=12020, gpus=(Gpu(0, "NVIDIA H100 80GB HBM3", (9, 0)),), torch_cuda=None)
+    monkeypatch.setattr(compat, "gather", lambda full: facts)
+
+
+def test_info_table_shows_build_and_machine(mismatched_machine: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "NCCL provider" in out
+    assert "GPU 0                 NVIDIA H100 80GB HBM3 (compute capability 9.0)" in out
+    assert "CUDA driver           12.2" in out
+    assert "- CUDA driver too old: found a driver for CUDA 12.2" in out
+
+
+def test_info_json(mismatched_machine: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["info", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"build", "runtime", "problems"}
+    assert report["runtime"]["gpus"] == [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "capability": [9, 0]}]
+    assert report["problems"][0]["what"] == "CUDA driver too old"
+
+
+def test_check_exit_status(mismatched_machine: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check"]) == 1
+    assert capsys.readouterr().out.endswith("1 problem(s)\n")
+
+
+def test_check_on_this_machine_passes() -> None:
+    proc = subprocess.run([sys.executable, "-m", "ncclkit", "check"], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (0, "ok\n")
+
+
+def test_console_script_info_json_names_the_loaded_library() -> None:
+    import shutil
+
+    script = shutil.which("ncclkit")
+    if script is None:
+        pytest.skip("the ncclkit console script is not on PATH")
+    report = json.loads(subprocess.run([script, "info", "--json"], check=True, capture_output=True, text=True).stdout)
+    assert report["runtime"]["nccl_loaded_file"] == compat.gather(full=False).nccl_loaded_file

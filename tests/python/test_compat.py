@@ -1,0 +1,153 @@
+"""Every compatibility check, with the facts injected."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ncclkit import compat
+from ncclkit.compat import Facts, Gpu, Problem
+
+BUILD = {
+    "python": {"version": "3.12.3", "soabi": "cpython-312-x86_64-linux-gnu"},
+    "cuda": {"runtime_version": "13.0.88", "archs_sass": ["80", "90a"], "archs_ptx": ["90a"]},
+    "nccl": {"provider": "wheel", "version": "2.28.9", "version_code": 22809, "wheel": "nvidia-nccl-cu13",
+             "library": "/site/nvidia/nccl/lib/libnccl.so.2"},
+}
+GOOD = Facts(python=(3, 12), nccl_wheels={"nvidia-nccl-cu13": "2.28.9"}, nccl_loaded_code=22809,
+             nccl_loaded_file="/site/nvidia/nccl/lib/libnccl.so.2", driver_cuda=13000,
+             gpus=(Gpu(0, "NVIDIA H100", (9, 0)),), torch_cuda="13.0")
+
+
+def facts(**changes: object) -> Facts:
+    return Facts(**{**GOOD.__dict__, **changes})
+
+
+def test_matching_machine_has_no_problems() -> None:
+    assert compat.problems(GOOD, BUILD, full=True) == []
+
+
+def test_python_version() -> None:
+    (problem,) = compat.check_python(facts(python=(3, 11)), BUILD)
+    assert problem.what == "Python version"
+    assert problem.found.startswith("Python 3.11 (")
+    assert problem.expected == "Python 3.12 (the build's, cpython-312-x86_64-linux-gnu)"
+
+
+def test_loaded_nccl_older_than_the_header_names_the_file() -> None:
+    (problem,) = compat.check_nccl(facts(nccl_loaded_code=22803, nccl_loaded_file="/usr/lib/libnccl.so.2.28.3"), BUILD)
+    assert str(problem) == (
+        "NCCL older than the header ncclkit was compiled against: "
+        "found NCCL 2.28.3 loaded from /usr/lib/libnccl.so.2.28.3; "
+        "expected NCCL 2.x, 2.28.9 or newer (built against /site/nvidia/nccl/lib/libnccl.so.2). "
+        "Fix: another package or LD_LIBRARY_PATH loaded an older libnccl.so.2 first; import ncclkit before it, "
+        "remove the stale path, or pip install -U nvidia-nccl-cu13"
+    )
+
+
+def test_newer_loaded_nccl_is_fine() -> None:
+    assert compat.check_nccl(facts(nccl_loaded_code=23203), BUILD) == []
+
+
+def test_loaded_nccl_of_another_major() -> None:
+    (problem,) = compat.check_nccl(facts(nccl_loaded_code=30001), BUILD)
+    assert problem.what == "NCCL major version"
+    assert problem.found == "NCCL 3.0.1 loaded from /site/nvidia/nccl/lib/libnccl.so.2"
+
+
+def test_old_version_code_encoding() -> None:
+    assert compat.nccl_version_string(2708) == "2.7.8"
+    assert compat.nccl_version_string(22809) == "2.28.9"
+
+
+def test_two_nccl_wheels() -> None:
+    wheels = {"nvidia-nccl-cu12": "2.27.3", "nvidia-nccl-cu13": "2.28.9"}
+    (problem,) = compat.check_nccl_wheels(facts(nccl_wheels=wheels), BUILD)
+    assert str(problem) == (
+        "several nvidia-nccl wheels: found nvidia-nccl-cu12 2.27.3, nvidia-nccl-cu13 2.28.9; "
+        "expected one (they overwrite each other's nvidia/nccl/lib/libnccl.so.2); this build uses nvidia-nccl-cu13. "
+        "Fix: pip uninstall nvidia-nccl-cu12 && pip install --force-reinstall nvidia-nccl-cu13"
+    )
+
+
+def test_driver_for_an_older_cuda_major() -> None:
+    (problem,) = compat.check_driver(facts(driver_cuda=12080), BUILD)
+    assert (problem.what, problem.found) == ("CUDA driver too old", "a driver for CUDA 12.8")
+    assert problem.expected == "a driver for CUDA 13.x (ncclkit was built with CUDA 13.0.88)"
+
+
+def test_driver_of_an_older_minor_is_covered_by_minor_version_compatibility() -> None:
+    build = copy.deepcopy(BUILD)
+    build["cuda"]["runtime_version"] = "13.2.1"
+    assert compat.check_driver(facts(driver_cuda=13000), build) == []
+
+
+def test_no_driver_is_not_a_mismatch() -> None:
+    assert compat.check_driver(facts(driver_cuda=0), BUILD) == []
+
+
+@pytest.mark.parametrize(
+    ("capability", "sass", "ptx", "covered"),
+    [
+        ((9, 0), ["90a"], [], True),
+        ((10, 0), ["90a"], [], False),  # arch-specific SASS runs on that GPU alone
+        ((10, 0), ["90a"], ["90a"], False),  # and so does its PTX
+        ((8, 6), ["80"], [], True),  # same major, newer minor
+        ((8, 0), ["86"], [], False),
+        ((9, 0), ["80"], [], False),  # SASS never crosses a major
+        ((12, 0), ["80"], ["90"], True),  # PTX is compiled for newer GPUs
+        ((7, 5), ["80"], ["80"], False),
+        ((10, 3), ["100f"], [], True),  # family-specific
+        ((12, 0), ["100f"], [], False),
+    ],
+)
+def test_arch_coverage(capability: tuple[int, int], sass: list[str], ptx: list[str], covered: bool) -> None:
+    assert compat.arch_covers(capability, sass, ptx) is covered
+
+
+def test_gpu_not_covered_names_the_gpu_and_archs() -> None:
+    (problem,) = compat.check_archs(facts(gpus=(Gpu(1, "NVIDIA B200", (10, 0)),)), BUILD)
+    assert str(problem) == (
+        "GPU 1 (NVIDIA B200) not covered by the built archs: found compute capability 10.0; "
+        "expected an arch that runs on it (SASS 80, 90a; PTX 90a). Fix: rebuild with NCCLKIT_CUDA_ARCHS including 100"
+    )
+
+
+def test_torch_of_another_cuda_major() -> None:
+    (problem,) = compat.check_torch(facts(torch_cuda="12.8"), BUILD)
+    assert (problem.what, problem.found) == ("torch uses another CUDA major", "torch built for CUDA 12.8")
+
+
+def test_no_torch_is_fine() -> None:
+    assert compat.check_torch(facts(torch_cuda=None), BUILD) == []
+
+
+def test_cheap_checks_leave_out_the_gpu_driver_and_torch() -> None:
+    bad = facts(driver_cuda=12000, torch_cuda="12.8", gpus=(Gpu(0, "old", (7, 0)),))
+    assert compat.problems(bad, BUILD, full=False) == []
+    assert [p.what for p in compat.problems(bad, BUILD, full=True)] == [
+        "CUDA driver too old", "GPU 0 (old) not covered by the built archs", "torch uses another CUDA major"]
+
+
+def test_check_raises_with_every_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ncclkit import CompatibilityError
+
+    monkeypatch.setattr(compat, "gather", lambda full: facts(python=(3, 10), torch_cuda="12.1"))
+    monkeypatch.setattr(compat, "build_info", lambda: BUILD)
+    with pytest.raises(CompatibilityError) as error:
+        compat.check()
+    assert [p.what for p in error.value.problems] == ["Python version", "torch uses another CUDA major"]
+    assert "- Python version: found Python 3.10" in str(error.value)
+
+
+def test_gather_on_this_machine_reads_the_loaded_nccl() -> None:
+    import ncclkit
+
+    found = compat.gather(full=True)
+    assert found.nccl_loaded_code == ncclkit.get_version()
+    assert found.nccl_loaded_file in compat.loaded_nccl_files()
+
+
+def test_problem_text() -> None:
+    assert str(Problem("w", "f", "e", "x")) == "w: found f; expected e. Fix: x"

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pickle
+
+from ncclkit import CompatibilityError, NcclError
+from ncclkit.compat import Problem
+
+
+def test_nccl_error_carries_what_nccl_said() -> None:
+    error = NcclError("ncclCommInitRankConfig", 4, "ncclInvalidArgument", "invalid argument",
+                      "Invalid rank requested : 5/2")
+    assert (error.call, error.code, error.name, error.last_error) == (
+        "ncclCommInitRankConfig", 4, "ncclInvalidArgument", "Invalid rank requested : 5/2")
+    assert str(error) == ("ncclCommInitRankConfig failed: ncclInvalidArgument (4): invalid argument\n"
+                          "NCCL's last error: Invalid rank requested : 5/2")
+
+
+def test_nccl_error_pickles() -> None:
+    error = pickle.loads(pickle.dumps(NcclError("ncclAllReduce", 2, "ncclSystemError", "system error")))
+    assert str(error) == "ncclAllReduce failed: ncclSystemError (2): system error"
+
+
+def test_compatibility_error_lists_problems() -> None:
+    error = CompatibilityError([Problem("a", "b", "c", "d")])
+    assert str(error).startswith("ncclkit does not match this machine:\n- a: found b; expected c. Fix: d\n")
