@@ -12,8 +12,7 @@ import os
 from pathlib import Path
 
 from scikit_build_core import build as _skbuild
-from scikit_build_core.build import build_sdist as _skbuild_build_sdist
-from scikit_build_core.build import get_requires_for_build_sdist
+from scikit_build_core.build import build_sdist, get_requires_for_build_sdist
 
 from .cuda import find_nvcc, nvcc_version
 from .options import ConfigSettings, build_option
@@ -54,9 +53,3 @@ def build_wheel(
     name = _skbuild.build_wheel(wheel_directory, config_settings, metadata_directory)
     add_runtime_requirements(Path(wheel_directory) / name)
     return name
-
-
-def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) -> str:
-    # A source distribution is not tied to a CUDA version: no local label.
-    os.environ["NCCLKIT_LOCAL_VERSION"] = ""
-    return _skbuild_build_sdist(sdist_directory, config_settings)

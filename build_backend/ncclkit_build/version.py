@@ -18,9 +18,21 @@ def local_label() -> str:
     return f"cu{major}{minor}"
 
 
-def dynamic_metadata(field: str, settings: Mapping[str, Any]) -> str:
-    if field != "version" or set(settings) != {"base"}:
-        msg = "ncclkit_build.version provides 'version' and takes one setting, 'base'"
-        raise RuntimeError(msg)
-    label = local_label()
-    return f"{settings['base']}+{label}" if label else str(settings["base"])
+class Provider:
+    """A dynamic-metadata provider of ``version``: the ``base`` setting plus the local label.
+
+    A source distribution is not tied to a CUDA version, so it gets no label.
+    """
+
+    def __init__(self) -> None:
+        self._state = "wheel"
+
+    def build_state(self, state: str) -> None:
+        self._state = state
+
+    def dynamic_metadata(self, settings: Mapping[str, Any], project: Mapping[str, Any]) -> dict[str, str]:
+        if set(settings) != {"base"}:
+            msg = "ncclkit_build.version takes one setting, 'base'"
+            raise RuntimeError(msg)
+        label = "" if self._state == "sdist" else local_label()
+        return {"version": f"{settings['base']}+{label}" if label else str(settings["base"])}
