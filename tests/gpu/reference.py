@@ -1,0 +1,65 @@
+"""Inputs and expected results for the collective tests, computed by torch on the GPU."""
+
+from __future__ import annotations
+
+import torch
+
+from .conftest import TORCH_DTYPES
+
+FLOAT8 = {"float8_e4m3fn", "float8_e5m2"}
+
+
+def random_input(dtype: str, count: int, device: int, op: str = "sum") -> torch.Tensor:
+    """Fresh random values that keep every op of a few ranks exact for integers and finite for floats."""
+    target = TORCH_DTYPES[dtype]
+    if target.is_floating_point:
+        values = torch.randn(count, device=f"cuda:{device}", dtype=torch.float64)
+        if dtype in FLOAT8:
+            values = values.clamp(-4, 4)
+        return values.to(target)
+    low = 1 if op == "prod" else (0 if dtype.startswith("uint") else -50)
+    high = 3 if op == "prod" else 50
+    return torch.randint(low, high, (count,), device=f"cuda:{device}", dtype=torch.int64).to(target)
+
+
+def poisoned_like(t: torch.Tensor, count: int | None = None) -> torch.Tensor:
+    """An output buffer no correct result here can look like: NaN bytes for floats, 0xA5 bytes for integers."""
+    out = torch.empty(t.numel() if count is None else count, dtype=t.dtype, device=t.device)
+    out.view(torch.uint8).fill_(0xFF if t.dtype.is_floating_point else 0xA5)
+    return out
+
+
+def reduce(inputs: list[torch.Tensor], op: str) -> torch.Tensor:
+    """op over ranks, in float64 (floats) or int64 (integers), on the first input's GPU."""
+    dtype = inputs[0].dtype
+    wide = torch.float64 if dtype.is_floating_point else torch.int64
+    stack = torch.stack([t.to(inputs[0].device).to(wide) for t in inputs])
+    if op == "sum":
+        return stack.sum(0)
+    if op == "prod":
+        return stack.prod(0)
+    if op == "max":
+        return stack.max(0).values
+    if op == "min":
+        return stack.min(0).values
+    if op == "avg":
+        total = stack.sum(0)
+        return total / len(inputs) if dtype.is_floating_point else torch.div(total, len(inputs), rounding_mode="trunc")
+    raise ValueError(op)
+
+
+_SAME_SIZE_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.view(_SAME_SIZE_INT[t.element_size()])
+
+
+def assert_matches(result: torch.Tensor, expected: torch.Tensor, *, exact: bool) -> None:
+    """Bit for bit for integers and single-rank results; floats within a few units of their precision."""
+    want = expected.to(result.dtype)
+    if exact or not result.dtype.is_floating_point:
+        assert torch.equal(_bits(result), _bits(want)), (result[:8], want[:8])
+        return
+    eps = torch.finfo(result.dtype).eps
+    torch.testing.assert_close(result.to(torch.float64), want.to(torch.float64), rtol=8 * eps, atol=8 * eps)

@@ -1,0 +1,103 @@
+"""Every bad argument is a ValueError/TypeError naming it, raised before NCCL runs; NCCL's own
+failures are NcclError with NCCL's text."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import ncclkit
+from ncclkit import _comm
+
+from .reference import random_input
+
+
+def test_cpu_tensor(comm: ncclkit.Communicator) -> None:
+    with pytest.raises(ValueError, match="^sendbuf is in cpu memory; NCCL needs a CUDA tensor$"):
+        comm.all_reduce(torch.ones(8))
+
+
+def test_host_memory_through_the_array_interface(comm: ncclkit.Communicator) -> None:
+    class HostArray:
+        def __init__(self) -> None:
+            self.keep = torch.ones(8).pin_memory().numpy()  # pinned host memory, not device memory
+            self.__cuda_array_interface__ = {"shape": (8,), "typestr": "<f4", "strides": None,
+                                             "data": (self.keep.ctypes.data, False), "version": 3}
+
+    with pytest.raises(ValueError, match="^recvbuf is in host memory; NCCL needs GPU memory$"):
+        comm.all_reduce(random_input("float32", 8, comm.device), HostArray())
+
+
+def test_non_contiguous(comm: ncclkit.Communicator) -> None:
+    x = torch.ones(8, 8, device="cuda").t()
+    with pytest.raises(ValueError, match=r"^sendbuf is not contiguous; pass sendbuf.contiguous\(\)$"):
+        comm.all_reduce(x)
+
+
+def test_unsupported_dtype(comm: ncclkit.Communicator) -> None:
+    with pytest.raises(TypeError, match="^sendbuf has dtype bool, which this build's NCCL does not support"):
+        comm.all_reduce(torch.ones(8, dtype=torch.bool, device="cuda"))
+
+
+def test_dtype_mismatch(comm: ncclkit.Communicator) -> None:
+    with pytest.raises(TypeError, match="^recvbuf has dtype float16 but sendbuf has float32$"):
+        comm.all_reduce(torch.ones(8, device="cuda"), torch.ones(8, device="cuda", dtype=torch.float16))
+
+
+def test_wrong_output_size(comm: ncclkit.Communicator) -> None:
+    with pytest.raises(ValueError, match="^recvbuf has 7 elements, expected 8$"):
+        comm.all_gather(torch.ones(8, device="cuda"), torch.ones(7, device="cuda"))
+
+
+def test_out_of_range_peer_and_root(comm: ncclkit.Communicator) -> None:
+    x = torch.ones(8, device="cuda")
+    with pytest.raises(ValueError, match="^peer 1 is out of range for a communicator of 1 ranks$"):
+        comm.send(x, 1)
+    with pytest.raises(ValueError, match="^root -1 is out of range for a communicator of 1 ranks$"):
+        comm.broadcast(x, root=-1)
+
+
+def test_unknown_op(comm: ncclkit.Communicator) -> None:
+    with pytest.raises(ValueError, match="^op must be one of avg, max, min, prod, sum, got 'mean'$"):
+        comm.all_reduce(torch.ones(8, device="cuda"), op="mean")
+
+
+def test_wrong_device() -> None:
+    if torch.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    with ncclkit.Communicator.init_rank(1, ncclkit.UniqueId.generate(), 0, device=0) as c:
+        with pytest.raises(ValueError, match="^sendbuf is on cuda:1, but the communicator is on cuda:0$"):
+            c.all_reduce(torch.ones(8, device="cuda:1"))
+
+
+def test_device_out_of_range() -> None:
+    count = torch.cuda.device_count()
+    with pytest.raises(ValueError, match=f"^device {count} is out of range: {count} CUDA device\\(s\\) are visible$"):
+        ncclkit.Communicator.init_rank(1, ncclkit.UniqueId.generate(), 0, device=count)
+
+
+def test_destroyed_communicator() -> None:
+    c = ncclkit.Communicator.init_rank(1, ncclkit.UniqueId.generate(), 0, device=0)
+    c.destroy()
+    assert not c.valid
+    with pytest.raises(ValueError, match="^communicator has been destroyed$"):
+        c.all_reduce(torch.ones(8, device="cuda"))
+    with pytest.raises(ValueError, match="^communicator has been destroyed$"):
+        c.destroy()
+
+
+def test_nccl_failure_is_an_nccl_error_with_nccls_text() -> None:
+    # Past ncclkit's own checks, straight to NCCL: rank 5 of 2.
+    with pytest.raises(ncclkit.NcclError) as error:
+        _comm.Comm.init_rank(2, _comm.get_unique_id(), 5, 0)
+    assert (error.value.call, error.value.name, error.value.code) == ("ncclCommInitRankConfig", "ncclInvalidArgument", 4)
+    assert "Invalid rank requested : 5/2" in error.value.last_error
+
+
+def test_shrink_or_a_clear_version_error(comm: ncclkit.Communicator) -> None:
+    if not ncclkit.build_info()["features"]["NCCLKIT_HAS_COMM_SHRINK"]:
+        with pytest.raises(NotImplementedError, match="^shrink needs NCCL 2.27 or newer"):
+            comm.shrink([])
+        return
+    with comm.shrink([]) as child:
+        assert (child.rank, child.world_size) == (0, 1)
