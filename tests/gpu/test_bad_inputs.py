@@ -4,12 +4,15 @@ failures are NcclError with NCCL's text."""
 from __future__ import annotations
 
 import pytest
-import torch
 
-import ncclkit
-from ncclkit import _comm
+torch = pytest.importorskip("torch")
 
-from .reference import random_input
+import ncclkit  # noqa: E402
+from ncclkit import _comm  # noqa: E402
+
+from reference import random_input  # noqa: E402
+
+pytestmark = pytest.mark.gpu
 
 
 def test_cpu_tensor(comm: ncclkit.Communicator) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
-import ncclkit
+torch = pytest.importorskip("torch")
 
-from .conftest import DTYPES, OPS
-from .reference import assert_matches, poisoned_like, random_input, reduce
+import ncclkit  # noqa: E402
+
+from reference import DTYPES, OPS, assert_matches, poisoned_like, random_input, reduce  # noqa: E402
+
+pytestmark = pytest.mark.gpu
 
 COUNT = 1000  # not a multiple of any vector width, on purpose
 

@@ -6,10 +6,14 @@ import json
 import subprocess
 import sys
 
-import torch
+import pytest
 
-import ncclkit
-from ncclkit import compat
+torch = pytest.importorskip("torch")
+
+import ncclkit  # noqa: E402
+from ncclkit import compat  # noqa: E402
+
+pytestmark = pytest.mark.gpu
 
 
 def test_check_passes() -> None:
