@@ -1,90 +1,187 @@
-"""Fake NCCL installs for the build tests: version macros and version strings, no NCCL code.
+"""Fake NCCL installs for the build tests.
 
-Each helper lays out one kind of install under a directory the test owns and returns the paths
-a correct search must report.
+Each function lays out one kind of install under a directory the test owns and returns what a
+correct search reports for it.  A fake holds only what a search reads: the version macros of
+``nccl.h`` and the ``NCCL version X.Y.Z+cudaA.B`` string of the library, no NCCL code.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+MULTIARCH = "x86_64-linux-gnu"
+
+# Variables that point a search at the machine's own NCCL, CUDA or Python packages.
+HOST_HINTS = frozenset({
+    "NCCL_ROOT", "NCCL_HOME", "NCCL_INCLUDE_DIR", "NCCL_LIB_DIR", "NCCL_DIR", "NCCLKIT_NCCL",
+    "CUDAToolkit_ROOT", "CUDA_HOME", "CUDA_PATH", "CMAKE_PREFIX_PATH", "PYTHONPATH",
+})
+
 
 @dataclass(frozen=True)
 class FakeNccl:
+    version: str
     include_dir: Path
-    library: Path  # the path FindNCCL should report (before symlinks are resolved)
+    library: Path  # as a search reports it: the libnccl.so link, not the file it resolves to
+    static_library: Path | None = None
+
+    @property
+    def version_code(self) -> int:
+        return version_code(self.version)
 
 
-def write_header(include_dir: Path, version: str, suffix: str = "") -> Path:
-    major, minor, patch = (int(p) for p in version.split("."))
+def version_code(version: str) -> int:
+    """nccl.h's NCCL_VERSION(X, Y, Z)."""
+    major, minor, patch = (int(part) for part in version.split("."))
+    if major <= 2 and minor <= 8:
+        return major * 1000 + minor * 100 + patch
+    return major * 10000 + minor * 100 + patch
+
+
+def write_header(include_dir: Path, version: str, *, suffix: str = "", with_code: bool = True) -> Path:
+    """nccl.h with its version macros only; old headers had no NCCL_VERSION_CODE."""
+    major, minor, patch = version.split(".")
+    lines = ["#ifndef NCCL_H_", "#define NCCL_H_",
+             f"#define NCCL_MAJOR {major}", f"#define NCCL_MINOR {minor}", f"#define NCCL_PATCH {patch}",
+             f'#define NCCL_SUFFIX "{suffix}"']
+    if with_code:
+        lines.append(f"#define NCCL_VERSION_CODE {version_code(version)}")
+    lines.append("#endif")
     include_dir.mkdir(parents=True, exist_ok=True)
     header = include_dir / "nccl.h"
-    header.write_text(
-        "#ifndef NCCL_H_\n#define NCCL_H_\n"
-        f"#define NCCL_MAJOR {major}\n#define NCCL_MINOR {minor}\n#define NCCL_PATCH {patch}\n"
-        f'#define NCCL_SUFFIX "{suffix}"\n'
-        f"#define NCCL_VERSION_CODE {major * 10000 + minor * 100 + patch}\n"
-        "#endif\n"
-    )
+    header.write_text("\n".join(lines) + "\n")
     return header
 
 
-def _banner(version: str, cuda: str) -> bytes:
-    # What the real library carries: "NCCL version 2.28.3+cuda13.0", among binary data.
-    return b"\x7fELF\x00\x00" + f"NCCL version {version}+cuda{cuda}".encode() + b"\x00"
+def write_library(path: Path, version: str, *, cuda: str = "13.0", archive: bool = False) -> Path:
+    """A library file whose only content of note is the version string the real one carries."""
+    magic = b"!<arch>\n" if archive else b"\x7fELF\x02\x01\x01\x00"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(magic + b"\x00" * 56 + f"NCCL version {version}+cuda{cuda}".encode() + b"\x00")
+    return path
 
 
-def write_versioned_library(lib_dir: Path, version: str, cuda: str = "13.0") -> Path:
-    """A distribution package's layout: libnccl.so -> libnccl.so.2 -> libnccl.so.X.Y.Z."""
-    lib_dir.mkdir(parents=True, exist_ok=True)
-    real = lib_dir / f"libnccl.so.{version}"
-    real.write_bytes(_banner(version, cuda))
+def write_versioned_library(lib_dir: Path, version: str) -> Path:
+    """A distribution's layout: libnccl.so -> libnccl.so.2 -> libnccl.so.X.Y.Z."""
+    real = write_library(lib_dir / f"libnccl.so.{version}", version)
     (lib_dir / "libnccl.so.2").symlink_to(real.name)
     (lib_dir / "libnccl.so").symlink_to("libnccl.so.2")
     return lib_dir / "libnccl.so"
 
 
-def write_static_library(lib_dir: Path, version: str, cuda: str = "13.0") -> Path:
-    lib_dir.mkdir(parents=True, exist_ok=True)
-    static = lib_dir / "libnccl_static.a"
-    static.write_bytes(b"!<arch>\n" + _banner(version, cuda))
-    return static
+def prefix_tree(prefix: Path, version: str, *, library_version: str | None = None,
+                static: bool = False, with_code: bool = True) -> FakeNccl:
+    """An install prefix as NCCL_ROOT names it: include/nccl.h, lib/libnccl.so*[, lib/libnccl_static.a]."""
+    write_header(prefix / "include", version, with_code=with_code)
+    library = write_versioned_library(prefix / "lib", library_version or version)
+    static_library = write_library(prefix / "lib" / "libnccl_static.a", version, archive=True) if static else None
+    return FakeNccl(version, prefix / "include", library, static_library)
 
 
-def prefix_install(root: Path, version: str, *, library_version: str | None = None, static: bool = False) -> FakeNccl:
-    """An NCCL_ROOT-style prefix: include/nccl.h and lib/libnccl.so*."""
-    write_header(root / "include", version)
-    library = write_versioned_library(root / "lib", library_version or version)
-    if static:
-        library = write_static_library(root / "lib", version)
-    return FakeNccl(root / "include", library)
-
-
-def system_install(sysroot: Path, version: str) -> FakeNccl:
-    """Debian's layout under a sysroot: usr/include and usr/lib/<multiarch>."""
+def system_tree(sysroot: Path, version: str, *, library_version: str | None = None) -> FakeNccl:
+    """Debian's libnccl-dev under a sysroot: usr/include and usr/lib/<multiarch>."""
     write_header(sysroot / "usr" / "include", version)
-    library = write_versioned_library(sysroot / "usr" / "lib" / "x86_64-linux-gnu", version)
-    return FakeNccl(sysroot / "usr" / "include", library)
+    library = write_versioned_library(sysroot / "usr" / "lib" / MULTIARCH, library_version or version)
+    return FakeNccl(version, sysroot / "usr" / "include", library)
 
 
-def wheel_install(site: Path, version: str, cuda_major: int = 13) -> FakeNccl:
-    """The nvidia-nccl-cuXX wheel: site/nvidia/nccl/{include,lib/libnccl.so.2} and its dist-info."""
+def wheel_tree(site: Path, version: str, *, library_version: str | None = None, cuda_major: int = 13) -> FakeNccl:
+    """The nvidia-nccl-cuXX wheel in a site directory: nvidia/nccl/{include/nccl.h,lib/libnccl.so.2}.
+
+    Like the real wheel: no libnccl.so link and no __init__.py (nvidia.nccl is a namespace package).
+    """
     nccl = site / "nvidia" / "nccl"
     write_header(nccl / "include", version)
-    (nccl / "lib").mkdir(parents=True)
-    library = nccl / "lib" / "libnccl.so.2"
-    library.write_bytes(_banner(version, f"{cuda_major}.0"))
+    library = write_library(nccl / "lib" / "libnccl.so.2", library_version or version, cuda=f"{cuda_major}.0")
     dist_info = site / f"nvidia_nccl_cu{cuda_major}-{version}.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: nvidia-nccl-cu{cuda_major}\nVersion: {version}\n")
-    return FakeNccl(nccl / "include", library)
+    return FakeNccl(version, nccl / "include", library)
+
+
+# NCCL's NCCLConfig.cmake as configure_package_config_file() installs it.  Its
+# find_dependency(CUDAToolkit) is left out: a fake install must not depend on the machine's CUDA.
+_CONFIG = """\
+get_filename_component(PACKAGE_PREFIX_DIR "${{CMAKE_CURRENT_LIST_DIR}}/../../../" ABSOLUTE)
+
+include(CMakeFindDependencyMacro)
+find_dependency(Threads)
+
+include("${{CMAKE_CURRENT_LIST_DIR}}/NCCLTargets.cmake")
+
+set(NCCL_VERSION "{version}")
+set(NCCL_INCLUDE_DIRS "${{PACKAGE_PREFIX_DIR}}/include")
+set(NCCL_LIBRARIES NCCL::nccl)
+"""
+
+# The two files install(EXPORT NCCLTargets NAMESPACE NCCL::) writes for a Release build.
+_TARGETS = """\
+if(TARGET NCCL::nccl AND TARGET NCCL::nccl_static)
+  return()
+endif()
+get_filename_component(_IMPORT_PREFIX "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
+
+add_library(NCCL::nccl SHARED IMPORTED)
+set_target_properties(NCCL::nccl PROPERTIES
+  INTERFACE_INCLUDE_DIRECTORIES "${_IMPORT_PREFIX}/include")
+
+add_library(NCCL::nccl_static STATIC IMPORTED)
+set_target_properties(NCCL::nccl_static PROPERTIES
+  INTERFACE_INCLUDE_DIRECTORIES "${_IMPORT_PREFIX}/include"
+  INTERFACE_LINK_LIBRARIES "Threads::Threads;dl;CUDA::cudart")
+
+file(GLOB _nccl_config_files "${CMAKE_CURRENT_LIST_DIR}/NCCLTargets-*.cmake")
+foreach(_nccl_config_file IN LISTS _nccl_config_files)
+  include("${_nccl_config_file}")
+endforeach()
+unset(_IMPORT_PREFIX)
+"""
+
+_TARGETS_RELEASE = """\
+set_property(TARGET NCCL::nccl APPEND PROPERTY IMPORTED_CONFIGURATIONS RELEASE)
+set_target_properties(NCCL::nccl PROPERTIES
+  IMPORTED_LOCATION_RELEASE "${{_IMPORT_PREFIX}}/lib/libnccl.so.{version}"
+  IMPORTED_SONAME_RELEASE "libnccl.so.{major}")
+
+set_property(TARGET NCCL::nccl_static APPEND PROPERTY IMPORTED_CONFIGURATIONS RELEASE)
+set_target_properties(NCCL::nccl_static PROPERTIES
+  IMPORTED_LINK_INTERFACE_LANGUAGES_RELEASE "CUDA;CXX"
+  IMPORTED_LOCATION_RELEASE "${{_IMPORT_PREFIX}}/lib/libnccl_static.a")
+"""
+
+# CMake itself writes the version file, so its compatibility rules are CMake's.
+_WRITE_VERSION_FILE = """\
+include(CMakePackageConfigHelpers)
+write_basic_package_version_file("${FILE}" VERSION "${VERSION}" COMPATIBILITY SameMajorVersion)
+"""
+
+
+def config_tree(prefix: Path, version: str) -> FakeNccl:
+    """An install with NCCL's own CMake package, lib/cmake/NCCL, as NCCL >= 2.28 installs it.
+
+    The package names the real library file, so that is what a search through it reports.
+    """
+    fake = prefix_tree(prefix, version, static=True)
+    package = prefix / "lib" / "cmake" / "NCCL"
+    package.mkdir(parents=True)
+    (package / "NCCLConfig.cmake").write_text(_CONFIG.format(version=version))
+    (package / "NCCLTargets.cmake").write_text(_TARGETS)
+    (package / "NCCLTargets-release.cmake").write_text(
+        _TARGETS_RELEASE.format(version=version, major=version.split(".")[0]))
+    script = prefix / "write_version_file.cmake"
+    script.write_text(_WRITE_VERSION_FILE)
+    subprocess.run(["cmake", f"-DFILE={package / 'NCCLConfigVersion.cmake'}", f"-DVERSION={version}",
+                    "-P", str(script)], check=True)
+    script.unlink()
+    return FakeNccl(version, fake.include_dir, prefix / "lib" / f"libnccl.so.{version}", fake.static_library)
 
 
 def isolated_python(bin_dir: Path, site: Path) -> Path:
-    """A python3 that sees only `site`, so an installed nvidia-nccl wheel can't leak into a test."""
+    """A python3 that sees `site` and not the site-packages, so no installed wheel leaks in."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     python = bin_dir / "python3"
     python.write_text(f'#!/bin/sh\nPYTHONPATH="{site}" exec "{sys.executable}" -S "$@"\n')
@@ -92,38 +189,6 @@ def isolated_python(bin_dir: Path, site: Path) -> Path:
     return python
 
 
-def config_install(prefix: Path, version: str) -> FakeNccl:
-    """An install with NCCL's own CMake package (lib/cmake/NCCL), as NCCL >= 2.28 installs it."""
-    fake = prefix_install(prefix, version)
-    package = prefix / "lib" / "cmake" / "NCCL"
-    package.mkdir(parents=True)
-    (package / "NCCLTargets.cmake").write_text(
-        'get_filename_component(_IMPORT_PREFIX "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)\n'
-        "add_library(NCCL::nccl SHARED IMPORTED)\n"
-        "set_target_properties(NCCL::nccl PROPERTIES\n"
-        '  INTERFACE_INCLUDE_DIRECTORIES "${_IMPORT_PREFIX}/include"\n'
-        f'  IMPORTED_LOCATION_RELEASE "${{_IMPORT_PREFIX}}/lib/libnccl.so.{version}"\n'
-        "  IMPORTED_CONFIGURATIONS RELEASE)\n"
-    )
-    (package / "NCCLConfig.cmake").write_text(
-        'include("${CMAKE_CURRENT_LIST_DIR}/NCCLTargets.cmake")\n'
-        f'set(NCCL_VERSION "{version}")\n'
-        'set(NCCL_INCLUDE_DIRS "${CMAKE_CURRENT_LIST_DIR}/../../../include")\n'
-        "set(NCCL_LIBRARIES NCCL::nccl)\n"
-    )
-    (package / "NCCLConfigVersion.cmake").write_text(
-        f'set(PACKAGE_VERSION "{version}")\n'
-        'if(PACKAGE_FIND_VERSION_MAJOR AND NOT PACKAGE_FIND_VERSION_MAJOR EQUAL "' + version.split(".")[0] + '")\n'
-        "  set(PACKAGE_VERSION_COMPATIBLE FALSE)\n"
-        "elseif(PACKAGE_FIND_VERSION VERSION_GREATER PACKAGE_VERSION)\n"
-        "  set(PACKAGE_VERSION_COMPATIBLE FALSE)\n"
-        "else()\n  set(PACKAGE_VERSION_COMPATIBLE TRUE)\nendif()\n"
-    )
-    return FakeNccl(fake.include_dir, prefix / "lib" / f"libnccl.so.{version}")
-
-
 def clean_environment() -> dict[str, str]:
-    """The environment less everything that points FindNCCL at the machine's own NCCL or CUDA."""
-    hints = {"NCCL_ROOT", "NCCL_HOME", "NCCL_INCLUDE_DIR", "NCCL_LIB_DIR", "CUDA_HOME", "CUDA_PATH",
-             "CUDAToolkit_ROOT", "CMAKE_PREFIX_PATH", "PYTHONPATH"}
-    return {k: v for k, v in os.environ.items() if k not in hints}
+    """The environment less HOST_HINTS."""
+    return {name: value for name, value in os.environ.items() if name not in HOST_HINTS}

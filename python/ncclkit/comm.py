@@ -155,6 +155,9 @@ class Communicator:
     def shrink(self, exclude_ranks: Sequence[int], *, abort_first: bool = False) -> Communicator | None:
         """Every rank but `exclude_ranks` (ncclCommShrink, NCCL >= 2.27); None on an excluded rank."""
         live = self._live()
+        if not exclude_ranks:
+            msg = "exclude_ranks is empty: shrink leaves out at least one rank (split(0) copies a communicator)"
+            raise ValueError(msg)
         if not hasattr(live, "shrink"):
             msg = f"shrink needs NCCL 2.27 or newer; this ncclkit was built against NCCL {build_info()['nccl']['version']}"
             raise NotImplementedError(msg)

@@ -30,7 +30,10 @@ void nccl_check(ncclResult_t code, const char* call, ncclComm_t comm, bool in_pr
   if (code == ncclSuccess || (in_progress_ok && code == ncclInProgress)) return;
   std::string last_error;
 #if NCCLKIT_HAS_GET_LAST_ERROR
-  if (const char* text = ncclGetLastError(comm)) last_error = text;
+  // NCCL keeps its last message until a new one replaces it, and some failures set none: a
+  // message already reported belongs to an earlier failure, not this one.
+  thread_local std::string reported;
+  if (const char* text = ncclGetLastError(comm); text && reported != text) last_error = reported = text;
 #endif
   throw NcclError(call, code, last_error);
 }

@@ -97,10 +97,16 @@ def test_nccl_failure_is_an_nccl_error_with_nccls_text() -> None:
     assert "Invalid rank requested : 5/2" in error.value.last_error
 
 
-def test_shrink_or_a_clear_version_error(comm: ncclkit.Communicator) -> None:
-    if not ncclkit.build_info()["features"]["NCCLKIT_HAS_COMM_SHRINK"]:
-        with pytest.raises(NotImplementedError, match="^shrink needs NCCL 2.27 or newer"):
-            comm.shrink([])
-        return
-    with comm.shrink([]) as child:
-        assert (child.rank, child.world_size) == (0, 1)
+def test_shrink_needs_a_rank_to_leave_out(comm: ncclkit.Communicator) -> None:
+    with pytest.raises(ValueError, match=r"^exclude_ranks is empty: shrink leaves out at least one rank"):
+        comm.shrink([])
+
+
+def test_shrink_on_an_old_nccl_says_which_version_it_needs(comm: ncclkit.Communicator,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    class OldComm:  # what a build against NCCL < 2.27 binds: no shrink
+        valid = True
+
+    monkeypatch.setattr(comm, "_handle", OldComm())
+    with pytest.raises(NotImplementedError, match="^shrink needs NCCL 2.27 or newer; this ncclkit was built against NCCL "):
+        comm.shrink([0])

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 import ncclkit  # noqa: E402
 
-from reference import DTYPES, OPS, assert_matches, poisoned_like, random_input, reduce  # noqa: E402
+from reference import DTYPES, OPS, assert_matches, poisoned_like, random_input, reduce, run_collective  # noqa: E402
 
 pytestmark = pytest.mark.gpu
 
@@ -21,12 +21,8 @@ COUNT = 1000  # not a multiple of any vector width, on purpose
 def test_all_reduce_one_rank(comm: ncclkit.Communicator, dtype: str, op: str, in_place: bool) -> None:
     x = random_input(dtype, COUNT, comm.device, op)
     expected = reduce([x], op)
-    if in_place:
-        comm.all_reduce(x, op=op)
-        out = x
-    else:
-        out = poisoned_like(x)
-        comm.all_reduce(x, out, op=op)
+    out = x if in_place else poisoned_like(x)
+    run_collective(dtype, op, lambda: comm.all_reduce(x, None if in_place else out, op=op))
     torch.cuda.synchronize()
     assert_matches(out, expected, exact=True)
 
@@ -37,9 +33,13 @@ def test_all_reduce_every_gpu(comms: list[ncclkit.Communicator], dtype: str, op:
     inputs = [random_input(dtype, COUNT, c.device, op) for c in comms]
     outputs = [poisoned_like(x) for x in inputs]
     expected = reduce(inputs, op)
-    with ncclkit.group():
-        for c, x, out in zip(comms, inputs, outputs):
-            c.all_reduce(x, out, op=op)
+
+    def run() -> None:
+        with ncclkit.group():
+            for c, x, out in zip(comms, inputs, outputs):
+                c.all_reduce(x, out, op=op)
+
+    run_collective(dtype, op, run)
     torch.cuda.synchronize()
     for out in outputs:
         assert_matches(out, expected, exact=len(comms) == 1)
@@ -52,9 +52,13 @@ def test_reduce_every_gpu(comms: list[ncclkit.Communicator], dtype: str, op: str
     inputs = [random_input(dtype, COUNT, c.device, op) for c in comms]
     outputs = [poisoned_like(x) for x in inputs]
     expected = reduce(inputs, op)
-    with ncclkit.group():
-        for c, x, out in zip(comms, inputs, outputs):
-            c.reduce(x, out, op=op, root=root)
+
+    def run() -> None:
+        with ncclkit.group():
+            for c, x, out in zip(comms, inputs, outputs):
+                c.reduce(x, out, op=op, root=root)
+
+    run_collective(dtype, op, run)
     torch.cuda.synchronize()
     assert_matches(outputs[root], expected, exact=len(comms) == 1)
 
@@ -94,9 +98,13 @@ def test_reduce_scatter_every_gpu(comms: list[ncclkit.Communicator], dtype: str,
     inputs = [random_input(dtype, COUNT * n, c.device, op) for c in comms]
     outputs = [poisoned_like(x, COUNT) for x in inputs]
     expected = reduce(inputs, op)
-    with ncclkit.group():
-        for c, x, out in zip(comms, inputs, outputs):
-            c.reduce_scatter(x, out, op=op)
+
+    def run() -> None:
+        with ncclkit.group():
+            for c, x, out in zip(comms, inputs, outputs):
+                c.reduce_scatter(x, out, op=op)
+
+    run_collective(dtype, op, run)
     torch.cuda.synchronize()
     for rank, out in enumerate(outputs):
         assert_matches(out, expected[rank * COUNT:(rank + 1) * COUNT].to(out.device), exact=n == 1)
