@@ -17,7 +17,9 @@ def visible_gpus() -> int:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if visible_gpus():
         return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU and none is visible (run `python -m pytest -m gpu` on a GPU machine)")
+    skip = pytest.mark.skip(
+        reason="needs a CUDA GPU and none is visible (run `python -m pytest -m gpu` on a GPU machine)"
+    )
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)

@@ -38,11 +38,18 @@ def _explain(error: str, nccl: dict) -> object:
     symbol = re.search(r"undefined symbol: (\w+)", error)
     if symbol:
         loaded = ", ".join(loaded_nccl_files()) or "a libnccl this process loaded earlier"
-        return Problem(f"the loaded NCCL lacks {symbol.group(1)}", f"{loaded} ({error})", built,
-                       "an older libnccl.so.2 was loaded first (by another package or LD_LIBRARY_PATH): import "
-                       "ncclkit first, remove the stale path, or upgrade that NCCL")
+        return Problem(
+            f"the loaded NCCL lacks {symbol.group(1)}",
+            f"{loaded} ({error})",
+            built,
+            "an older libnccl.so.2 was loaded first (by another package or LD_LIBRARY_PATH): import "
+            "ncclkit first, remove the stale path, or upgrade that NCCL",
+        )
     if "libnccl" in error:
-        fix = (f"pip install '{nccl['wheel']}>={nccl['version']}'" if nccl["wheel"]
-               else f"put {nccl['library']}'s directory back, or add the NCCL's lib directory to LD_LIBRARY_PATH")
+        fix = (
+            f"pip install '{nccl['wheel']}>={nccl['version']}'"
+            if nccl["wheel"]
+            else f"put {nccl['library']}'s directory back, or add the NCCL's lib directory to LD_LIBRARY_PATH"
+        )
         return Problem("NCCL library not found", error, built, fix)
     return Problem("ncclkit._comm does not load", error, built, "reinstall ncclkit for this Python and machine")

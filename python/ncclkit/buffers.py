@@ -13,18 +13,46 @@ from typing import Any
 
 # __cuda_array_interface__ typestr -> NCCL dtype name
 _TYPESTRS = {
-    "|i1": "int8", "|u1": "uint8", "<i4": "int32", "<u4": "uint32", "<i8": "int64", "<u8": "uint64",
-    "<f2": "float16", "<f4": "float32", "<f8": "float64",
+    "|i1": "int8",
+    "|u1": "uint8",
+    "<i4": "int32",
+    "<u4": "uint32",
+    "<i8": "int64",
+    "<u8": "uint64",
+    "<f2": "float16",
+    "<f4": "float32",
+    "<f8": "float64",
 }
 # DLPack (type code, bits) -> NCCL dtype name
 _DLPACK_TYPES = {
-    (0, 8): "int8", (0, 32): "int32", (0, 64): "int64", (1, 8): "uint8", (1, 32): "uint32", (1, 64): "uint64",
-    (2, 16): "float16", (2, 32): "float32", (2, 64): "float64", (4, 16): "bfloat16",
-    (10, 8): "float8_e4m3fn", (12, 8): "float8_e5m2",
+    (0, 8): "int8",
+    (0, 32): "int32",
+    (0, 64): "int64",
+    (1, 8): "uint8",
+    (1, 32): "uint32",
+    (1, 64): "uint64",
+    (2, 16): "float16",
+    (2, 32): "float32",
+    (2, 64): "float64",
+    (4, 16): "bfloat16",
+    (10, 8): "float8_e4m3fn",
+    (12, 8): "float8_e5m2",
 }
 _DLPACK_CUDA, _DLPACK_CUDA_MANAGED = 2, 13
-_ITEMSIZE = {"int8": 1, "uint8": 1, "float8_e4m3fn": 1, "float8_e5m2": 1, "float16": 2, "bfloat16": 2,
-             "int32": 4, "uint32": 4, "float32": 4, "int64": 8, "uint64": 8, "float64": 8}
+_ITEMSIZE = {
+    "int8": 1,
+    "uint8": 1,
+    "float8_e4m3fn": 1,
+    "float8_e5m2": 1,
+    "float16": 2,
+    "bfloat16": 2,
+    "int32": 4,
+    "uint32": 4,
+    "float32": 4,
+    "int64": 8,
+    "uint64": 8,
+    "float64": 8,
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +89,8 @@ def _is_contiguous(shape: tuple[int, ...], strides: tuple[int, ...] | None, item
 
 def _checked_dtype(name: str, dtype: str, supported: Collection[str]) -> str:
     if dtype not in supported:
-        msg = f"{name} has dtype {dtype}, which this build's NCCL does not support (supported: {', '.join(sorted(supported))})"
+        listed = ", ".join(sorted(supported))
+        msg = f"{name} has dtype {dtype}, which this build's NCCL does not support (supported: {listed})"
         raise TypeError(msg)
     return dtype
 
@@ -80,8 +109,9 @@ def _from_torch(obj: Any, name: str, supported: Collection[str]) -> Buffer:
     return Buffer(obj.data_ptr(), obj.numel(), dtype, obj.device.index, stream)
 
 
-def _from_cuda_array_interface(obj: Any, name: str, supported: Collection[str],
-                               pointer_device: Callable[[int], int]) -> Buffer:
+def _from_cuda_array_interface(
+    obj: Any, name: str, supported: Collection[str], pointer_device: Callable[[int], int]
+) -> Buffer:
     cai = obj.__cuda_array_interface__
     typestr = cai["typestr"]
     if typestr not in _TYPESTRS:
@@ -123,8 +153,14 @@ def _from_dlpack(obj: Any, name: str, supported: Collection[str], describe: Call
     return Buffer(info["ptr"], _count(info["shape"]), dtype, device_id)
 
 
-def as_buffer(obj: Any, name: str, *, supported: Collection[str], pointer_device: Callable[[int], int],
-              describe_dlpack: Callable[[Any], dict]) -> Buffer:
+def as_buffer(
+    obj: Any,
+    name: str,
+    *,
+    supported: Collection[str],
+    pointer_device: Callable[[int], int],
+    describe_dlpack: Callable[[Any], dict],
+) -> Buffer:
     """`obj` as a Buffer, or a ValueError/TypeError that names `name`."""
     if type(obj).__module__.startswith("torch") and hasattr(obj, "data_ptr"):
         return _from_torch(obj, name, supported)
@@ -132,6 +168,8 @@ def as_buffer(obj: Any, name: str, *, supported: Collection[str], pointer_device
         return _from_cuda_array_interface(obj, name, supported, pointer_device)
     if hasattr(obj, "__dlpack__") and hasattr(obj, "__dlpack_device__"):
         return _from_dlpack(obj, name, supported, describe_dlpack)
-    msg = (f"{name} must be a GPU array (a torch tensor, or an object with __cuda_array_interface__ or "
-           f"__dlpack__), got {type(obj).__name__}")
+    msg = (
+        f"{name} must be a GPU array (a torch tensor, or an object with __cuda_array_interface__ or "
+        f"__dlpack__), got {type(obj).__name__}"
+    )
     raise TypeError(msg)

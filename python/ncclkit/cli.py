@@ -15,8 +15,9 @@ from .build_info import build_info
 
 def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
     cuda, nccl = build["cuda"], build["nccl"]
-    features = ", ".join(k.removeprefix("NCCLKIT_HAS_") for k, v in build["features"].items()
-                         if k.startswith("NCCLKIT_HAS_") and v)
+    features = ", ".join(
+        k.removeprefix("NCCLKIT_HAS_") for k, v in build["features"].items() if k.startswith("NCCLKIT_HAS_") and v
+    )
     rows = [
         ("ncclkit", build["version"]),
         ("commit", build["git_commit"]),
@@ -24,8 +25,11 @@ def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
         ("built for Python", f"{build['python']['version']} ({build['python']['soabi']})"),
         ("compilers", f"{build['compiler']['cxx']}; {build['compiler']['cuda']}"),
         ("CUDA (nvcc, runtime)", f"{cuda['nvcc_version']}, {cuda['runtime_version']} ({cuda['cudart']})"),
-        ("CUDA archs", f"SASS {' '.join(cuda['archs_sass']) or '-'}; PTX {' '.join(cuda['archs_ptx']) or '-'} "
-                       f"({cuda['archs_source']})"),
+        (
+            "CUDA archs",
+            f"SASS {' '.join(cuda['archs_sass']) or '-'}; PTX {' '.join(cuda['archs_ptx']) or '-'} "
+            f"({cuda['archs_source']})",
+        ),
         ("NCCL provider", nccl["provider"] + (f" ({nccl['wheel']})" if nccl["wheel"] else "")),
     ]
     if nccl["provider"] != "off":
@@ -33,16 +37,24 @@ def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
             ("NCCL built against", f"{nccl['version']} ({nccl['library']}{', static' if nccl['static'] else ''})"),
             ("NCCL features", features or "-"),
         ]
-    loaded = ("-" if facts.nccl_loaded_code is None else
-              f"{compat.nccl_version_string(facts.nccl_loaded_code)} ({facts.nccl_loaded_file})")
+    loaded = (
+        "-"
+        if facts.nccl_loaded_code is None
+        else f"{compat.nccl_version_string(facts.nccl_loaded_code)} ({facts.nccl_loaded_file})"
+    )
     rows += [
         ("Python", "{}.{}".format(*facts.python)),
         ("NCCL loaded", loaded),
         ("nvidia-nccl wheels", ", ".join(f"{k} {v}" for k, v in facts.nccl_wheels.items()) or "-"),
-        ("CUDA driver", f"{facts.driver_cuda // 1000}.{facts.driver_cuda % 1000 // 10}" if facts.driver_cuda else "none"),
+        (
+            "CUDA driver",
+            f"{facts.driver_cuda // 1000}.{facts.driver_cuda % 1000 // 10}" if facts.driver_cuda else "none",
+        ),
     ]
-    rows += [(f"GPU {g.index}", f"{g.name} (compute capability {g.capability[0]}.{g.capability[1]})")
-             for g in facts.gpus or ()] or [("GPUs", "none visible")]
+    rows += [
+        (f"GPU {g.index}", f"{g.name} (compute capability {g.capability[0]}.{g.capability[1]})")
+        for g in facts.gpus or ()
+    ] or [("GPUs", "none visible")]
     rows.append(("torch CUDA", facts.torch_cuda or "-"))
     return rows
 
@@ -55,8 +67,16 @@ def info(as_json: bool) -> int:
     facts = compat.gather(full=True)
     found = _report(facts)
     if as_json:
-        print(json.dumps({"build": build_info(), "runtime": dataclasses.asdict(facts),
-                          "problems": [dataclasses.asdict(p) for p in found]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "build": build_info(),
+                    "runtime": dataclasses.asdict(facts),
+                    "problems": [dataclasses.asdict(p) for p in found],
+                },
+                indent=2,
+            )
+        )
         return 0
     rows = _rows(build_info(), facts)
     width = max(len(name) for name, _ in rows)

@@ -35,7 +35,7 @@ class UniqueId:
     def __init__(self, data: bytes) -> None:
         size = _nccl().UNIQUE_ID_BYTES
         if not isinstance(data, (bytes, bytearray)) or len(data) != size:
-            msg = f"a UniqueId is {size} bytes, got {type(data).__name__} of length {len(data) if hasattr(data, '__len__') else '?'}"
+            msg = f"a UniqueId is {size} bytes, got {type(data).__name__} {data!r:.40}"
             raise ValueError(msg)
         self._bytes = bytes(data)
 
@@ -80,6 +80,11 @@ def _stream_handle(stream: Any) -> int:
     raise TypeError(msg)
 
 
+def _needs_newer_nccl(feature: str, since: str) -> NotImplementedError:
+    built = build_info()["nccl"]["version"]
+    return NotImplementedError(f"{feature} needs NCCL {since} or newer; this ncclkit was built against NCCL {built}")
+
+
 def _check_device(device: int, name: str = "device") -> None:
     count = _cuda().device_count()
     if count == 0:
@@ -98,9 +103,19 @@ class Communicator:
         self._handle = handle
 
     @classmethod
-    def init_rank(cls, world_size: int, unique_id: UniqueId, rank: int, *, device: int,
-                  blocking: bool | None = None, cga_cluster_size: int | None = None,
-                  min_ctas: int | None = None, max_ctas: int | None = None, net_name: str | None = None) -> Communicator:
+    def init_rank(
+        cls,
+        world_size: int,
+        unique_id: UniqueId,
+        rank: int,
+        *,
+        device: int,
+        blocking: bool | None = None,
+        cga_cluster_size: int | None = None,
+        min_ctas: int | None = None,
+        max_ctas: int | None = None,
+        net_name: str | None = None,
+    ) -> Communicator:
         """This process's rank of `world_size` (ncclCommInitRankConfig); every rank passes the same id."""
         if not isinstance(unique_id, UniqueId):
             msg = f"unique_id must be a ncclkit.UniqueId, got {type(unique_id).__name__}"
@@ -112,9 +127,17 @@ class Communicator:
             msg = f"rank {rank} is out of range for world_size {world_size}"
             raise ValueError(msg)
         _check_device(device)
-        handle = _nccl().Comm.init_rank(world_size, bytes(unique_id), rank, device, blocking=blocking,
-                                        cga_cluster_size=cga_cluster_size, min_ctas=min_ctas, max_ctas=max_ctas,
-                                        net_name=net_name)
+        handle = _nccl().Comm.init_rank(
+            world_size,
+            bytes(unique_id),
+            rank,
+            device,
+            blocking=blocking,
+            cga_cluster_size=cga_cluster_size,
+            min_ctas=min_ctas,
+            max_ctas=max_ctas,
+            net_name=net_name,
+        )
         return cls(handle)
 
     @classmethod
@@ -159,8 +182,7 @@ class Communicator:
             msg = "exclude_ranks is empty: shrink leaves out at least one rank (split(0) copies a communicator)"
             raise ValueError(msg)
         if not hasattr(live, "shrink"):
-            msg = f"shrink needs NCCL 2.27 or newer; this ncclkit was built against NCCL {build_info()['nccl']['version']}"
-            raise NotImplementedError(msg)
+            raise _needs_newer_nccl("shrink", "2.27")
         handle = live.shrink(list(exclude_ranks), abort_first)
         return None if handle is None else Communicator(handle)
 
@@ -168,8 +190,7 @@ class Communicator:
         """Register `buf` with NCCL (ncclCommRegister, NCCL >= 2.19); returns the handle to deregister."""
         live = self._live()
         if not hasattr(live, "register_buffer"):
-            msg = f"buffer registration needs NCCL 2.19 or newer; this ncclkit was built against NCCL {build_info()['nccl']['version']}"
-            raise NotImplementedError(msg)
+            raise _needs_newer_nccl("buffer registration", "2.19")
         buffer = self._buffer(buf, "buf")
         return live.register_buffer(buffer.ptr, buffer.nbytes)
 
@@ -217,8 +238,13 @@ class Communicator:
     # -- argument checking ---------------------------------------------------------------------
     def _buffer(self, obj: Any, name: str) -> Buffer:
         nccl = _nccl()
-        buffer = as_buffer(obj, name, supported=nccl.DTYPES, pointer_device=_cuda().pointer_device,
-                           describe_dlpack=nccl.describe_dlpack)
+        buffer = as_buffer(
+            obj,
+            name,
+            supported=nccl.DTYPES,
+            pointer_device=_cuda().pointer_device,
+            describe_dlpack=nccl.describe_dlpack,
+        )
         if buffer.count and buffer.device != self.device:
             msg = f"{name} is on cuda:{buffer.device}, but the communicator is on cuda:{self.device}"
             raise ValueError(msg)

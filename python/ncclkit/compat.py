@@ -68,12 +68,14 @@ def check_python(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
     built = tuple(int(p) for p in build["python"]["version"].split(".")[:2])
     if facts.python == built:
         return []
-    return [Problem(
-        "Python version",
-        f"Python {facts.python[0]}.{facts.python[1]} ({sys.executable})",
-        f"Python {built[0]}.{built[1]} (the build's, {build['python']['soabi']})",
-        "install ncclkit with this Python: python -m pip install --force-reinstall ncclkit",
-    )]
+    return [
+        Problem(
+            "Python version",
+            f"Python {facts.python[0]}.{facts.python[1]} ({sys.executable})",
+            f"Python {built[0]}.{built[1]} (the build's, {build['python']['soabi']})",
+            "install ncclkit with this Python: python -m pip install --force-reinstall ncclkit",
+        )
+    ]
 
 
 def check_nccl(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
@@ -84,13 +86,25 @@ def check_nccl(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
     where = f"NCCL {loaded} loaded from {facts.nccl_loaded_file or 'an unknown file'}"
     expected = f"NCCL {header.split('.')[0]}.x, {header} or newer (built against {build['nccl']['library']})"
     if loaded.split(".")[0] != header.split(".")[0]:
-        return [Problem("NCCL major version", where, expected,
-                        "make the NCCL ncclkit was built with the one this process loads (check LD_LIBRARY_PATH "
-                        "and what was imported before ncclkit), or rebuild ncclkit against this NCCL")]
+        return [
+            Problem(
+                "NCCL major version",
+                where,
+                expected,
+                "make the NCCL ncclkit was built with the one this process loads (check LD_LIBRARY_PATH "
+                "and what was imported before ncclkit), or rebuild ncclkit against this NCCL",
+            )
+        ]
     if facts.nccl_loaded_code < header_code:
-        return [Problem("NCCL older than the header ncclkit was compiled against", where, expected,
-                        "another package or LD_LIBRARY_PATH loaded an older libnccl.so.2 first; import ncclkit "
-                        f"before it, remove the stale path, or pip install -U {build['nccl']['wheel'] or 'nvidia-nccl-cu13'}")]
+        return [
+            Problem(
+                "NCCL older than the header ncclkit was compiled against",
+                where,
+                expected,
+                "another package or LD_LIBRARY_PATH loaded an older libnccl.so.2 first; import ncclkit "
+                f"before it, remove the stale path, or pip install -U {build['nccl']['wheel'] or 'nvidia-nccl-cu13'}",
+            )
+        ]
     return []
 
 
@@ -100,9 +114,14 @@ def check_nccl_wheels(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
     installed = ", ".join(f"{name} {version}" for name, version in sorted(facts.nccl_wheels.items()))
     keep = build["nccl"]["wheel"] or f"nvidia-nccl-cu{build['cuda']['runtime_version'].split('.')[0]}"
     others = " ".join(name for name in sorted(facts.nccl_wheels) if name != keep)
-    return [Problem("several nvidia-nccl wheels", installed,
-                    f"one (they overwrite each other's nvidia/nccl/lib/libnccl.so.2); this build uses {keep}",
-                    f"pip uninstall {others} && pip install --force-reinstall {keep}")]
+    return [
+        Problem(
+            "several nvidia-nccl wheels",
+            installed,
+            f"one (they overwrite each other's nvidia/nccl/lib/libnccl.so.2); this build uses {keep}",
+            f"pip uninstall {others} && pip install --force-reinstall {keep}",
+        )
+    ]
 
 
 def check_driver(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
@@ -111,9 +130,14 @@ def check_driver(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
     built = build["cuda"]["runtime_version"]
     if facts.driver_cuda // 1000 >= int(built.split(".")[0]):
         return []  # CUDA's minor version compatibility covers a newer minor than the driver's
-    return [Problem("CUDA driver too old", f"a driver for CUDA {_cuda_string(facts.driver_cuda)}",
-                    f"a driver for CUDA {built.split('.')[0]}.x (ncclkit was built with CUDA {built})",
-                    "update the NVIDIA driver, or build ncclkit with an older CUDA toolkit")]
+    return [
+        Problem(
+            "CUDA driver too old",
+            f"a driver for CUDA {_cuda_string(facts.driver_cuda)}",
+            f"a driver for CUDA {built.split('.')[0]}.x (ncclkit was built with CUDA {built})",
+            "update the NVIDIA driver, or build ncclkit with an older CUDA toolkit",
+        )
+    ]
 
 
 def _runs_on(arch: str, gpu: int, *, ptx: bool) -> bool:
@@ -135,9 +159,12 @@ def check_archs(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
     sass, ptx = build["cuda"]["archs_sass"], build["cuda"]["archs_ptx"]
     built = f"SASS {', '.join(sass) or 'none'}; PTX {', '.join(ptx) or 'none'}"
     return [
-        Problem(f"GPU {gpu.index} ({gpu.name}) not covered by the built archs",
-                f"compute capability {gpu.capability[0]}.{gpu.capability[1]}", f"an arch that runs on it ({built})",
-                f"rebuild with NCCLKIT_CUDA_ARCHS including {gpu.capability[0]}{gpu.capability[1]}")
+        Problem(
+            f"GPU {gpu.index} ({gpu.name}) not covered by the built archs",
+            f"compute capability {gpu.capability[0]}.{gpu.capability[1]}",
+            f"an arch that runs on it ({built})",
+            f"rebuild with NCCLKIT_CUDA_ARCHS including {gpu.capability[0]}{gpu.capability[1]}",
+        )
         for gpu in facts.gpus or ()
         if not arch_covers(gpu.capability, sass, ptx)
     ]
@@ -149,14 +176,22 @@ def check_torch(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
     built = build["cuda"]["runtime_version"]
     if facts.torch_cuda.split(".")[0] == built.split(".")[0]:
         return []
-    return [Problem("torch uses another CUDA major", f"torch built for CUDA {facts.torch_cuda}",
-                    f"CUDA {built.split('.')[0]}.x (ncclkit was built with CUDA {built})",
-                    f"install the torch build for CUDA {built.split('.')[0]}, or rebuild ncclkit with the toolkit torch uses")]
+    return [
+        Problem(
+            "torch uses another CUDA major",
+            f"torch built for CUDA {facts.torch_cuda}",
+            f"CUDA {built.split('.')[0]}.x (ncclkit was built with CUDA {built})",
+            f"install the torch build for CUDA {built.split('.')[0]}, or rebuild ncclkit with the toolkit torch uses",
+        )
+    ]
 
 
 # Checks that need no GPU run at import; the rest only in a full check.
 CHEAP_CHECKS: tuple[Callable[[Facts, Mapping[str, Any]], list[Problem]], ...] = (
-    check_python, check_nccl_wheels, check_nccl)
+    check_python,
+    check_nccl_wheels,
+    check_nccl,
+)
 FULL_CHECKS = (*CHEAP_CHECKS, check_driver, check_archs, check_torch)
 
 
@@ -200,8 +235,9 @@ def gather(*, full: bool) -> Facts:
         import torch
 
         torch_cuda = torch.version.cuda
-    return Facts(sys.version_info[:2], installed_nccl_wheels(), nccl_code, nccl_file,
-                 _cuda.driver_version(), gpus, torch_cuda)
+    return Facts(
+        sys.version_info[:2], installed_nccl_wheels(), nccl_code, nccl_file, _cuda.driver_version(), gpus, torch_cuda
+    )
 
 
 def check(*, full: bool = True) -> None:

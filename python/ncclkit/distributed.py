@@ -21,7 +21,7 @@ _store_keys = itertools.count()
 def _read_env() -> dict[str, str]:
     missing = [name for name in ENV_VARS if not os.environ.get(name)]
     if missing:
-        msg = (f"init_from_env() needs {', '.join(ENV_VARS)} (as torchrun sets them); missing: {', '.join(missing)}")
+        msg = f"init_from_env() needs {', '.join(ENV_VARS)} (as torchrun sets them); missing: {', '.join(missing)}"
         raise ValueError(msg)
     env = {name: os.environ[name] for name in ENV_VARS}
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT"):
@@ -37,8 +37,13 @@ def _store(env: dict[str, str], timeout: timedelta) -> Any:
     rank, world_size = int(env["RANK"]), int(env["WORLD_SIZE"])
     # Under torchrun the agent already serves the store at MASTER_PORT; else rank 0 serves it.
     agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
-    return TCPStore(env["MASTER_ADDR"], int(env["MASTER_PORT"]), world_size,
-                    is_master=rank == 0 and not agent_store, timeout=timeout)
+    return TCPStore(
+        env["MASTER_ADDR"],
+        int(env["MASTER_PORT"]),
+        world_size,
+        is_master=rank == 0 and not agent_store,
+        timeout=timeout,
+    )
 
 
 def share_unique_id(env: dict[str, str], key: str, timeout: timedelta) -> UniqueId:

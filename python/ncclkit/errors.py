@@ -30,6 +30,7 @@ class CompatibilityError(RuntimeError):
         self.problems = list(problems)
         lines = [f"- {p}" for p in self.problems]
         super().__init__(
-            "ncclkit does not match this machine:\n" + "\n".join(lines) +
-            "\n(`NCCLKIT_SKIP_IMPORT_CHECK=1 ncclkit info` shows the build and this machine side by side.)"
+            "ncclkit does not match this machine:\n"
+            + "\n".join(lines)
+            + "\n(`NCCLKIT_SKIP_IMPORT_CHECK=1 ncclkit info` shows the build and this machine side by side.)"
         )

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import ncclkit
 import pytest
 import torch
-
-import ncclkit
 from ncclkit import _comm
 
 TORCH_DTYPES = {
-    "int8": torch.int8, "uint8": torch.uint8, "int32": torch.int32, "uint32": torch.uint32,
-    "int64": torch.int64, "uint64": torch.uint64, "float16": torch.float16, "float32": torch.float32,
-    "float64": torch.float64, "bfloat16": torch.bfloat16,
-    "float8_e4m3fn": torch.float8_e4m3fn, "float8_e5m2": torch.float8_e5m2,
+    "int8": torch.int8,
+    "uint8": torch.uint8,
+    "int32": torch.int32,
+    "uint32": torch.uint32,
+    "int64": torch.int64,
+    "uint64": torch.uint64,
+    "float16": torch.float16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "bfloat16": torch.bfloat16,
+    "float8_e4m3fn": torch.float8_e4m3fn,
+    "float8_e5m2": torch.float8_e5m2,
 }
 # Every dtype this build's NCCL has (bfloat16 and fp8 only where the header had them).
 DTYPES = sorted(_comm.DTYPES)
@@ -86,3 +93,16 @@ def run_collective(dtype: str, op: str, run: Callable[[], None]) -> None:
     except ncclkit.NcclError as error:
         assert error.name == "ncclInvalidArgument", error
         pytest.xfail(f"NCCL {ncclkit.get_version()} rejects avg of {dtype}")
+
+
+def on_every_gpu(
+    comms: list[ncclkit.Communicator],
+    collective: Callable[..., None],
+    inputs: list[torch.Tensor],
+    outputs: list[torch.Tensor],
+    **kwargs: object,
+) -> None:
+    """collective(comm, input, output, **kwargs) for each communicator of this process, as one NCCL group."""
+    with ncclkit.group():
+        for comm, x, out in zip(comms, inputs, outputs):
+            collective(comm, x, out, **kwargs)

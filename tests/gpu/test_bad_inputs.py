@@ -9,7 +9,6 @@ torch = pytest.importorskip("torch")
 
 import ncclkit  # noqa: E402
 from ncclkit import _comm  # noqa: E402
-
 from reference import random_input  # noqa: E402
 
 pytestmark = pytest.mark.gpu
@@ -24,8 +23,13 @@ def test_host_memory_through_the_array_interface(comm: ncclkit.Communicator) -> 
     class HostArray:
         def __init__(self) -> None:
             self.keep = torch.ones(8).pin_memory().numpy()  # pinned host memory, not device memory
-            self.__cuda_array_interface__ = {"shape": (8,), "typestr": "<f4", "strides": None,
-                                             "data": (self.keep.ctypes.data, False), "version": 3}
+            self.__cuda_array_interface__ = {
+                "shape": (8,),
+                "typestr": "<f4",
+                "strides": None,
+                "data": (self.keep.ctypes.data, False),
+                "version": 3,
+            }
 
     with pytest.raises(ValueError, match="^recvbuf is in host memory; NCCL needs GPU memory$"):
         comm.all_reduce(random_input("float32", 8, comm.device), HostArray())
@@ -93,7 +97,11 @@ def test_nccl_failure_is_an_nccl_error_with_nccls_text() -> None:
     # Past ncclkit's own checks, straight to NCCL: rank 5 of 2.
     with pytest.raises(ncclkit.NcclError) as error:
         _comm.Comm.init_rank(2, _comm.get_unique_id(), 5, 0)
-    assert (error.value.call, error.value.name, error.value.code) == ("ncclCommInitRankConfig", "ncclInvalidArgument", 4)
+    assert (error.value.call, error.value.name, error.value.code) == (
+        "ncclCommInitRankConfig",
+        "ncclInvalidArgument",
+        4,
+    )
     assert "Invalid rank requested : 5/2" in error.value.last_error
 
 
@@ -102,11 +110,14 @@ def test_shrink_needs_a_rank_to_leave_out(comm: ncclkit.Communicator) -> None:
         comm.shrink([])
 
 
-def test_shrink_on_an_old_nccl_says_which_version_it_needs(comm: ncclkit.Communicator,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shrink_on_an_old_nccl_says_which_version_it_needs(
+    comm: ncclkit.Communicator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class OldComm:  # what a build against NCCL < 2.27 binds: no shrink
         valid = True
 
     monkeypatch.setattr(comm, "_handle", OldComm())
-    with pytest.raises(NotImplementedError, match="^shrink needs NCCL 2.27 or newer; this ncclkit was built against NCCL "):
+    with pytest.raises(
+        NotImplementedError, match="^shrink needs NCCL 2.27 or newer; this ncclkit was built against NCCL "
+    ):
         comm.shrink([0])

@@ -7,8 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import ncclkit  # noqa: E402
-
-from reference import DTYPES, OPS, assert_matches, poisoned_like, random_input, reduce, run_collective  # noqa: E402
+from reference import DTYPES, OPS, assert_matches, on_every_gpu, poisoned_like, random_input, reduce, run_collective  # noqa: E402
 
 pytestmark = pytest.mark.gpu
 
@@ -33,13 +32,7 @@ def test_all_reduce_every_gpu(comms: list[ncclkit.Communicator], dtype: str, op:
     inputs = [random_input(dtype, COUNT, c.device, op) for c in comms]
     outputs = [poisoned_like(x) for x in inputs]
     expected = reduce(inputs, op)
-
-    def run() -> None:
-        with ncclkit.group():
-            for c, x, out in zip(comms, inputs, outputs):
-                c.all_reduce(x, out, op=op)
-
-    run_collective(dtype, op, run)
+    run_collective(dtype, op, lambda: on_every_gpu(comms, ncclkit.Communicator.all_reduce, inputs, outputs, op=op))
     torch.cuda.synchronize()
     for out in outputs:
         assert_matches(out, expected, exact=len(comms) == 1)
@@ -52,13 +45,9 @@ def test_reduce_every_gpu(comms: list[ncclkit.Communicator], dtype: str, op: str
     inputs = [random_input(dtype, COUNT, c.device, op) for c in comms]
     outputs = [poisoned_like(x) for x in inputs]
     expected = reduce(inputs, op)
-
-    def run() -> None:
-        with ncclkit.group():
-            for c, x, out in zip(comms, inputs, outputs):
-                c.reduce(x, out, op=op, root=root)
-
-    run_collective(dtype, op, run)
+    run_collective(
+        dtype, op, lambda: on_every_gpu(comms, ncclkit.Communicator.reduce, inputs, outputs, op=op, root=root)
+    )
     torch.cuda.synchronize()
     assert_matches(outputs[root], expected, exact=len(comms) == 1)
 
@@ -82,9 +71,7 @@ def test_broadcast_every_gpu(comms: list[ncclkit.Communicator], dtype: str, in_p
 def test_all_gather_every_gpu(comms: list[ncclkit.Communicator], dtype: str) -> None:
     inputs = [random_input(dtype, COUNT, c.device) for c in comms]
     outputs = [poisoned_like(x, COUNT * len(comms)) for x in inputs]
-    with ncclkit.group():
-        for c, x, out in zip(comms, inputs, outputs):
-            c.all_gather(x, out)
+    on_every_gpu(comms, ncclkit.Communicator.all_gather, inputs, outputs)
     torch.cuda.synchronize()
     expected = torch.cat([x.to(outputs[0].device) for x in inputs])
     for out in outputs:
@@ -98,16 +85,10 @@ def test_reduce_scatter_every_gpu(comms: list[ncclkit.Communicator], dtype: str,
     inputs = [random_input(dtype, COUNT * n, c.device, op) for c in comms]
     outputs = [poisoned_like(x, COUNT) for x in inputs]
     expected = reduce(inputs, op)
-
-    def run() -> None:
-        with ncclkit.group():
-            for c, x, out in zip(comms, inputs, outputs):
-                c.reduce_scatter(x, out, op=op)
-
-    run_collective(dtype, op, run)
+    run_collective(dtype, op, lambda: on_every_gpu(comms, ncclkit.Communicator.reduce_scatter, inputs, outputs, op=op))
     torch.cuda.synchronize()
     for rank, out in enumerate(outputs):
-        assert_matches(out, expected[rank * COUNT:(rank + 1) * COUNT].to(out.device), exact=n == 1)
+        assert_matches(out, expected[rank * COUNT : (rank + 1) * COUNT].to(out.device), exact=n == 1)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -115,12 +96,10 @@ def test_all_to_all_every_gpu(comms: list[ncclkit.Communicator], dtype: str) -> 
     n = len(comms)
     inputs = [random_input(dtype, COUNT * n, c.device) for c in comms]
     outputs = [poisoned_like(x) for x in inputs]
-    with ncclkit.group():
-        for c, x, out in zip(comms, inputs, outputs):
-            c.all_to_all(x, out)
+    on_every_gpu(comms, ncclkit.Communicator.all_to_all, inputs, outputs)
     torch.cuda.synchronize()
     for rank, out in enumerate(outputs):
-        expected = torch.cat([x[rank * COUNT:(rank + 1) * COUNT].to(out.device) for x in inputs])
+        expected = torch.cat([x[rank * COUNT : (rank + 1) * COUNT].to(out.device) for x in inputs])
         assert_matches(out, expected, exact=True)
 
 

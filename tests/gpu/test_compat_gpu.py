@@ -35,7 +35,9 @@ def test_kernels_of_this_build_run_on_every_gpu() -> None:
 
 
 def test_info_json_names_the_loaded_library() -> None:
-    out = subprocess.run([sys.executable, "-m", "ncclkit", "info", "--json"], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "ncclkit", "info", "--json"], check=True, capture_output=True, text=True
+    ).stdout
     report = json.loads(out)
     assert report["problems"] == []
     assert report["runtime"]["nccl_loaded_file"] == compat.gather(full=False).nccl_loaded_file

@@ -28,7 +28,8 @@ def test_other_providers_add_no_requirement(provider: str) -> None:
 def test_requirements_go_after_the_headers_before_the_description() -> None:
     metadata = "Metadata-Version: 2.4\nName: ncclkit\nVersion: 0.1.0\n\n# ncclkit\ntext\n"
     assert wheel._with_requirements(metadata, ["a>=1", "b"]) == (
-        "Metadata-Version: 2.4\nName: ncclkit\nVersion: 0.1.0\nRequires-Dist: a>=1\nRequires-Dist: b\n\n# ncclkit\ntext\n"
+        "Metadata-Version: 2.4\nName: ncclkit\nVersion: 0.1.0\n"
+        "Requires-Dist: a>=1\nRequires-Dist: b\n\n# ncclkit\ntext\n"
     )
 
 

@@ -24,8 +24,20 @@ def oldest_nccl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     root = tmp_path_factory.mktemp("nccl-2.18")
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-         "--platform", "manylinux1_x86_64", "--dest", str(root), f"nvidia-nccl-cu12=={OLDEST}"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            "manylinux1_x86_64",
+            "--dest",
+            str(root),
+            f"nvidia-nccl-cu12=={OLDEST}",
+        ],
         check=True,
     )
     (wheel,) = root.glob("*.whl")
@@ -36,8 +48,9 @@ def oldest_nccl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lib.mkdir()
     source = root / "banner.c"
     source.write_text(f'const char ncclkit_test_banner[] = "NCCL version {OLDEST}+cuda13.0";\n')
-    subprocess.run(["cc", "-shared", "-fPIC", "-Wl,-soname,libnccl.so.2", "-o", str(lib / "libnccl.so.2"), str(source)],
-                   check=True)
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-Wl,-soname,libnccl.so.2", "-o", str(lib / "libnccl.so.2"), str(source)], check=True
+    )
     (lib / "libnccl.so").symlink_to("libnccl.so.2")
     return root
 
@@ -47,10 +60,21 @@ def test_bindings_build_against_nccl_2_18_with_newer_features_off(oldest_nccl: P
 
     build = tmp_path / "build"
     subprocess.run(
-        ["cmake", "-S", str(REPO), "-B", str(build), "-G", "Ninja", "-DNCCLKIT_NCCL=system",
-         f"-DNCCL_INCLUDE_DIR={oldest_nccl / 'include'}", f"-DNCCL_LIB_DIR={oldest_nccl / 'lib'}",
-         "-DNCCLKIT_CUDA_ARCHS=80-real", f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
-         f"-DPython_EXECUTABLE={sys.executable}"],
+        [
+            "cmake",
+            "-S",
+            str(REPO),
+            "-B",
+            str(build),
+            "-G",
+            "Ninja",
+            "-DNCCLKIT_NCCL=system",
+            f"-DNCCL_INCLUDE_DIR={oldest_nccl / 'include'}",
+            f"-DNCCL_LIB_DIR={oldest_nccl / 'lib'}",
+            "-DNCCLKIT_CUDA_ARCHS=80-real",
+            f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
+            f"-DPython_EXECUTABLE={sys.executable}",
+        ],
         check=True,
     )
     subprocess.run(["cmake", "--build", str(build)], check=True)

@@ -5,31 +5,67 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from ncclkit.buffers import Buffer, as_buffer
 
-SUPPORTED = ["bfloat16", "float16", "float32", "float64", "float8_e4m3fn", "float8_e5m2",
-             "int32", "int64", "int8", "uint32", "uint64", "uint8"]
+SUPPORTED = [
+    "bfloat16",
+    "float16",
+    "float32",
+    "float64",
+    "float8_e4m3fn",
+    "float8_e5m2",
+    "int32",
+    "int64",
+    "int8",
+    "uint32",
+    "uint64",
+    "uint8",
+]
 DEVICE_MEMORY = 0x7F0000000000
 
 
 class CudaArray:
     """An object exposing __cuda_array_interface__ only, like a CuPy or Numba array."""
 
-    def __init__(self, shape: tuple[int, ...], typestr: str = "<f4", strides: tuple[int, ...] | None = None,
-                 ptr: int = DEVICE_MEMORY) -> None:
-        self.__cuda_array_interface__ = {"shape": shape, "typestr": typestr, "strides": strides,
-                                         "data": (ptr, False), "version": 3}
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        typestr: str = "<f4",
+        strides: tuple[int, ...] | None = None,
+        ptr: int = DEVICE_MEMORY,
+    ) -> None:
+        self.__cuda_array_interface__ = {
+            "shape": shape,
+            "typestr": typestr,
+            "strides": strides,
+            "data": (ptr, False),
+            "version": 3,
+        }
 
 
 class DlpackArray:
     """A DLPack producer; `describe` stands for ncclkit._comm.describe_dlpack."""
 
-    def __init__(self, device_type: int = 2, code: int = 2, bits: int = 32, lanes: int = 1,
-                 shape: tuple[int, ...] = (4, 8), strides: tuple[int, ...] | None = None) -> None:
+    def __init__(
+        self,
+        device_type: int = 2,
+        code: int = 2,
+        bits: int = 32,
+        lanes: int = 1,
+        shape: tuple[int, ...] = (4, 8),
+        strides: tuple[int, ...] | None = None,
+    ) -> None:
         self.device_type = device_type
-        self.info = {"ptr": DEVICE_MEMORY, "shape": shape, "strides": strides, "dtype_code": code, "bits": bits,
-                     "lanes": lanes, "device_type": device_type, "device_id": 1}
+        self.info = {
+            "ptr": DEVICE_MEMORY,
+            "shape": shape,
+            "strides": strides,
+            "dtype_code": code,
+            "bits": bits,
+            "lanes": lanes,
+            "device_type": device_type,
+            "device_id": 1,
+        }
         self.stream_asked: object = "not called"
 
     def __dlpack_device__(self) -> tuple[int, int]:
@@ -41,15 +77,22 @@ class DlpackArray:
 
 
 def convert(obj: Any, pointer_device: int = 0) -> Buffer:
-    return as_buffer(obj, "sendbuf", supported=SUPPORTED, pointer_device=lambda ptr: pointer_device,
-                     describe_dlpack=lambda capsule: capsule)
+    return as_buffer(
+        obj,
+        "sendbuf",
+        supported=SUPPORTED,
+        pointer_device=lambda ptr: pointer_device,
+        describe_dlpack=lambda capsule: capsule,
+    )
 
 
 def test_cuda_array_interface() -> None:
     assert convert(CudaArray((4, 8), "<f2")) == Buffer(DEVICE_MEMORY, 32, "float16", 0)
 
 
-@pytest.mark.parametrize(("typestr", "dtype"), [("|i1", "int8"), ("|u1", "uint8"), ("<i8", "int64"), ("<f8", "float64")])
+@pytest.mark.parametrize(
+    ("typestr", "dtype"), [("|i1", "int8"), ("|u1", "uint8"), ("<i8", "int64"), ("<f8", "float64")]
+)
 def test_cuda_array_interface_dtypes(typestr: str, dtype: str) -> None:
     assert convert(CudaArray((3,), typestr)).dtype == dtype
 
@@ -69,14 +112,21 @@ def test_host_memory() -> None:
 
 
 def test_dtype_nccl_lacks() -> None:
-    with pytest.raises(TypeError, match=r"^sendbuf has __cuda_array_interface__ typestr '\|b1', which is no NCCL dtype$"):
+    with pytest.raises(
+        TypeError, match=r"^sendbuf has __cuda_array_interface__ typestr '\|b1', which is no NCCL dtype$"
+    ):
         convert(CudaArray((4,), "|b1"))
 
 
 def test_dtype_this_build_lacks() -> None:
     with pytest.raises(TypeError, match="^sendbuf has dtype float16, which this build's NCCL does not support"):
-        as_buffer(CudaArray((4,), "<f2"), "sendbuf", supported=["float32"], pointer_device=lambda p: 0,
-                  describe_dlpack=lambda c: c)
+        as_buffer(
+            CudaArray((4,), "<f2"),
+            "sendbuf",
+            supported=["float32"],
+            pointer_device=lambda p: 0,
+            describe_dlpack=lambda c: c,
+        )
 
 
 def test_dlpack_bfloat16_asks_for_no_stream_synchronization() -> None:
@@ -85,7 +135,9 @@ def test_dlpack_bfloat16_asks_for_no_stream_synchronization() -> None:
     assert array.stream_asked == -1
 
 
-@pytest.mark.parametrize(("code", "bits", "dtype"), [(10, 8, "float8_e4m3fn"), (12, 8, "float8_e5m2"), (1, 64, "uint64")])
+@pytest.mark.parametrize(
+    ("code", "bits", "dtype"), [(10, 8, "float8_e4m3fn"), (12, 8, "float8_e5m2"), (1, 64, "uint64")]
+)
 def test_dlpack_dtypes(code: int, bits: int, dtype: str) -> None:
     assert convert(DlpackArray(code=code, bits=bits)).dtype == dtype
 
@@ -106,8 +158,11 @@ def test_dlpack_non_contiguous() -> None:
 
 
 def test_not_an_array() -> None:
-    with pytest.raises(TypeError, match=r"^sendbuf must be a GPU array \(a torch tensor, or an object with "
-                                        r"__cuda_array_interface__ or __dlpack__\), got list$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^sendbuf must be a GPU array \(a torch tensor, or an object with "
+        r"__cuda_array_interface__ or __dlpack__\), got list$",
+    ):
         convert([1, 2, 3])
 
 

@@ -5,15 +5,20 @@ import subprocess
 import sys
 
 import pytest
-
 from ncclkit import cli, compat
 from ncclkit.compat import Facts, Gpu
 
 
 @pytest.fixture
 def mismatched_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    facts = Facts(python=sys.version_info[:2], nccl_wheels={"nvidia-nccl-cu13": "2.28.9"}, nccl_loaded_code=None,
-                  driver_cuda=12020, gpus=(Gpu(0, "NVIDIA H100 80GB HBM3", (9, 0)),), torch_cuda=None)
+    facts = Facts(
+        python=sys.version_info[:2],
+        nccl_wheels={"nvidia-nccl-cu13": "2.28.9"},
+        nccl_loaded_code=None,
+        driver_cuda=12020,
+        gpus=(Gpu(0, "NVIDIA H100 80GB HBM3", (9, 0)),),
+        torch_cuda=None,
+    )
     monkeypatch.setattr(compat, "gather", lambda full: facts)
 
 

@@ -5,19 +5,29 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from ncclkit import compat
 from ncclkit.compat import Facts, Gpu, Problem
 
 BUILD = {
     "python": {"version": "3.12.3", "soabi": "cpython-312-x86_64-linux-gnu"},
     "cuda": {"runtime_version": "13.0.88", "archs_sass": ["80", "90a"], "archs_ptx": ["90a"]},
-    "nccl": {"provider": "wheel", "version": "2.28.9", "version_code": 22809, "wheel": "nvidia-nccl-cu13",
-             "library": "/site/nvidia/nccl/lib/libnccl.so.2"},
+    "nccl": {
+        "provider": "wheel",
+        "version": "2.28.9",
+        "version_code": 22809,
+        "wheel": "nvidia-nccl-cu13",
+        "library": "/site/nvidia/nccl/lib/libnccl.so.2",
+    },
 }
-GOOD = Facts(python=(3, 12), nccl_wheels={"nvidia-nccl-cu13": "2.28.9"}, nccl_loaded_code=22809,
-             nccl_loaded_file="/site/nvidia/nccl/lib/libnccl.so.2", driver_cuda=13000,
-             gpus=(Gpu(0, "NVIDIA H100", (9, 0)),), torch_cuda="13.0")
+GOOD = Facts(
+    python=(3, 12),
+    nccl_wheels={"nvidia-nccl-cu13": "2.28.9"},
+    nccl_loaded_code=22809,
+    nccl_loaded_file="/site/nvidia/nccl/lib/libnccl.so.2",
+    driver_cuda=13000,
+    gpus=(Gpu(0, "NVIDIA H100", (9, 0)),),
+    torch_cuda="13.0",
+)
 
 
 def facts(**changes: object) -> Facts:
@@ -127,7 +137,10 @@ def test_cheap_checks_leave_out_the_gpu_driver_and_torch() -> None:
     bad = facts(driver_cuda=12000, torch_cuda="12.8", gpus=(Gpu(0, "old", (7, 0)),))
     assert compat.problems(bad, BUILD, full=False) == []
     assert [p.what for p in compat.problems(bad, BUILD, full=True)] == [
-        "CUDA driver too old", "GPU 0 (old) not covered by the built archs", "torch uses another CUDA major"]
+        "CUDA driver too old",
+        "GPU 0 (old) not covered by the built archs",
+        "torch uses another CUDA major",
+    ]
 
 
 def test_check_raises_with_every_problem(monkeypatch: pytest.MonkeyPatch) -> None:

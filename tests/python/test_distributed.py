@@ -7,7 +7,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-
 from ncclkit import Communicator, UniqueId, distributed
 
 TORCHRUN_ENV = {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
@@ -22,8 +21,11 @@ def set_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
 
 def test_missing_variables_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     set_env(monkeypatch, RANK="0", WORLD_SIZE="2")
-    with pytest.raises(ValueError, match="^init_from_env\\(\\) needs RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, "
-                                         "MASTER_PORT \\(as torchrun sets them\\); missing: LOCAL_RANK, MASTER_ADDR, MASTER_PORT$"):
+    with pytest.raises(
+        ValueError,
+        match="^init_from_env\\(\\) needs RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, "
+        "MASTER_PORT \\(as torchrun sets them\\); missing: LOCAL_RANK, MASTER_ADDR, MASTER_PORT$",
+    ):
         distributed.init_from_env()
 
 
@@ -68,8 +70,11 @@ def test_init_from_env_single_rank(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("torch")
     set_env(monkeypatch, **{**TORCHRUN_ENV, "WORLD_SIZE": "1", "MASTER_PORT": str(free_port())})
     made: list[tuple] = []
-    monkeypatch.setattr(Communicator, "init_rank",
-                        classmethod(lambda cls, world_size, uid, rank, *, device: made.append((world_size, uid, rank, device))))
+    monkeypatch.setattr(
+        Communicator,
+        "init_rank",
+        classmethod(lambda cls, world_size, uid, rank, *, device: made.append((world_size, uid, rank, device))),
+    )
     distributed.init_from_env()
     ((world_size, uid, rank, device),) = made
     assert (world_size, rank, device) == (1, 0, 0)

@@ -7,12 +7,19 @@ from ncclkit.compat import Problem
 
 
 def test_nccl_error_carries_what_nccl_said() -> None:
-    error = NcclError("ncclCommInitRankConfig", 4, "ncclInvalidArgument", "invalid argument",
-                      "Invalid rank requested : 5/2")
+    error = NcclError(
+        "ncclCommInitRankConfig", 4, "ncclInvalidArgument", "invalid argument", "Invalid rank requested : 5/2"
+    )
     assert (error.call, error.code, error.name, error.last_error) == (
-        "ncclCommInitRankConfig", 4, "ncclInvalidArgument", "Invalid rank requested : 5/2")
-    assert str(error) == ("ncclCommInitRankConfig failed: ncclInvalidArgument (4): invalid argument\n"
-                          "NCCL's last error: Invalid rank requested : 5/2")
+        "ncclCommInitRankConfig",
+        4,
+        "ncclInvalidArgument",
+        "Invalid rank requested : 5/2",
+    )
+    assert str(error) == (
+        "ncclCommInitRankConfig failed: ncclInvalidArgument (4): invalid argument\n"
+        "NCCL's last error: Invalid rank requested : 5/2"
+    )
 
 
 def test_nccl_error_pickles() -> None:
