@@ -8,25 +8,36 @@ correct search reports for it.  A fake holds only what a search reads: the versi
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-MULTIARCH = "x86_64-linux-gnu"
+MULTIARCH = f"{platform.machine()}-linux-gnu"  # as CMake spells it with no language enabled
 
 # Variables that point a search at the machine's own NCCL, CUDA or Python packages.
-HOST_HINTS = frozenset({
-    "NCCL_ROOT", "NCCL_HOME", "NCCL_INCLUDE_DIR", "NCCL_LIB_DIR", "NCCL_DIR", "NCCLKIT_NCCL",
-    "CUDAToolkit_ROOT", "CUDA_HOME", "CUDA_PATH", "CMAKE_PREFIX_PATH", "PYTHONPATH",
-})
+HOST_HINTS = frozenset(
+    {
+        "NCCL_ROOT",
+        "NCCL_HOME",
+        "NCCL_INCLUDE_DIR",
+        "NCCL_LIB_DIR",
+        "NCCL_DIR",
+        "CUDAToolkit_ROOT",
+        "CUDA_HOME",
+        "CUDA_PATH",
+        "CMAKE_PREFIX_PATH",
+        "PYTHONPATH",
+    }
+)
 
 
 @dataclass(frozen=True)
 class FakeNccl:
     version: str
     include_dir: Path
-    library: Path  # as a search reports it: the libnccl.so link, not the file it resolves to
+    library: Path  # the path a search reports, which may be a link
     static_library: Path | None = None
 
     @property
@@ -45,9 +56,14 @@ def version_code(version: str) -> int:
 def write_header(include_dir: Path, version: str, *, suffix: str = "", with_code: bool = True) -> Path:
     """nccl.h with its version macros only; old headers had no NCCL_VERSION_CODE."""
     major, minor, patch = version.split(".")
-    lines = ["#ifndef NCCL_H_", "#define NCCL_H_",
-             f"#define NCCL_MAJOR {major}", f"#define NCCL_MINOR {minor}", f"#define NCCL_PATCH {patch}",
-             f'#define NCCL_SUFFIX "{suffix}"']
+    lines = [
+        "#ifndef NCCL_H_",
+        "#define NCCL_H_",
+        f"#define NCCL_MAJOR {major}",
+        f"#define NCCL_MINOR {minor}",
+        f"#define NCCL_PATCH {patch}",
+        f'#define NCCL_SUFFIX "{suffix}"',
+    ]
     if with_code:
         lines.append(f"#define NCCL_VERSION_CODE {version_code(version)}")
     lines.append("#endif")
@@ -73,12 +89,15 @@ def write_versioned_library(lib_dir: Path, version: str) -> Path:
     return lib_dir / "libnccl.so"
 
 
-def prefix_tree(prefix: Path, version: str, *, library_version: str | None = None,
-                static: bool = False, with_code: bool = True) -> FakeNccl:
+def prefix_tree(
+    prefix: Path, version: str, *, library_version: str | None = None, static: bool = False, with_code: bool = True
+) -> FakeNccl:
     """An install prefix as NCCL_ROOT names it: include/nccl.h, lib/libnccl.so*[, lib/libnccl_static.a]."""
     write_header(prefix / "include", version, with_code=with_code)
     library = write_versioned_library(prefix / "lib", library_version or version)
-    static_library = write_library(prefix / "lib" / "libnccl_static.a", version, archive=True) if static else None
+    static_library = None
+    if static:
+        static_library = write_library(prefix / "lib" / "libnccl_static.a", version, archive=True)
     return FakeNccl(version, prefix / "include", library, static_library)
 
 
@@ -99,7 +118,9 @@ def wheel_tree(site: Path, version: str, *, library_version: str | None = None, 
     library = write_library(nccl / "lib" / "libnccl.so.2", library_version or version, cuda=f"{cuda_major}.0")
     dist_info = site / f"nvidia_nccl_cu{cuda_major}-{version}.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: nvidia-nccl-cu{cuda_major}\nVersion: {version}\n")
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: nvidia-nccl-cu{cuda_major}\nVersion: {version}\n"
+    )
     return FakeNccl(version, nccl / "include", library)
 
 
@@ -171,11 +192,14 @@ def config_tree(prefix: Path, version: str) -> FakeNccl:
     (package / "NCCLConfig.cmake").write_text(_CONFIG.format(version=version))
     (package / "NCCLTargets.cmake").write_text(_TARGETS)
     (package / "NCCLTargets-release.cmake").write_text(
-        _TARGETS_RELEASE.format(version=version, major=version.split(".")[0]))
+        _TARGETS_RELEASE.format(version=version, major=version.split(".")[0])
+    )
     script = prefix / "write_version_file.cmake"
     script.write_text(_WRITE_VERSION_FILE)
-    subprocess.run(["cmake", f"-DFILE={package / 'NCCLConfigVersion.cmake'}", f"-DVERSION={version}",
-                    "-P", str(script)], check=True)
+    subprocess.run(
+        ["cmake", f"-DFILE={package / 'NCCLConfigVersion.cmake'}", f"-DVERSION={version}", "-P", str(script)],
+        check=True,
+    )
     script.unlink()
     return FakeNccl(version, fake.include_dir, prefix / "lib" / f"libnccl.so.{version}", fake.static_library)
 

@@ -33,9 +33,18 @@ def run_archs(tmp_path: Path, spec: str, path: str = "") -> subprocess.Completed
     version = subprocess.run([NVCC, "--version"], check=True, capture_output=True, text=True).stdout
     env = {**os.environ, "PATH": path or str(tmp_path)}  # no nvidia-smi unless the test puts one there
     return subprocess.run(
-        ["cmake", f"-DSPEC={spec}", f"-DCMAKE_CUDA_COMPILER={NVCC}",
-         f"-DCMAKE_CUDA_COMPILER_VERSION={version.split('release ')[1].split(',')[0]}", "-P", str(script)],
-        capture_output=True, text=True, env=env, executable=shutil.which("cmake"),
+        [
+            "cmake",
+            f"-DSPEC={spec}",
+            f"-DCMAKE_CUDA_COMPILER={NVCC}",
+            f"-DCMAKE_CUDA_COMPILER_VERSION={version.split('release ')[1].split(',')[0]}",
+            "-P",
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        executable=shutil.which("cmake"),
     )
 
 

@@ -2,195 +2,422 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
+import nccl_trees
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import nccl_trees  # noqa: E402
+from nccl_trees import FakeNccl
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).parent / "find_nccl"
 
 
-def configure(tmp_path: Path, *defines: str, env: dict[str, str] | None = None,
-              min_version: str = "2.18") -> subprocess.CompletedProcess[str]:
-    build = tmp_path / "probe-build"
-    shutil.rmtree(build, ignore_errors=True)
-    return subprocess.run(
-        ["cmake", "-S", str(PROBE), "-B", str(build), f"-DNCCLKIT_CMAKE_DIR={REPO / 'cmake'}",
-         f"-DNCCL_MIN_VERSION={min_version}", *defines],
-        capture_output=True, text=True, env={**nccl_trees.clean_environment(), **(env or {})},
+def _cmake_version() -> tuple[int, int]:
+    if shutil.which("cmake") is None:
+        return (0, 0)
+    out = subprocess.run(["cmake", "--version"], capture_output=True, text=True).stdout
+    match = re.match(r"cmake version (\d+)\.(\d+)", out)
+    return (int(match[1]), int(match[2])) if match else (0, 0)
+
+
+pytestmark = pytest.mark.skipif(_cmake_version() < (3, 25), reason="needs cmake >= 3.25 on PATH")
+
+
+@dataclasses.dataclass(frozen=True)
+class Configure:
+    log: str
+    error: str  # the first CMake error's message, whitespace normalised
+    result: dict  # what the probe project wrote; empty when the configure failed
+
+    @property
+    def variables(self) -> dict:
+        return {name: value for name, value in self.result.items() if name != "NCCL_SEARCHED"}
+
+    @property
+    def searched(self) -> list[str]:
+        return self.result["NCCL_SEARCHED"]
+
+
+class FindNccl:
+    """Configures tests/cmake/find_nccl, which runs find_package(NCCL <min_version> REQUIRED).
+
+    The environment is cleared of NCCL and CUDA hints, and unless a test says otherwise the wheel
+    step asks a Python that has an empty site directory only.  With `sysroot`, every search is
+    confined to it, as when cross-compiling.
+    """
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.build = tmp_path / "probe-build"
+        self.python = nccl_trees.isolated_python(tmp_path / "empty-bin", tmp_path / "empty-site")
+
+    def __call__(
+        self,
+        *defines: str,
+        env: dict[str, str] | None = None,
+        sysroot: Path | None = None,
+        python: Path | str | None = None,
+        min_version: str = "2.18",
+        languages: str = "NONE",
+    ) -> Configure:
+        shutil.rmtree(self.build, ignore_errors=True)
+        args = [
+            f"-DNCCL_CMAKE_MODULE_DIR={REPO / 'cmake'}",
+            f"-DNCCL_MIN_VERSION={min_version}",
+            f"-DPROBE_LANGUAGES={languages}",
+            f"-DPython_EXECUTABLE={python or self.python}",
+        ]
+        if sysroot:
+            args.append(f"-DCMAKE_FIND_ROOT_PATH={sysroot}")
+            args += [f"-DCMAKE_FIND_ROOT_PATH_MODE_{kind}=ONLY" for kind in ("INCLUDE", "LIBRARY", "PACKAGE")]
+        proc = subprocess.run(
+            ["cmake", "-S", str(PROBE), "-B", str(self.build), *args, *defines],
+            capture_output=True,
+            text=True,
+            env={**nccl_trees.clean_environment(), **(env or {})},
+        )
+        result = json.loads((self.build / "result.json").read_text()) if proc.returncode == 0 else {}
+        return Configure(proc.stdout, first_error(proc.stderr), result)
+
+
+@pytest.fixture
+def find_nccl(tmp_path: Path) -> FindNccl:
+    return FindNccl(tmp_path)
+
+
+def words(text: str) -> str:
+    """Text with its whitespace normalised: CMake re-wraps and indents the messages it prints."""
+    return " ".join(text.split())
+
+
+def first_error(stderr: str) -> str:
+    match = re.search(r"^CMake Error at [^\n]*:\n(.*?)^(?:Call Stack|CMake Error)", stderr, re.M | re.S)
+    return words(match[1]) if match else ""
+
+
+def prefix_dirs(prefix: str | Path) -> str:
+    """How FindNCCL lists the directories it searches under an install prefix."""
+    return f"{prefix}/include, {prefix}/lib/{nccl_trees.MULTIARCH}, {prefix}/lib64, {prefix}/lib"
+
+
+def wheel_dirs(python: Path, site: Path) -> str:
+    nccl = site / "nvidia" / "nccl"
+    return f"wheel ({python}): {nccl}/include, {nccl}/lib"
+
+
+NO_EXPLICIT = "explicit: none of NCCL_INCLUDE_DIR, NCCL_LIB_DIR, NCCL_ROOT, NCCL_HOME is set"
+NO_CONFIG = "config: skipped, NCCLConfig.cmake needs C or CXX enabled (it finds Threads)"
+NO_TOOLKIT = "toolkit: none of CUDAToolkit_ROOT, CUDA_HOME, CUDA_PATH is set, no CUDAToolkit found"
+
+
+def not_found(steps: str, *places: str, sysroot: Path | None = None, static: bool = False) -> str:
+    """FindNCCL's error when find_package(NCCL 2.18 REQUIRED) finds nothing."""
+    missing = "NCCL_LIBRARY NCCL_INCLUDE_DIR" + (" NCCL_STATIC_LIBRARY" if static else "")
+    text = (
+        f'Could NOT find NCCL (missing: {missing}) (Required is at least version "2.18")\n'
+        "Reason given by package: NCCL was not found. "
+        f"Searched, in order (NCCL_SEARCH_STEPS: {steps}):\n"
+    )
+    text += "".join(f"  {place}\n" for place in places)
+    if sysroot:
+        text += f"each under CMAKE_FIND_ROOT_PATH ({sysroot}).\n"
+    if static:
+        text += "NCCL_USE_STATIC is ON, so libnccl_static.a is required too.\n"
+    return words(
+        text + "Fix it one of three ways:\n"
+        "  1. NCCL_ROOT=/path/to/nccl, a prefix with include/nccl.h and lib/libnccl.so\n"
+        "  2. NCCL_INCLUDE_DIR=/path/to/include and NCCL_LIB_DIR=/path/to/lib\n"
+        "  3. pip install nvidia-nccl-cu13 (nvidia-nccl-cu12 for CUDA 12) with NCCLKIT_NCCL=wheel or auto\n"
+        "(cache variables, -DNAME=VALUE, or environment variables)"
     )
 
 
-def found(proc: subprocess.CompletedProcess[str], tmp_path: Path) -> dict:
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads((tmp_path / "probe-build" / "result.json").read_text())
-
-
-def failure(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode != 0, proc.stdout
-    return " ".join(proc.stderr.split())  # CMake wraps long messages
-
-
-def expect(fake: nccl_trees.FakeNccl, provider: str, version: str) -> dict:
-    return {
+def found(fake: FakeNccl, provider: str) -> dict:
+    """The variables and targets FindNCCL reports for `fake`."""
+    major, minor, patch = fake.version.split(".")
+    target = {"file": str(fake.library), "include_dirs": str(fake.include_dir)}
+    expected = {
+        "NCCL_FOUND": "TRUE",
         "NCCL_PROVIDER": provider,
-        "NCCL_VERSION": version,
-        "NCCL_VERSION_CODE": str(int(version.split(".")[0]) * 10000 + int(version.split(".")[1]) * 100
-                                 + int(version.split(".")[2])),
+        "NCCL_VERSION": fake.version,
+        "NCCL_VERSION_MAJOR": major,
+        "NCCL_VERSION_MINOR": minor,
+        "NCCL_VERSION_PATCH": patch,
         "NCCL_VERSION_SUFFIX": "",
+        "NCCL_VERSION_CODE": str(fake.version_code),
         "NCCL_INCLUDE_DIR": str(fake.include_dir),
+        "NCCL_INCLUDE_DIRS": str(fake.include_dir),
         "NCCL_LIBRARY": str(fake.library),
+        "NCCL_LIBRARIES": [str(fake.library)],
         "NCCL_LIBRARY_DIR": str(fake.library.parent),
-        "NCCL_LIBRARY_VERSION": version,
-        "NCCL::nccl": True,
+        "NCCL_LIBRARY_VERSION": fake.version,
+        "NCCL_STATIC_LIBRARY": str(fake.static_library or ""),
+        "NCCL::nccl": target,
+    }
+    if fake.static_library:
+        expected["NCCL::nccl_static"] = {**target, "file": str(fake.static_library)}
+    return expected
+
+
+# Each layout, found by its step.
+
+
+def test_system_layout_under_a_sysroot(find_nccl: FindNccl, tmp_path: Path) -> None:
+    fake = nccl_trees.system_tree(tmp_path / "sysroot", "2.28.3")
+    run = find_nccl(sysroot=tmp_path / "sysroot")
+    assert run.variables == found(fake, "system")
+    assert run.searched == [
+        NO_EXPLICIT,
+        NO_CONFIG,
+        f"wheel ({find_nccl.python}): no nvidia.nccl package",
+        NO_TOOLKIT,
+        f"system: {prefix_dirs('/usr')}",
+    ]
+    assert f"-- NCCL system: found {fake.include_dir}/nccl.h and {fake.library}\n" in run.log
+
+
+def test_wheel_of_the_building_python(find_nccl: FindNccl, tmp_path: Path) -> None:
+    fake = nccl_trees.wheel_tree(tmp_path / "site", "2.28.9")
+    python = nccl_trees.isolated_python(tmp_path / "bin", tmp_path / "site")
+    run = find_nccl("-DNCCL_SEARCH_STEPS=wheel", python=python)
+    assert run.variables == found(fake, "wheel")
+    assert run.searched == [wheel_dirs(python, tmp_path / "site")]
+
+
+@pytest.mark.parametrize("hint", ["NCCL_ROOT", "NCCL_HOME"])
+@pytest.mark.parametrize("source", ["cache", "environment"])
+def test_install_prefix(find_nccl: FindNccl, tmp_path: Path, hint: str, source: str) -> None:
+    fake = nccl_trees.prefix_tree(tmp_path / "nccl", "2.27.7")
+    if source == "cache":
+        run = find_nccl(f"-D{hint}={tmp_path / 'nccl'}")
+    else:
+        run = find_nccl(env={hint: str(tmp_path / "nccl")})
+    assert run.variables == found(fake, "explicit")
+    assert run.searched == [f"explicit ({hint}): {prefix_dirs(tmp_path / 'nccl')}"]
+
+
+def test_include_and_lib_dirs(find_nccl: FindNccl, tmp_path: Path) -> None:
+    fake = nccl_trees.prefix_tree(tmp_path / "nccl", "2.21.5")
+    run = find_nccl(f"-DNCCL_INCLUDE_DIR={fake.include_dir}", env={"NCCL_LIB_DIR": str(fake.library.parent)})
+    assert run.variables == found(fake, "explicit")
+    assert run.searched == [f"explicit (NCCL_INCLUDE_DIR, NCCL_LIB_DIR): {fake.include_dir}, {fake.library.parent}"]
+
+
+def test_include_dir_without_lib_dir(find_nccl: FindNccl, tmp_path: Path) -> None:
+    fake = nccl_trees.prefix_tree(tmp_path / "nccl", "2.21.5")
+    run = find_nccl(f"-DNCCL_INCLUDE_DIR={fake.include_dir}")
+    assert run.error == words(
+        f"NCCL_INCLUDE_DIR ('{fake.include_dir}') and NCCL_LIB_DIR ('') go together: set both, "
+        "or NCCL_ROOT to a prefix with include/ and lib/."
+    )
+
+
+def test_nccl_config_package(find_nccl: FindNccl, tmp_path: Path) -> None:
+    # As NCCL installs itself into /usr: the package names the real library file and its targets.
+    fake = nccl_trees.config_tree(tmp_path / "sysroot" / "usr", "2.28.3")
+    run = find_nccl(sysroot=tmp_path / "sysroot", languages="C")
+    assert run.variables == found(fake, "config")
+    config = tmp_path / "sysroot" / "usr" / "lib" / "cmake" / "NCCL" / "NCCLConfig.cmake"
+    assert run.searched == [NO_EXPLICIT, f"config ({config}): {fake.library}"]
+
+
+def test_nccl_config_package_needs_c_or_cxx(find_nccl: FindNccl, tmp_path: Path) -> None:
+    # Its find_dependency(Threads) would stop the configure; the system step finds the same files.
+    fake = nccl_trees.config_tree(tmp_path / "sysroot" / "usr", "2.28.3")
+    run = find_nccl(sysroot=tmp_path / "sysroot")
+    fake = dataclasses.replace(fake, library=fake.library.parent / "libnccl.so")
+    assert run.variables == found(fake, "system")
+    assert NO_CONFIG in run.searched
+
+
+def test_nccl_config_of_an_unsuitable_version_is_passed_over(find_nccl: FindNccl, tmp_path: Path) -> None:
+    sysroot = tmp_path / "sysroot"
+    nccl_trees.config_tree(sysroot / "opt" / "nccl", "2.17.1")
+    run = find_nccl("-DNCCL_SEARCH_STEPS=config", "-DCMAKE_PREFIX_PATH=/opt/nccl", sysroot=sysroot, languages="C")
+    config = sysroot / "opt" / "nccl" / "lib" / "cmake" / "NCCL" / "NCCLConfig.cmake"
+    assert run.error == not_found("config", f"config ({config}): version 2.17.1, rejected", sysroot=sysroot)
+
+
+@pytest.mark.parametrize(
+    ("hint", "source"),
+    [
+        ("CUDAToolkit_ROOT", "cache"),
+        ("CUDAToolkit_ROOT", "environment"),
+        ("CUDA_HOME", "environment"),
+        ("CUDA_PATH", "environment"),
+    ],
+)
+def test_cuda_toolkit(find_nccl: FindNccl, tmp_path: Path, hint: str, source: str) -> None:
+    fake = nccl_trees.prefix_tree(tmp_path / "cuda", "2.26.5")
+    root = str(tmp_path / "cuda")
+    if source == "cache":
+        run = find_nccl("-DNCCL_SEARCH_STEPS=toolkit", f"-D{hint}={root}")
+    else:
+        run = find_nccl("-DNCCL_SEARCH_STEPS=toolkit", env={hint: root})
+    assert run.variables == found(fake, "toolkit")
+    assert run.searched == [f"toolkit ({hint}): {prefix_dirs(root)}"]
+
+
+# The order of the steps, and which run.
+
+
+def test_explicit_root_comes_before_the_wheel(find_nccl: FindNccl, tmp_path: Path) -> None:
+    fake = nccl_trees.prefix_tree(tmp_path / "nccl", "2.28.3")
+    nccl_trees.wheel_tree(tmp_path / "site", "2.28.9")
+    python = nccl_trees.isolated_python(tmp_path / "bin", tmp_path / "site")
+    run = find_nccl(f"-DNCCL_ROOT={tmp_path / 'nccl'}", python=python)
+    assert run.variables == found(fake, "explicit")
+
+
+def test_search_steps_leave_out_the_others(find_nccl: FindNccl, tmp_path: Path) -> None:
+    nccl_trees.prefix_tree(tmp_path / "nccl", "2.28.3")
+    fake = nccl_trees.wheel_tree(tmp_path / "site", "2.28.9")
+    python = nccl_trees.isolated_python(tmp_path / "bin", tmp_path / "site")
+    run = find_nccl(
+        "-DNCCL_SEARCH_STEPS=toolkit;wheel",
+        f"-DNCCL_ROOT={tmp_path / 'nccl'}",
+        python=python,
+        env={"CUDA_HOME": str(tmp_path / "cuda")},
+    )
+    assert run.variables == found(fake, "wheel")
+    assert run.searched == [
+        f"toolkit (CUDA_HOME): {prefix_dirs(tmp_path / 'cuda')}",
+        wheel_dirs(python, tmp_path / "site"),
+    ]
+
+
+def test_unknown_search_step(find_nccl: FindNccl) -> None:
+    run = find_nccl("-DNCCL_SEARCH_STEPS=explicit;conda")
+    assert run.error == "NCCL_SEARCH_STEPS: unknown step 'conda' (steps: explicit config wheel toolkit system)"
+
+
+# Versions.
+
+
+@pytest.mark.parametrize(("version", "code"), [("2.8.4", "2804"), ("2.18.1", "21801")])
+def test_version_code_of_a_header_without_one(find_nccl: FindNccl, tmp_path: Path, version: str, code: str) -> None:
+    nccl_trees.prefix_tree(tmp_path / "nccl", version, with_code=False)
+    run = find_nccl(f"-DNCCL_ROOT={tmp_path / 'nccl'}", min_version="2.0")
+    assert run.result["NCCL_VERSION_CODE"] == code
+
+
+def test_too_old_version(find_nccl: FindNccl, tmp_path: Path) -> None:
+    fake = nccl_trees.prefix_tree(tmp_path / "nccl", "2.17.1")
+    run = find_nccl(f"-DNCCL_ROOT={tmp_path / 'nccl'}")
+    assert run.error == words(
+        'Could NOT find NCCL: Found unsuitable version "2.17.1", but required is at least "2.18" '
+        f"(found {fake.library})\n"
+        f"Reason given by package: {fake.include_dir}/nccl.h is NCCL 2.17.1 (found by the explicit step). "
+        "Point NCCL_ROOT at a newer NCCL, or pip install a newer nvidia-nccl-cu13."
+    )
+
+
+def test_header_and_library_of_different_nccls(find_nccl: FindNccl, tmp_path: Path) -> None:
+    # The library's version comes from the name of the file libnccl.so resolves to.
+    fake = nccl_trees.prefix_tree(tmp_path / "nccl", "2.28.9", library_version="2.27.3")
+    run = find_nccl(f"-DNCCL_ROOT={tmp_path / 'nccl'}")
+    assert run.error == words(
+        "NCCL's header and library are from different NCCL versions:\n"
+        f"  {fake.include_dir}/nccl.h is NCCL 2.28.9\n"
+        f"  {fake.library} is NCCL 2.27.3\n"
+        "(found by the explicit step). Point NCCL_ROOT, or NCCL_INCLUDE_DIR and NCCL_LIB_DIR, "
+        "at one NCCL install, or reinstall the NCCL that provides both."
+    )
+
+
+def test_wheel_header_and_library_of_different_nccls(find_nccl: FindNccl, tmp_path: Path) -> None:
+    # libnccl.so.2 names no full version: it comes from the version string inside the library.
+    fake = nccl_trees.wheel_tree(tmp_path / "site", "2.28.9", library_version="2.28.3")
+    python = nccl_trees.isolated_python(tmp_path / "bin", tmp_path / "site")
+    run = find_nccl("-DNCCL_SEARCH_STEPS=wheel", python=python)
+    assert run.error == words(
+        "NCCL's header and library are from different NCCL versions:\n"
+        f"  {fake.include_dir}/nccl.h is NCCL 2.28.9\n"
+        f"  {fake.library} is NCCL 2.28.3\n"
+        "(found by the wheel step). Point NCCL_ROOT, or NCCL_INCLUDE_DIR and NCCL_LIB_DIR, "
+        "at one NCCL install, or reinstall the NCCL that provides both."
+    )
+
+
+# Nothing found.
+
+
+def test_nothing_found_lists_every_place_and_the_fixes(find_nccl: FindNccl, tmp_path: Path) -> None:
+    sysroot = tmp_path / "sysroot"
+    sysroot.mkdir()
+    nowhere, cuda = tmp_path / "nowhere", tmp_path / "cuda"
+    run = find_nccl(sysroot=sysroot, env={"NCCL_ROOT": str(nowhere), "CUDA_HOME": str(cuda)})
+    assert run.error == not_found(
+        "explicit config wheel toolkit system",
+        f"explicit (NCCL_ROOT): {prefix_dirs(nowhere)}",
+        NO_CONFIG,
+        f"wheel ({find_nccl.python}): no nvidia.nccl package",
+        f"toolkit (CUDA_HOME): {prefix_dirs(cuda)}",
+        f"system: {prefix_dirs('/usr')}",
+        f"system: {prefix_dirs('/usr/local')}",
+        sysroot=sysroot,
+    )
+    assert (
+        f"-- NCCL explicit (NCCL_ROOT): no nccl.h in {nowhere}/include, "
+        f"no libnccl.so in {prefix_dirs(nowhere).split(', ', 1)[1]}\n"
+    ) in run.log
+
+
+# The static library.
+
+
+def test_static_library(find_nccl: FindNccl, tmp_path: Path) -> None:
+    fake = nccl_trees.prefix_tree(tmp_path / "nccl", "2.28.3", static=True)
+    run = find_nccl(f"-DNCCL_ROOT={tmp_path / 'nccl'}", "-DNCCL_USE_STATIC=ON")
+    assert run.variables == {
+        **found(fake, "explicit"),
+        "NCCL_LIBRARIES": [str(fake.static_library), "pthread", "dl", "rt"],
     }
 
 
-def test_nccl_root_cache_variable(tmp_path: Path) -> None:
-    fake = nccl_trees.prefix_install(tmp_path / "nccl", "2.28.3")
-    proc = configure(tmp_path, f"-DNCCL_ROOT={tmp_path / 'nccl'}")
-    assert found(proc, tmp_path) == expect(fake, "explicit", "2.28.3")
+def test_static_library_beside_the_shared_one_gets_its_target(find_nccl: FindNccl, tmp_path: Path) -> None:
+    fake = nccl_trees.prefix_tree(tmp_path / "nccl", "2.28.3", static=True)
+    run = find_nccl(f"-DNCCL_ROOT={tmp_path / 'nccl'}")
+    assert run.variables == found(fake, "explicit")
 
 
-@pytest.mark.parametrize("variable", ["NCCL_ROOT", "NCCL_HOME"])
-def test_root_environment_variables(tmp_path: Path, variable: str) -> None:
-    fake = nccl_trees.prefix_install(tmp_path / "nccl", "2.27.7")
-    proc = configure(tmp_path, env={variable: str(tmp_path / "nccl")})
-    assert found(proc, tmp_path) == expect(fake, "explicit", "2.27.7")
-
-
-def test_include_and_lib_dirs(tmp_path: Path) -> None:
-    fake = nccl_trees.prefix_install(tmp_path / "nccl", "2.21.5")
-    proc = configure(tmp_path, f"-DNCCL_INCLUDE_DIR={fake.include_dir}", env={"NCCL_LIB_DIR": str(fake.library.parent)})
-    assert found(proc, tmp_path) == expect(fake, "explicit", "2.21.5")
-
-
-def test_include_dir_without_lib_dir_is_an_error(tmp_path: Path) -> None:
-    fake = nccl_trees.prefix_install(tmp_path / "nccl", "2.21.5")
-    message = failure(configure(tmp_path, f"-DNCCL_INCLUDE_DIR={fake.include_dir}"))
-    assert f"NCCL_INCLUDE_DIR ('{fake.include_dir}') and NCCL_LIB_DIR ('') go together" in message
-
-
-def test_system_layout_under_a_sysroot(tmp_path: Path) -> None:
-    fake = nccl_trees.system_install(tmp_path / "sysroot", "2.28.3")
-    proc = configure(tmp_path, "-DNCCL_SEARCH_STEPS=system", f"-DCMAKE_FIND_ROOT_PATH={tmp_path / 'sysroot'}",
-                     "-DCMAKE_FIND_ROOT_PATH_MODE_INCLUDE=ONLY", "-DCMAKE_FIND_ROOT_PATH_MODE_LIBRARY=ONLY")
-    assert found(proc, tmp_path) == expect(fake, "system", "2.28.3")
-
-
-def test_wheel_of_the_building_python(tmp_path: Path) -> None:
-    fake = nccl_trees.wheel_install(tmp_path / "site", "2.28.9")
+def test_static_library_missing(find_nccl: FindNccl, tmp_path: Path) -> None:
+    # The wheel has no libnccl_static.a, so with NCCL_USE_STATIC it is no candidate.
+    nccl_trees.wheel_tree(tmp_path / "site", "2.28.9")
     python = nccl_trees.isolated_python(tmp_path / "bin", tmp_path / "site")
-    proc = configure(tmp_path, "-DNCCL_SEARCH_STEPS=wheel", f"-DPython_EXECUTABLE={python}")
-    assert found(proc, tmp_path) == expect(fake, "wheel", "2.28.9")
+    run = find_nccl("-DNCCL_SEARCH_STEPS=wheel", "-DNCCL_USE_STATIC=ON", python=python)
+    assert run.error == not_found("wheel", wheel_dirs(python, tmp_path / "site"), static=True)
+    lib = tmp_path / "site" / "nvidia" / "nccl" / "lib"
+    assert f"-- NCCL wheel ({python}): no libnccl_static.a in {lib}\n" in run.log
 
 
-def test_installed_nccl_config_package(tmp_path: Path) -> None:
-    fake = nccl_trees.config_install(tmp_path / "prefix", "2.28.3")
-    proc = configure(tmp_path, f"-DCMAKE_PREFIX_PATH={tmp_path / 'prefix'}", "-DNCCL_SEARCH_STEPS=config")
-    assert found(proc, tmp_path) == expect(fake, "config", "2.28.3")
-    assert f"NCCL (config): {tmp_path / 'prefix'}/lib/cmake/NCCL/NCCLConfig.cmake" in proc.stdout
+# The real nvidia-nccl wheel.
 
 
-def test_toolkit_directory(tmp_path: Path) -> None:
-    fake = nccl_trees.prefix_install(tmp_path / "cuda", "2.26.5")
-    proc = configure(tmp_path, "-DNCCL_SEARCH_STEPS=toolkit", env={"CUDA_HOME": str(tmp_path / "cuda")})
-    assert found(proc, tmp_path) == expect(fake, "toolkit", "2.26.5")
+def _installed_nccl_wheel() -> str | None:
+    for distribution in ("nvidia-nccl-cu13", "nvidia-nccl-cu12"):
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            pass
+    return None
 
 
-def test_explicit_root_wins_over_the_wheel(tmp_path: Path) -> None:
-    fake = nccl_trees.prefix_install(tmp_path / "nccl", "2.28.3")
-    nccl_trees.wheel_install(tmp_path / "site", "2.28.9")
-    python = nccl_trees.isolated_python(tmp_path / "bin", tmp_path / "site")
-    proc = configure(tmp_path, f"-DNCCL_ROOT={tmp_path / 'nccl'}", f"-DPython_EXECUTABLE={python}")
-    assert found(proc, tmp_path)["NCCL_PROVIDER"] == "explicit"
-    assert found(proc, tmp_path)["NCCL_LIBRARY"] == str(fake.library)
-
-
-def test_search_steps_leave_out_the_others(tmp_path: Path) -> None:
-    nccl_trees.prefix_install(tmp_path / "nccl", "2.28.3")
-    fake = nccl_trees.wheel_install(tmp_path / "site", "2.28.9")
-    python = nccl_trees.isolated_python(tmp_path / "bin", tmp_path / "site")
-    proc = configure(tmp_path, "-DNCCL_SEARCH_STEPS=wheel", f"-DNCCL_ROOT={tmp_path / 'nccl'}",
-                     f"-DPython_EXECUTABLE={python}")
-    assert found(proc, tmp_path) == expect(fake, "wheel", "2.28.9")
-
-
-def test_static_library(tmp_path: Path) -> None:
-    fake = nccl_trees.prefix_install(tmp_path / "nccl", "2.28.3", static=True)
-    proc = configure(tmp_path, f"-DNCCL_ROOT={tmp_path / 'nccl'}", "-DNCCL_USE_STATIC=ON")
-    result = found(proc, tmp_path)
-    assert result["NCCL_LIBRARY"] == str(fake.library)
-    assert result["NCCL::nccl_static"] is True
-    assert "NCCL::nccl" not in result
-
-
-def test_nothing_found_lists_every_place_and_the_fixes(tmp_path: Path) -> None:
-    python = nccl_trees.isolated_python(tmp_path / "bin", tmp_path / "empty-site")
-    (tmp_path / "sysroot").mkdir()
-    proc = configure(tmp_path, f"-DPython_EXECUTABLE={python}", f"-DCMAKE_FIND_ROOT_PATH={tmp_path / 'sysroot'}",
-                     "-DCMAKE_FIND_ROOT_PATH_MODE_INCLUDE=ONLY", "-DCMAKE_FIND_ROOT_PATH_MODE_LIBRARY=ONLY",
-                     env={"NCCL_ROOT": str(tmp_path / "nowhere"), "CUDA_HOME": str(tmp_path / "cuda")})
-    message = failure(proc)
-    assert "Could NOT find NCCL (missing: NCCL_LIBRARY NCCL_INCLUDE_DIR)" in message
-    assert " ".join(
-        f"NCCL was not found. Searched (NCCL_SEARCH_STEPS: explicit config wheel toolkit system): "
-        f"explicit: {tmp_path}/nowhere/include explicit: {tmp_path}/nowhere/lib explicit: {tmp_path}/nowhere/lib64 "
-        "config: NCCLConfig.cmake in CMAKE_PREFIX_PATH and the system prefixes "
-        f"wheel: no nvidia.nccl package for {python} "
-        f"toolkit: {tmp_path}/cuda/include toolkit: {tmp_path}/cuda/lib64 toolkit: {tmp_path}/cuda/lib "
-        f"system: /usr/include (under CMAKE_FIND_ROOT_PATH {tmp_path}/sysroot) "
-        f"system: /usr/local/include (under CMAKE_FIND_ROOT_PATH {tmp_path}/sysroot) "
-        f"system: /usr/lib/x86_64-linux-gnu (under CMAKE_FIND_ROOT_PATH {tmp_path}/sysroot)".split()
-    ) in message
-    assert "Fix it one of three ways: 1. NCCL_ROOT=/path/to/nccl" in message
-    assert "2. NCCL_INCLUDE_DIR=/path/to/include and NCCL_LIB_DIR=/path/to/lib" in message
-    assert "3. pip install nvidia-nccl-cu13 (nvidia-nccl-cu12 for CUDA 12), with NCCLKIT_NCCL=wheel or auto" in message
-
-
-def test_header_and_library_of_different_nccls_is_an_error_naming_both(tmp_path: Path) -> None:
-    fake = nccl_trees.prefix_install(tmp_path / "nccl", "2.28.9", library_version="2.27.3")
-    message = failure(configure(tmp_path, f"-DNCCL_ROOT={tmp_path / 'nccl'}"))
-    assert (
-        f"NCCL header and library versions differ: {fake.include_dir}/nccl.h is NCCL 2.28.9 "
-        f"{fake.library} is NCCL 2.27.3 Point NCCL_INCLUDE_DIR and NCCL_LIB_DIR (or NCCL_ROOT) at one NCCL install."
-    ) in message
-
-
-def test_too_old_version_names_the_version_and_path(tmp_path: Path) -> None:
-    fake = nccl_trees.prefix_install(tmp_path / "nccl", "2.17.1")
-    message = failure(configure(tmp_path, f"-DNCCL_ROOT={tmp_path / 'nccl'}"))
-    assert f'Could NOT find NCCL: Found unsuitable version "2.17.1", but required is at least "2.18" (found {fake.library})' in message
-
-
-def test_real_nvidia_nccl_wheel(tmp_path: Path) -> None:
-    from importlib import metadata
-    from importlib.util import find_spec
-
-    spec = find_spec("nvidia.nccl") if find_spec("nvidia") else None
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("no nvidia-nccl wheel installed (pip install nvidia-nccl-cu13)")
-    (nccl_dir,) = spec.submodule_search_locations
-    version = next(metadata.version(d) for d in ("nvidia-nccl-cu13", "nvidia-nccl-cu12") if _installed(d))
-    proc = configure(tmp_path, "-DNCCL_SEARCH_STEPS=wheel", f"-DPython_EXECUTABLE={sys.executable}")
-    result = found(proc, tmp_path)
-    assert result["NCCL_PROVIDER"] == "wheel"
-    assert result["NCCL_VERSION"] == result["NCCL_LIBRARY_VERSION"] == version.split(".post")[0]
-    assert result["NCCL_LIBRARY"] == f"{nccl_dir}/lib/libnccl.so.2"
-
-
-def _installed(distribution: str) -> bool:
-    from importlib import metadata
-
-    try:
-        metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
+@pytest.mark.skipif(
+    _installed_nccl_wheel() is None, reason="no nvidia-nccl wheel installed (pip install nvidia-nccl-cu13)"
+)
+def test_real_nvidia_nccl_wheel(find_nccl: FindNccl) -> None:
+    (nccl_dir,) = importlib.util.find_spec("nvidia.nccl").submodule_search_locations
+    version = _installed_nccl_wheel()
+    run = find_nccl("-DNCCL_SEARCH_STEPS=wheel", python=sys.executable)
+    assert run.error == ""
+    assert run.result["NCCL_PROVIDER"] == "wheel"
+    assert run.result["NCCL_VERSION"] == run.result["NCCL_LIBRARY_VERSION"] == version
+    assert run.result["NCCL::nccl"] == {"file": f"{nccl_dir}/lib/libnccl.so.2", "include_dirs": f"{nccl_dir}/include"}
