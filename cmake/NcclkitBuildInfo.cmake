@@ -1,8 +1,10 @@
-# ncclkit_write_build_info(<output>)
+# ncclkit_write_build_record(<target> <module> <output>)
 #
-# Writes what the build chose, as JSON, for `ncclkit info` and the run-time check. Reads the
-# variables the top-level CMakeLists.txt set: NCCLKIT_VERSION, NCCLKIT_NCCL_*, NCCLKIT_CUDA_ARCHS_*,
-# NCCLKIT_FEATURES, NCCL_* (from FindNCCL) and CMake's compiler and Python variables.
+# Writes what the build chose for one extension, as JSON, for `ncclkit info` and the run-time
+# check (ncclkit.compat.check_extension). <output> may hold generator expressions. Reads the
+# variables ncclkit_add_extension set for the target: NCCLKIT_CUDA_ARCHS_*, NCCLKIT_FEATURES,
+# NCCLKIT_NCCL_PROVIDER (off for an extension without NCCL), NCCLKIT_NCCL_WHEEL, NCCL_* (from
+# FindNCCL), and CMake's project, compiler and Python variables.
 
 # The commit being built: NCCLKIT_GIT_COMMIT (for builds from a tree without .git, e.g. in docker),
 # else git, marked -dirty when the tree has changes, else "unknown".
@@ -55,12 +57,24 @@ function(_ncclkit_json_set_string var key value)
   set(${var} "${json}" PARENT_SCOPE)
 endfunction()
 
-function(ncclkit_write_build_info output)
+function(ncclkit_write_build_record target module output)
   _ncclkit_git_commit(commit)
   string(TIMESTAMP built "%Y-%m-%dT%H:%M:%SZ" UTC)  # honours SOURCE_DATE_EPOCH
 
+  # scikit-build-core's name and full version (with a local label) when it drives the build.
+  if(DEFINED SKBUILD_PROJECT_NAME)
+    set(package "${SKBUILD_PROJECT_NAME}")
+    set(version "${SKBUILD_PROJECT_VERSION_FULL}")
+  else()
+    set(package "${PROJECT_NAME}")
+    set(version "${PROJECT_VERSION}")
+  endif()
+
   set(info "{}")
-  _ncclkit_json_set_string(info version "${NCCLKIT_VERSION}")
+  _ncclkit_json_set_string(info package "${package}")
+  _ncclkit_json_set_string(info version "${version}")
+  _ncclkit_json_set_string(info module "${module}")
+  _ncclkit_json_set_string(info ncclkit_version "${ncclkit_VERSION}")
   _ncclkit_json_set_string(info git_commit "${commit}")
   _ncclkit_json_set_string(info build_time "${built}")
 
@@ -120,5 +134,5 @@ function(ncclkit_write_build_info output)
   endforeach()
   string(JSON info SET "${info}" features "${features}")
 
-  file(CONFIGURE OUTPUT "${output}" CONTENT "${info}\n")
+  file(GENERATE OUTPUT "${output}" CONTENT "${info}\n" TARGET ${target})
 endfunction()

@@ -39,3 +39,12 @@ function(ncclkit_print_options)
     message(STATUS "  ${name} = '${${name}}' (${origin})")
   endforeach()
 endfunction()
+
+# The options every ncclkit build reads: ncclkit's own, and a project's that uses ncclkit's CMake
+# package, so that `NCCLKIT_NCCL=system pip install .` means the same thing for both.
+macro(ncclkit_read_options)
+  ncclkit_option(NCCLKIT_NCCL auto "Where NCCL comes from" CHOICES auto wheel system source rccl off)
+  ncclkit_option(NCCLKIT_NCCL_STATIC OFF "Link libnccl_static.a instead of libnccl.so")
+  ncclkit_option(NCCLKIT_CUDA_ARCHS "" "CUDA archs: '80;90a' or '8.0 9.0a+PTX'; empty: the visible GPU's")
+  ncclkit_print_options()
+endmacro()

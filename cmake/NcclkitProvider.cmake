@@ -1,13 +1,15 @@
-# ncclkit_find_nccl(<mode>)
+# ncclkit_find_nccl()
 #
-# Finds the NCCL the collective extension links, as NCCLKIT_NCCL=<mode> asks:
+# Finds the NCCL that extensions linking NCCL use, as NCCLKIT_NCCL asks:
 #   auto   every FindNCCL step: explicit roots, NCCLConfig.cmake, the nvidia-nccl wheel, the CUDA
 #          toolkit, system paths
 #   wheel  only the nvidia-nccl wheel of the Python that builds
 #   system everything but the wheel
-#   off    no NCCL: the collective extension is not built
-# Sets in the caller: NCCLKIT_NCCL_PROVIDER (a FindNCCL step, or off) and NCCLKIT_NCCL_WHEEL (the
-# distribution name when the wheel provides NCCL, else empty).
+#   off    no NCCL: asking for it is an error
+# The search runs once per configure; later calls, from any directory, get the same answer.
+# Sets in the caller: NCCLKIT_NCCL_PROVIDER (the FindNCCL step that found it), NCCLKIT_NCCL_WHEEL
+# (the distribution name when the wheel provides NCCL, else empty) and FindNCCL's NCCL_* results.
+# The targets NCCL::nccl and NCCL::nccl_static are made global.
 
 set(NCCLKIT_MIN_NCCL_VERSION 2.18)
 
@@ -44,11 +46,15 @@ function(_ncclkit_check_nccl_cuda_major)
   endif()
 endfunction()
 
-function(ncclkit_find_nccl mode)
-  set(NCCLKIT_NCCL_WHEEL "" PARENT_SCOPE)
+set(_NCCLKIT_NCCL_RESULTS NCCLKIT_NCCL_PROVIDER NCCLKIT_NCCL_WHEEL NCCL_FOUND NCCL_VERSION NCCL_VERSION_CODE
+  NCCL_INCLUDE_DIR NCCL_LIBRARY NCCL_LIBRARY_DIR NCCL_STATIC_LIBRARY)
+
+function(_ncclkit_search_nccl mode)
+  set(NCCLKIT_NCCL_WHEEL "")
   if(mode STREQUAL "off")
-    set(NCCLKIT_NCCL_PROVIDER "off" PARENT_SCOPE)
-    return()
+    message(FATAL_ERROR
+      "An extension asks for NCCL, but NCCLKIT_NCCL=off. Set NCCLKIT_NCCL=auto (or wheel, system), "
+      "or build the extension without NCCL.")
   elseif(mode STREQUAL "source" OR mode STREQUAL "rccl")
     message(FATAL_ERROR
       "NCCLKIT_NCCL=${mode} is not implemented yet. Use NCCLKIT_NCCL=auto, wheel or system "
@@ -62,12 +68,32 @@ function(ncclkit_find_nccl mode)
   find_package(NCCL ${NCCLKIT_MIN_NCCL_VERSION} REQUIRED)
   _ncclkit_check_nccl_cuda_major()
   if(NCCL_PROVIDER STREQUAL "wheel")
-    _ncclkit_nccl_wheel_name(wheel)
-    set(NCCLKIT_NCCL_WHEEL "${wheel}" PARENT_SCOPE)
+    _ncclkit_nccl_wheel_name(NCCLKIT_NCCL_WHEEL)
   endif()
-  set(NCCLKIT_NCCL_PROVIDER "${NCCL_PROVIDER}" PARENT_SCOPE)
-  foreach(var IN ITEMS NCCL_FOUND NCCL_VERSION NCCL_VERSION_CODE NCCL_INCLUDE_DIR NCCL_LIBRARY NCCL_LIBRARY_DIR
-                       NCCL_STATIC_LIBRARY)
-    set(${var} "${${var}}" PARENT_SCOPE)
+  set(NCCLKIT_NCCL_PROVIDER "${NCCL_PROVIDER}")
+  # Imported targets belong to the directory that made them; extensions in any directory link them.
+  foreach(target IN ITEMS NCCL::nccl NCCL::nccl_static)
+    if(TARGET ${target})
+      get_target_property(global ${target} IMPORTED_GLOBAL)
+      get_target_property(aliased ${target} ALIASED_TARGET)
+      if(NOT global AND NOT aliased)
+        set_target_properties(${target} PROPERTIES IMPORTED_GLOBAL TRUE)
+      endif()
+    endif()
+  endforeach()
+  foreach(var IN LISTS _NCCLKIT_NCCL_RESULTS)
+    set_property(GLOBAL PROPERTY _NCCLKIT_RESULT_${var} "${${var}}")
+  endforeach()
+endfunction()
+
+function(ncclkit_find_nccl)
+  get_property(searched GLOBAL PROPERTY _NCCLKIT_NCCL_SEARCHED)
+  if(NOT searched)
+    _ncclkit_search_nccl("${NCCLKIT_NCCL}")
+    set_property(GLOBAL PROPERTY _NCCLKIT_NCCL_SEARCHED TRUE)
+  endif()
+  foreach(var IN LISTS _NCCLKIT_NCCL_RESULTS)
+    get_property(value GLOBAL PROPERTY _NCCLKIT_RESULT_${var})
+    set(${var} "${value}" PARENT_SCOPE)
   endforeach()
 endfunction()

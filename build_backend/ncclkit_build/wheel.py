@@ -8,7 +8,8 @@ import json
 import zipfile
 from pathlib import Path
 
-BUILD_INFO = "ncclkit/_build_info.json"
+# The build record of the extension that links NCCL; a build without NCCL has none.
+NCCL_RECORD = "ncclkit/_comm.build.json"
 
 
 def runtime_requirements(build_info: dict) -> list[str]:
@@ -36,7 +37,7 @@ def add_runtime_requirements(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as zin:
         entries = [(info, zin.read(info)) for info in zin.infolist()]
     files = {info.filename: data for info, data in entries}
-    requirements = runtime_requirements(json.loads(files[BUILD_INFO]))
+    requirements = runtime_requirements(json.loads(files[NCCL_RECORD])) if NCCL_RECORD in files else []
     if not requirements:
         return
     dist_info = next(name.split("/")[0] for name in files if name.endswith(".dist-info/METADATA"))

@@ -1,32 +1,49 @@
-"""What the build chose, as CMake recorded it in ncclkit/_build_info.json."""
+"""What the build chose for each extension, as ncclkit_add_extension recorded it beside the
+extension in <name>.build.json."""
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
-BUILD_INFO_FILE = Path(__file__).with_name("_build_info.json")
+RECORD_SUFFIX = ".build.json"
+PACKAGE_DIR = Path(__file__).parent
+
+
+def record_path(module: str) -> Path:
+    """Where the build record of extension `module` ("mypkg._myext") is, found without loading it."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:  # its parent package is missing
+        spec = None
+    if spec is None or not spec.origin:
+        msg = f"no module named {module!r}: is its package installed?"
+        raise ModuleNotFoundError(msg, name=module)
+    return Path(spec.origin).with_name(module.rpartition(".")[2] + RECORD_SUFFIX)
+
+
+def read_record(module: str) -> dict[str, Any]:
+    """The build record of an extension built with ncclkit_add_extension()."""
+    path = record_path(module)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        msg = f"{path} is missing: {module} was not built with ncclkit_add_extension(), or was installed without it."
+        raise ImportError(msg) from None
 
 
 @functools.cache
 def build_info() -> dict[str, Any]:
-    """The build's record: version, CUDA, NCCL, archs, features, compiler, commit, time."""
-    try:
-        return json.loads(BUILD_INFO_FILE.read_text())
-    except FileNotFoundError:
-        msg = (
-            f"{BUILD_INFO_FILE} is missing: this ncclkit was not built. "
-            "Install it with `pip install .` from the checkout rather than importing the source tree."
-        )
-        raise ImportError(msg) from None
-
-
-def cuda_major() -> int:
-    return int(build_info()["cuda"]["runtime_version"].split(".")[0])
-
-
-def nccl_version_code() -> int | None:
-    """NCCL_VERSION_CODE of the header built against; None for a build without NCCL."""
-    return build_info()["nccl"]["version_code"]
+    """ncclkit's own build: the record of ncclkit._comm (ncclkit._cuda when built without NCCL)."""
+    for name in ("_comm", "_cuda"):
+        path = PACKAGE_DIR / f"{name}{RECORD_SUFFIX}"
+        if path.exists():
+            return json.loads(path.read_text())
+    msg = (
+        f"{PACKAGE_DIR} has no build record (_cuda{RECORD_SUFFIX}): this ncclkit was not built. "
+        "Install it with `pip install .` from the checkout rather than importing the source tree."
+    )
+    raise ImportError(msg)

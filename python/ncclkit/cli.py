@@ -10,7 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import compat
-from .build_info import build_info
+from .build_info import PACKAGE_DIR, build_info, read_record
+
+# ncclkit's CMake package, installed by the build beside the Python package.
+CMAKE_DIR = PACKAGE_DIR / "cmake"
 
 
 def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
@@ -19,7 +22,8 @@ def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
         k.removeprefix("NCCLKIT_HAS_") for k, v in build["features"].items() if k.startswith("NCCLKIT_HAS_") and v
     )
     rows = [
-        ("ncclkit", build["version"]),
+        (build["package"], build["version"]),
+        ("extension", build["module"]),
         ("commit", build["git_commit"]),
         ("built", build["build_time"]),
         ("built for Python", f"{build['python']['version']} ({build['python']['soabi']})"),
@@ -59,18 +63,14 @@ def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
     return rows
 
 
-def _report(facts: compat.Facts) -> list[compat.Problem]:
-    return compat.problems(facts, build_info(), full=True)
-
-
-def info(as_json: bool) -> int:
+def info(build: dict[str, Any], as_json: bool) -> int:
     facts = compat.gather(full=True)
-    found = _report(facts)
+    found = compat.problems(facts, build, full=True)
     if as_json:
         print(
             json.dumps(
                 {
-                    "build": build_info(),
+                    "build": build,
                     "runtime": dataclasses.asdict(facts),
                     "problems": [dataclasses.asdict(p) for p in found],
                 },
@@ -78,7 +78,7 @@ def info(as_json: bool) -> int:
             )
         )
         return 0
-    rows = _rows(build_info(), facts)
+    rows = _rows(build, facts)
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
@@ -88,8 +88,8 @@ def info(as_json: bool) -> int:
     return 0
 
 
-def check() -> int:
-    found = _report(compat.gather(full=True))
+def check(build: dict[str, Any]) -> int:
+    found = compat.problems(compat.gather(full=True), build, full=True)
     for problem in found:
         print(f"- {problem}")
     print("ok" if not found else f"{len(found)} problem(s)")
@@ -98,12 +98,29 @@ def check() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ncclkit", description="What ncclkit was built with and what it finds here.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--cmake-dir",
+        action="store_true",
+        help="print the directory of ncclkitConfig.cmake (for -Dncclkit_DIR=...) and exit",
+    )
+    commands = parser.add_subparsers(dest="command")
     info_parser = commands.add_parser("info", help="build info and this machine, as a table")
     info_parser.add_argument("--json", action="store_true", help="print JSON instead")
-    commands.add_parser("check", help="exit 1 when this machine does not match the build, saying why")
+    check_parser = commands.add_parser("check", help="exit 1 when this machine does not match the build, saying why")
+    for command in (info_parser, check_parser):
+        command.add_argument(
+            "--extension",
+            metavar="MODULE",
+            help="an extension built with ncclkit_add_extension (e.g. mypkg._myext) instead of ncclkit's own",
+        )
     args = parser.parse_args(argv)
-    return info(args.json) if args.command == "info" else check()
+    if args.cmake_dir:
+        print(CMAKE_DIR)
+        return 0
+    if args.command is None:
+        parser.error("a command is required: info or check (or --cmake-dir)")
+    build = read_record(args.extension) if args.extension else build_info()
+    return info(build, args.json) if args.command == "info" else check(build)
 
 
 if __name__ == "__main__":

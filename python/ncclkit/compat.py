@@ -1,7 +1,8 @@
-"""The check of this machine against what ncclkit was built for.
+"""The check of this machine against what an extension was built for: ncclkit's own, or one
+that another project built with ncclkit_add_extension().
 
 Facts are gathered in one place (``gather``); each check is a pure function of the facts and the
-build info, so that every mismatch can be tested without the machine that has it.
+extension's build record, so that every mismatch can be tested without the machine that has it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .build_info import build_info
+from .build_info import build_info, read_record
 from .errors import CompatibilityError
 
 # nvidia-nccl wheels of every CUDA major share nvidia/nccl/lib/libnccl.so.2.
@@ -73,7 +74,7 @@ def check_python(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
             "Python version",
             f"Python {facts.python[0]}.{facts.python[1]} ({sys.executable})",
             f"Python {built[0]}.{built[1]} (the build's, {build['python']['soabi']})",
-            "install ncclkit with this Python: python -m pip install --force-reinstall ncclkit",
+            f"install {build['package']} with this Python: python -m pip install --force-reinstall {build['package']}",
         )
     ]
 
@@ -91,17 +92,17 @@ def check_nccl(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
                 "NCCL major version",
                 where,
                 expected,
-                "make the NCCL ncclkit was built with the one this process loads (check LD_LIBRARY_PATH "
-                "and what was imported before ncclkit), or rebuild ncclkit against this NCCL",
+                f"make the NCCL {build['module']} was built with the one this process loads (check "
+                f"LD_LIBRARY_PATH and what was imported before it), or rebuild {build['package']} against this NCCL",
             )
         ]
     if facts.nccl_loaded_code < header_code:
         return [
             Problem(
-                "NCCL older than the header ncclkit was compiled against",
+                f"NCCL older than the header {build['module']} was compiled against",
                 where,
                 expected,
-                "another package or LD_LIBRARY_PATH loaded an older libnccl.so.2 first; import ncclkit "
+                f"another package or LD_LIBRARY_PATH loaded an older libnccl.so.2 first; import {build['package']} "
                 f"before it, remove the stale path, or pip install -U {build['nccl']['wheel'] or 'nvidia-nccl-cu13'}",
             )
         ]
@@ -134,8 +135,8 @@ def check_driver(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
         Problem(
             "CUDA driver too old",
             f"a driver for CUDA {_cuda_string(facts.driver_cuda)}",
-            f"a driver for CUDA {built.split('.')[0]}.x (ncclkit was built with CUDA {built})",
-            "update the NVIDIA driver, or build ncclkit with an older CUDA toolkit",
+            f"a driver for CUDA {built.split('.')[0]}.x ({build['package']} was built with CUDA {built})",
+            f"update the NVIDIA driver, or build {build['package']} with an older CUDA toolkit",
         )
     ]
 
@@ -180,8 +181,9 @@ def check_torch(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
         Problem(
             "torch uses another CUDA major",
             f"torch built for CUDA {facts.torch_cuda}",
-            f"CUDA {built.split('.')[0]}.x (ncclkit was built with CUDA {built})",
-            f"install the torch build for CUDA {built.split('.')[0]}, or rebuild ncclkit with the toolkit torch uses",
+            f"CUDA {built.split('.')[0]}.x ({build['package']} was built with CUDA {built})",
+            f"install the torch build for CUDA {built.split('.')[0]}, "
+            f"or rebuild {build['package']} with the toolkit torch uses",
         )
     ]
 
@@ -241,7 +243,19 @@ def gather(*, full: bool) -> Facts:
 
 
 def check(*, full: bool = True) -> None:
-    """Raise CompatibilityError naming every mismatch between this machine and the build."""
+    """Raise CompatibilityError naming every mismatch between this machine and ncclkit's build."""
     found = problems(gather(full=full), build_info(), full=full)
     if found:
         raise CompatibilityError(found)
+
+
+def check_extension(module: str, *, full: bool = True) -> None:
+    """Raise CompatibilityError naming every mismatch between this machine and the build of
+    `module` ("mypkg._myext"), an extension built with ncclkit_add_extension(). Call it before
+    importing the extension: it reads the extension's build record, not the extension.
+
+    A process loads one libnccl.so.2; the one compared is the one ncclkit's bindings load.
+    """
+    found = problems(gather(full=full), read_record(module), full=full)
+    if found:
+        raise CompatibilityError(found, module)

@@ -24,13 +24,18 @@ class NcclError(RuntimeError):
 
 
 class CompatibilityError(RuntimeError):
-    """What this machine has does not match what ncclkit was built for."""
+    """What this machine has does not match what ncclkit, or an extension built with it, was built for."""
 
-    def __init__(self, problems: Sequence[object]) -> None:
+    def __init__(self, problems: Sequence[object], module: str | None = None) -> None:
         self.problems = list(problems)
+        self.module = module
         lines = [f"- {p}" for p in self.problems]
+        info = "ncclkit info" + (f" --extension {module}" if module else "")
         super().__init__(
-            "ncclkit does not match this machine:\n"
+            f"{module or 'ncclkit'} does not match this machine:\n"
             + "\n".join(lines)
-            + "\n(`NCCLKIT_SKIP_IMPORT_CHECK=1 ncclkit info` shows the build and this machine side by side.)"
+            + f"\n(`NCCLKIT_SKIP_IMPORT_CHECK=1 {info}` shows the build and this machine side by side.)"
         )
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.problems, self.module)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nccl_trees
 import pytest
+from cmake_output import first_error, words
 from nccl_trees import FakeNccl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,16 +91,6 @@ class FindNccl:
 @pytest.fixture
 def find_nccl(tmp_path: Path) -> FindNccl:
     return FindNccl(tmp_path)
-
-
-def words(text: str) -> str:
-    """Text with its whitespace normalised: CMake re-wraps and indents the messages it prints."""
-    return " ".join(text.split())
-
-
-def first_error(stderr: str) -> str:
-    match = re.search(r"^CMake Error at [^\n]*:\n(.*?)^(?:Call Stack|CMake Error)", stderr, re.M | re.S)
-    return words(match[1]) if match else ""
 
 
 def prefix_dirs(prefix: str | Path) -> str:

@@ -78,7 +78,7 @@ def test_bindings_build_against_nccl_2_18_with_newer_features_off(oldest_nccl: P
         check=True,
     )
     subprocess.run(["cmake", "--build", str(build)], check=True)
-    features = json.loads((build / "_build_info.json").read_text())["features"]
+    features = json.loads((build / "src" / "_comm.build.json").read_text())["features"]
     assert features == {
         "NCCLKIT_WITH_NCCL": 1,
         "NCCLKIT_NCCL_VERSION_CODE": 21803,
@@ -92,6 +92,6 @@ def test_bindings_build_against_nccl_2_18_with_newer_features_off(oldest_nccl: P
         "NCCLKIT_HAS_COMM_SHRINK": 0,
         "NCCLKIT_HAS_WINDOW_REGISTRATION": 0,
     }
-    config_h = (build / "include" / "ncclkit" / "config.h").read_text()
+    config_h = (build / "src" / "_comm_include" / "ncclkit" / "config.h").read_text()
     assert "#define NCCLKIT_HAS_FP8 0\n" in config_h
     assert "#define NCCLKIT_NCCL_VERSION_CODE 21803\n" in config_h

@@ -12,23 +12,15 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from elf import dynamic_section
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "build_backend"))
 from ncclkit_build.cuda import find_nvcc, nvcc_version  # noqa: E402
 
 
-def dynamic_section(library: Path) -> dict[str, list[str]]:
-    """NEEDED and RUNPATH/RPATH entries, as readelf prints them."""
-    out = subprocess.run(["readelf", "-d", str(library)], check=True, capture_output=True, text=True).stdout
-    entries: dict[str, list[str]] = {}
-    for tag, value in re.findall(r"\((NEEDED|RUNPATH|RPATH)\)\s+\S+.*?\[(.*)\]", out):
-        entries.setdefault(tag, []).extend(value.split(":"))
-    return entries
-
-
 @pytest.fixture(scope="module")
 def build_info(unpacked_wheel: Path) -> dict:
-    return json.loads((unpacked_wheel / "ncclkit" / "_build_info.json").read_text())
+    return json.loads((unpacked_wheel / "ncclkit" / "_comm.build.json").read_text())
 
 
 @pytest.fixture(scope="module")

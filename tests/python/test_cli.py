@@ -3,20 +3,28 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from ncclkit import cli, compat
+from ncclkit import build_info, cli, compat
 from ncclkit.compat import Facts, Gpu
+
+
+def built_capability() -> tuple[int, int]:
+    """A compute capability the build covers, whatever NCCLKIT_CUDA_ARCHS it was built with."""
+    arch = int(build_info()["cuda"]["archs_sass"][0].rstrip("af"))
+    return divmod(arch, 10)
 
 
 @pytest.fixture
 def mismatched_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine whose only mismatch is its driver."""
     facts = Facts(
         python=sys.version_info[:2],
         nccl_wheels={"nvidia-nccl-cu13": "2.28.9"},
         nccl_loaded_code=None,
         driver_cuda=12020,
-        gpus=(Gpu(0, "NVIDIA H100 80GB HBM3", (9, 0)),),
+        gpus=(Gpu(0, "NVIDIA H100 80GB HBM3", built_capability()),),
         torch_cuda=None,
     )
     monkeypatch.setattr(compat, "gather", lambda full: facts)
@@ -26,7 +34,7 @@ def test_info_table_shows_build_and_machine(mismatched_machine: None, capsys: py
     assert cli.main(["info"]) == 0
     out = capsys.readouterr().out
     assert "NCCL provider" in out
-    assert "GPU 0                 NVIDIA H100 80GB HBM3 (compute capability 9.0)" in out
+    assert "GPU 0                 NVIDIA H100 80GB HBM3 (compute capability {}.{})".format(*built_capability()) in out
     assert "CUDA driver           12.2" in out
     assert "- CUDA driver too old: found a driver for CUDA 12.2" in out
 
@@ -35,7 +43,9 @@ def test_info_json(mismatched_machine: None, capsys: pytest.CaptureFixture[str])
     assert cli.main(["info", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report) == {"build", "runtime", "problems"}
-    assert report["runtime"]["gpus"] == [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "capability": [9, 0]}]
+    assert report["runtime"]["gpus"] == [
+        {"index": 0, "name": "NVIDIA H100 80GB HBM3", "capability": list(built_capability())}
+    ]
     assert report["problems"][0]["what"] == "CUDA driver too old"
 
 
@@ -57,3 +67,27 @@ def test_console_script_info_json_names_the_loaded_library() -> None:
         pytest.skip("the ncclkit console script is not on PATH")
     report = json.loads(subprocess.run([script, "info", "--json"], check=True, capture_output=True, text=True).stdout)
     assert report["runtime"]["nccl_loaded_file"] == compat.gather(full=False).nccl_loaded_file
+
+
+def test_cmake_dir_holds_the_cmake_package() -> None:
+    proc = subprocess.run([sys.executable, "-m", "ncclkit", "--cmake-dir"], check=True, capture_output=True, text=True)
+    cmake_dir = Path(proc.stdout.strip())
+    assert {"ncclkitConfig.cmake", "ncclkitConfigVersion.cmake", "FindNCCL.cmake"} <= {
+        p.name for p in cmake_dir.iterdir()
+    }
+
+
+def test_a_command_is_required() -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([])
+    assert exit_.value.code == 2
+
+
+def test_info_and_check_of_an_extension(
+    mismatched_machine: None, install_extension, capsys: pytest.CaptureFixture[str]
+) -> None:
+    install_extension({**build_info(), "package": "mypkg", "version": "1.2.3", "module": "mypkg._myext"})
+    assert cli.main(["info", "--extension", "mypkg._myext"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("mypkg                 1.2.3\nextension             mypkg._myext\n")
+    assert cli.main(["check", "--extension", "mypkg._myext"]) == 1

@@ -9,6 +9,8 @@ from ncclkit import compat
 from ncclkit.compat import Facts, Gpu, Problem
 
 BUILD = {
+    "package": "ncclkit",
+    "module": "ncclkit._comm",
     "python": {"version": "3.12.3", "soabi": "cpython-312-x86_64-linux-gnu"},
     "cuda": {"runtime_version": "13.0.88", "archs_sass": ["80", "90a"], "archs_ptx": ["90a"]},
     "nccl": {
@@ -48,7 +50,7 @@ def test_python_version() -> None:
 def test_loaded_nccl_older_than_the_header_names_the_file() -> None:
     (problem,) = compat.check_nccl(facts(nccl_loaded_code=22803, nccl_loaded_file="/usr/lib/libnccl.so.2.28.3"), BUILD)
     assert str(problem) == (
-        "NCCL older than the header ncclkit was compiled against: "
+        "NCCL older than the header ncclkit._comm was compiled against: "
         "found NCCL 2.28.3 loaded from /usr/lib/libnccl.so.2.28.3; "
         "expected NCCL 2.x, 2.28.9 or newer (built against /site/nvidia/nccl/lib/libnccl.so.2). "
         "Fix: another package or LD_LIBRARY_PATH loaded an older libnccl.so.2 first; import ncclkit before it, "
@@ -152,6 +154,47 @@ def test_check_raises_with_every_problem(monkeypatch: pytest.MonkeyPatch) -> Non
         compat.check()
     assert [p.what for p in error.value.problems] == ["Python version", "torch uses another CUDA major"]
     assert "- Python version: found Python 3.10" in str(error.value)
+
+
+# An extension another project built with ncclkit_add_extension: the same checks on its own record.
+CONSUMER = {**copy.deepcopy(BUILD), "package": "mypkg", "module": "mypkg._myext"}
+
+
+def test_consumer_problems_name_the_consumer() -> None:
+    older = facts(nccl_loaded_code=22803, nccl_loaded_file="/usr/lib/libnccl.so.2.28.3", python=(3, 11))
+    python, nccl = compat.problems(older, CONSUMER, full=False)
+    assert python.fix == "install mypkg with this Python: python -m pip install --force-reinstall mypkg"
+    assert nccl.what == "NCCL older than the header mypkg._myext was compiled against"
+    assert "import mypkg before it" in nccl.fix
+
+
+def test_check_extension_reads_the_record_beside_the_extension(
+    install_extension, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ncclkit import CompatibilityError
+
+    install_extension(CONSUMER)
+    monkeypatch.setattr(compat, "gather", lambda full: GOOD)
+    compat.check_extension("mypkg._myext")
+    monkeypatch.setattr(compat, "gather", lambda full: facts(nccl_loaded_code=22803))
+    with pytest.raises(CompatibilityError) as error:
+        compat.check_extension("mypkg._myext")
+    assert error.value.module == "mypkg._myext"
+    assert str(error.value).startswith(
+        "mypkg._myext does not match this machine:\n- NCCL older than the header mypkg._myext was compiled against"
+    )
+    assert "`NCCLKIT_SKIP_IMPORT_CHECK=1 ncclkit info --extension mypkg._myext`" in str(error.value)
+
+
+def test_check_extension_without_a_record(install_extension) -> None:
+    (install_extension(CONSUMER) / "_myext.build.json").unlink()
+    with pytest.raises(ImportError, match=r"_myext.build.json is missing: mypkg._myext was not built with"):
+        compat.check_extension("mypkg._myext")
+
+
+def test_check_extension_of_a_module_that_is_not_installed() -> None:
+    with pytest.raises(ModuleNotFoundError, match="no module named 'nosuchpkg._ext': is its package installed?"):
+        compat.check_extension("nosuchpkg._ext")
 
 
 def test_gather_on_this_machine_reads_the_loaded_nccl() -> None:

@@ -30,3 +30,11 @@ def test_nccl_error_pickles() -> None:
 def test_compatibility_error_lists_problems() -> None:
     error = CompatibilityError([Problem("a", "b", "c", "d")])
     assert str(error).startswith("ncclkit does not match this machine:\n- a: found b; expected c. Fix: d\n")
+
+
+def test_compatibility_error_of_an_extension_names_it_and_pickles() -> None:
+    error = CompatibilityError([Problem("a", "b", "c", "d")], "mypkg._myext")
+    assert str(error).startswith("mypkg._myext does not match this machine:\n")
+    assert "ncclkit info --extension mypkg._myext" in str(error)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.module, copy.problems) == (str(error), "mypkg._myext", error.problems)

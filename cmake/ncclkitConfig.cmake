@@ -1,0 +1,48 @@
+#[=======================================================================[.rst:
+ncclkitConfig
+-------------
+
+ncclkit's CMake package: build Python extensions that use CUDA and NCCL the way ncclkit builds
+its own. Installed in the wheel as ``ncclkit/cmake``; scikit-build-core finds it in the build
+environment's site-packages, any other build with
+``-Dncclkit_DIR=$(python -m ncclkit --cmake-dir)``.
+
+.. code-block:: cmake
+
+  project(mypkg LANGUAGES CXX CUDA)
+  find_package(ncclkit CONFIG REQUIRED)
+  ncclkit_add_extension(_myext SOURCES ext.cpp kernels.cu NCCL)
+
+Provides
+^^^^^^^^
+
+``ncclkit_add_extension()``
+  See ``NcclkitExtension.cmake``.
+``FindNCCL``
+  On ``CMAKE_MODULE_PATH``, so ``find_package(NCCL)`` searches as ncclkit does.
+``NCCLKIT_CUDA_ARCHITECTURES``
+  The ``CUDA_ARCHITECTURES`` that ``NCCLKIT_CUDA_ARCHS`` resolves to.
+
+Reads the options ``NCCLKIT_NCCL``, ``NCCLKIT_NCCL_STATIC`` and ``NCCLKIT_CUDA_ARCHS`` (cache or
+environment) and finds Python, pybind11 and the CUDA toolkit.
+#]=======================================================================]
+
+get_property(_ncclkit_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+if(NOT "CXX" IN_LIST _ncclkit_languages OR NOT "CUDA" IN_LIST _ncclkit_languages)
+  set(ncclkit_FOUND FALSE)
+  set(ncclkit_NOT_FOUND_MESSAGE "ncclkit builds CUDA extensions, and this project has not enabled \
+CUDA and C++: use project(<name> LANGUAGES CXX CUDA) before find_package(ncclkit).")
+  return()
+endif()
+
+include(CMakeFindDependencyMacro)
+find_dependency(Python 3.10 COMPONENTS Interpreter Development.Module)
+find_dependency(pybind11 2.13 CONFIG)
+find_dependency(CUDAToolkit)
+
+list(APPEND CMAKE_MODULE_PATH "${CMAKE_CURRENT_LIST_DIR}")
+include(NcclkitOptions)
+include(NcclkitExtension)
+
+ncclkit_read_options()
+ncclkit_cuda_archs("${NCCLKIT_CUDA_ARCHS}")

@@ -1,0 +1,169 @@
+"""A project using ncclkit's CMake package: find_package(ncclkit) + ncclkit_add_extension().
+
+Configure only (the fake NCCL installs hold no code to link); tests/packaging builds and runs a
+real consumer, examples/extension.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nccl_trees
+import pybind11
+import pytest
+from cmake_output import first_error, words
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).parent / "consumer"
+NVCC = shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("cmake") is None or not Path(NVCC).exists(), reason="needs cmake and the CUDA toolkit's nvcc"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Configure:
+    build: Path
+    log: str
+    error: str
+
+    def json(self, name: str) -> dict:
+        return json.loads((self.build / name).read_text())
+
+
+def configure(
+    tmp_path: Path, *args: str, languages: str = "CXX;CUDA", python: Path | None = None, **env: str
+) -> Configure:
+    build = tmp_path / "build"
+    shutil.rmtree(build, ignore_errors=True)
+    proc = subprocess.run(
+        [
+            "cmake",
+            "-S",
+            str(PROJECT),
+            "-B",
+            str(build),
+            f"-Dncclkit_DIR={REPO / 'cmake'}",
+            f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
+            f"-DPython_EXECUTABLE={python or sys.executable}",
+            f"-DCMAKE_CUDA_COMPILER={NVCC}",
+            f"-DPROBE_LANGUAGES={languages}",
+            f"-DPROBE_ARGS={';'.join(args)}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**nccl_trees.clean_environment(), "NCCLKIT_CUDA_ARCHS": "80", "NCCLKIT_NCCL": "system", **env},
+    )
+    return Configure(build, proc.stdout, first_error(proc.stderr))
+
+
+def test_extension_gets_config_header_and_build_record(tmp_path: Path) -> None:
+    fake = nccl_trees.prefix_tree(tmp_path / "nccl", "2.18.3")
+    run = configure(tmp_path, "NCCL", "FEATURES", "COMM_SPLIT", NCCL_ROOT=str(tmp_path / "nccl"))
+    assert run.error == ""
+    config_h = (run.build / "_probe_include" / "ncclkit" / "config.h").read_text()
+    assert "#define NCCLKIT_NCCL_VERSION_CODE 21803\n" in config_h
+    assert "#define NCCLKIT_HAS_COMM_SPLIT 1\n" in config_h
+    assert "#define NCCLKIT_HAS_FP8 0\n" in config_h
+    record = run.json("_probe.build.json")
+    assert (record["package"], record["module"], record["nccl"]["provider"]) == (
+        "consumer",
+        "consumer._probe",
+        "explicit",
+    )
+    assert (record["nccl"]["version"], record["nccl"]["library"]) == ("2.18.3", str(fake.library))
+    assert (record["cuda"]["archs_sass"], record["cuda"]["archs_ptx"]) == (["80"], ["80"])
+    assert record["features"]["NCCLKIT_HAS_BUFFER_REGISTRATION"] == 0
+    probe = run.json("probe.json")
+    assert (probe["links_nccl"], probe["links_nccl_static"]) == ("1", "0")
+    assert probe["install_rpath"] == str(fake.library.parent)
+    assert probe["cuda_architectures"] == "80-real;80-virtual"
+
+
+def test_extension_without_nccl_needs_none(tmp_path: Path) -> None:
+    run = configure(tmp_path)
+    assert run.error == ""
+    assert "-- NCCL " not in run.log  # FindNCCL never ran
+    record = run.json("_probe.build.json")
+    assert record["nccl"]["provider"] == "off"
+    assert record["features"]["NCCLKIT_WITH_NCCL"] == 0
+    assert run.json("probe.json")["links_nccl"] == "0"
+
+
+def test_archs_of_one_extension_in_either_spelling(tmp_path: Path) -> None:
+    run = configure(tmp_path, "ARCHS", "8.6", "9.0+PTX")
+    assert run.json("probe.json")["cuda_architectures"] == "86-real;90-real;90-virtual"
+    assert run.json("_probe.build.json")["cuda"]["archs_source"] == "extension"
+
+
+def test_wheel_nccl_is_found_beside_a_nested_package_at_run_time(tmp_path: Path) -> None:
+    nccl_trees.wheel_tree(tmp_path / "site", "2.28.9")
+    python = nccl_trees.isolated_python(tmp_path / "bin", tmp_path / "site")
+    run = configure(tmp_path, "NCCL", "DESTINATION", "mypkg/ops", python=python, NCCLKIT_NCCL="wheel")
+    assert run.error == ""
+    assert run.json("probe.json")["install_rpath"] == "$ORIGIN/../../nvidia/nccl/lib"
+    record = run.json("_probe.build.json")
+    assert (record["module"], record["nccl"]["wheel"]) == ("mypkg.ops._probe", "nvidia-nccl-cu13")
+
+
+def test_static_nccl(tmp_path: Path) -> None:
+    nccl_trees.prefix_tree(tmp_path / "nccl", "2.28.3", static=True)
+    run = configure(tmp_path, "NCCL", NCCL_ROOT=str(tmp_path / "nccl"), NCCLKIT_NCCL_STATIC="ON")
+    probe = run.json("probe.json")
+    assert (probe["links_nccl"], probe["links_nccl_static"], probe["install_rpath"]) == ("0", "1", "")
+    assert run.json("_probe.build.json")["nccl"]["static"] is True
+
+
+# The errors are ncclkit's own: the same modules make them.
+
+
+def test_nccl_not_found(tmp_path: Path) -> None:
+    run = configure(tmp_path, "NCCL")
+    assert run.error.startswith(
+        'Could NOT find NCCL (missing: NCCL_LIBRARY NCCL_INCLUDE_DIR) (Required is at least version "2.18")'
+    )
+    assert "explicit: none of NCCL_INCLUDE_DIR, NCCL_LIB_DIR, NCCL_ROOT, NCCL_HOME is set" in run.error
+    assert words("Fix it one of three ways: 1. NCCL_ROOT=/path/to/nccl") in run.error
+
+
+def test_feature_the_nccl_lacks(tmp_path: Path) -> None:
+    nccl_trees.prefix_tree(tmp_path / "nccl", "2.18.3")
+    run = configure(tmp_path, "NCCL", "FEATURES", "COMM_SPLIT", "fp8", "COMM_SHRINK", NCCL_ROOT=str(tmp_path / "nccl"))
+    assert run.error == words(
+        f"ncclkit_add_extension(_probe) needs FP8 (NCCL 2.24.0), COMM_SHRINK (NCCL 2.27.0), but NCCL 2.18.3 "
+        f"({tmp_path / 'nccl' / 'include'}, found by the explicit step) is older. Use a newer NCCL: "
+        "pip install -U nvidia-nccl-cu13, or NCCL_ROOT=<a newer install>."
+    )
+
+
+def test_unknown_feature(tmp_path: Path) -> None:
+    nccl_trees.prefix_tree(tmp_path / "nccl", "2.28.3")
+    run = configure(tmp_path, "NCCL", "FEATURES", "TELEPORT", NCCL_ROOT=str(tmp_path / "nccl"))
+    assert run.error.startswith("ncclkit_add_extension(_probe): unknown feature 'TELEPORT'. Features: BF16, AVG,")
+
+
+def test_arch_nvcc_cannot_build(tmp_path: Path) -> None:
+    run = configure(tmp_path, "ARCHS", "35")
+    assert run.error.startswith("NCCLKIT_CUDA_ARCHS='35' asks for sass 35, ptx 35, which nvcc ")
+    assert "Choose archs from that list, or use an nvcc that supports them." in run.error
+
+
+def test_nccl_asked_for_while_off(tmp_path: Path) -> None:
+    run = configure(tmp_path, "NCCL", NCCLKIT_NCCL="off")
+    assert run.error.startswith("An extension asks for NCCL, but NCCLKIT_NCCL=off.")
+
+
+def test_rccl_not_implemented_yet(tmp_path: Path) -> None:
+    run = configure(tmp_path, "RCCL")
+    assert run.error == "ncclkit_add_extension(_probe ... RCCL): RCCL is not implemented yet; use NCCL."
+
+
+def test_project_without_cuda(tmp_path: Path) -> None:
+    run = configure(tmp_path, languages="CXX")
+    assert "ncclkit builds CUDA extensions, and this project has not enabled CUDA and C++" in run.error

@@ -1,0 +1,115 @@
+"""examples/extension, a project that builds its extension with ncclkit's CMake package: built as a
+wheel against the ncclkit wheel from this checkout, installed into a fresh venv, imported, checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from elf import dynamic_section
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "extension"
+# Older than any NCCL the build environment gets from the index.
+OLDER_NCCL = "2.27.7"
+
+
+@pytest.fixture(scope="module")
+def example_wheel(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("example")
+    # The ncclkit of this checkout, never one from the index, in the isolated build environment.
+    constraints = out / "constraints.txt"
+    constraints.write_text(f"ncclkit=={built_wheel.name.split('-')[1]}\n")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--find-links", str(built_wheel.parent)]
+        + ["--wheel-dir", str(out), str(EXAMPLE)],
+        check=True,
+        env={**os.environ, "PIP_CONSTRAINT": str(constraints), "NCCLKIT_CUDA_ARCHS": "80-real"},
+    )
+    (wheel,) = out.glob("ncclkit_example-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def example_python(built_wheel: Path, example_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a fresh venv with both wheels (and the NCCL wheel ncclkit requires) installed."""
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "--quiet", str(built_wheel), str(example_wheel)], check=True)
+    return python
+
+
+def run_python(python: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    # Outside the checkout, so that only installed packages are imported.
+    return subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, cwd=python.parent, env={**os.environ, **env}
+    )
+
+
+def test_wheel_holds_the_extension_its_record_and_an_rpath_to_the_nccl_wheel(
+    example_wheel: Path, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(example_wheel) as whl:
+        whl.extractall(tmp_path)
+    (extension,) = (tmp_path / "ncclkit_example").glob("_ext.*.so")
+    entries = dynamic_section(extension)
+    assert entries.get("RUNPATH", entries.get("RPATH")) == ["$ORIGIN/../nvidia/nccl/lib"]
+    assert "libnccl.so.2" in entries["NEEDED"]
+    record = json.loads((tmp_path / "ncclkit_example" / "_ext.build.json").read_text())
+    assert (record["package"], record["version"], record["module"]) == (
+        "ncclkit_example",
+        "0.1.0",
+        "ncclkit_example._ext",
+    )
+    assert (record["nccl"]["provider"], record["nccl"]["wheel"]) == ("wheel", "nvidia-nccl-cu13")
+    assert (record["cuda"]["archs_sass"], record["cuda"]["archs_source"]) == (["80"], "user")
+    assert record["features"]["NCCLKIT_HAS_GET_LAST_ERROR"] == 1
+    assert record["ncclkit_version"] == "0.1.0"
+
+
+def test_imports_and_passes_its_check_in_a_fresh_venv(example_python: Path) -> None:
+    proc = run_python(
+        example_python,
+        "import json, ncclkit_example\n"
+        "from ncclkit.build_info import read_record\n"
+        "from ncclkit.compat import check_extension\n"
+        "check_extension('ncclkit_example._ext')\n"
+        "record = read_record('ncclkit_example._ext')\n"
+        "print(json.dumps([ncclkit_example.nccl_version(), ncclkit_example._ext.NCCL_VERSION_CODE, "
+        "record['nccl']['version_code']]))",
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded, compiled, recorded = json.loads(proc.stdout)
+    assert loaded == compiled == recorded
+
+
+def test_ncclkit_info_shows_the_extension(example_python: Path) -> None:
+    ncclkit = example_python.parent / "ncclkit"
+    proc = subprocess.run([ncclkit, "info", "--extension", "ncclkit_example._ext"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ncclkit_example       0.1.0\nextension             ncclkit_example._ext\n")
+    assert proc.stdout.endswith("problems              none\n")
+
+
+def test_an_older_nccl_loaded_first_is_a_compatibility_error(example_python: Path, tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", f"nvidia-nccl-cu13=={OLDER_NCCL}"]
+        + ["--dest", str(tmp_path)],
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("nvidia_nccl_cu13-*.whl")
+    with zipfile.ZipFile(wheel) as whl:
+        older = Path(whl.extract("nvidia/nccl/lib/libnccl.so.2", tmp_path))
+    # ncclkit's own import check would refuse first: this is about the extension's.
+    proc = run_python(example_python, "import ncclkit_example", LD_PRELOAD=str(older), NCCLKIT_SKIP_IMPORT_CHECK="1")
+    assert proc.returncode == 1
+    assert "ncclkit.errors.CompatibilityError: ncclkit_example._ext does not match this machine:\n" in proc.stderr
+    assert (
+        "- NCCL older than the header ncclkit_example._ext was compiled against: "
+        f"found NCCL {OLDER_NCCL} loaded from {older};"
+    ) in proc.stderr
