@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,9 +13,11 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from cmake_output import words
 from elf import dynamic_section
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "build_backend"))
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "build_backend"))
 from ncclkit_build.cuda import find_nvcc, nvcc_version  # noqa: E402
 
 
@@ -92,3 +95,27 @@ def test_build_info_records_every_choice(build_info: dict) -> None:
     assert features["NCCLKIT_WITH_NCCL"] == 1
     assert features["NCCLKIT_NCCL_VERSION_CODE"] == nccl["version_code"]
     assert features["NCCLKIT_HAS_FP8"] == int(nccl["version_code"] >= 22400)
+
+
+@pytest.mark.parametrize(("requested", "compatible"), [("0.1", True), ("0.1.0", True), ("0.2", False), ("1.0", False)])
+def test_cmake_package_in_the_wheel_is_found_by_version(
+    unpacked_wheel: Path, tmp_path: Path, requested: str, compatible: bool
+) -> None:
+    import pybind11
+
+    proc = subprocess.run(
+        ["cmake", "-S", str(REPO / "tests" / "cmake" / "consumer"), "-B", str(tmp_path)]
+        + [f"-Dncclkit_DIR={unpacked_wheel / 'ncclkit' / 'cmake'}", f"-DPROBE_NCCLKIT_VERSION={requested}"]
+        + [
+            "-DPROBE_LANGUAGES=CXX;CUDA",
+            f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
+            f"-DPython_EXECUTABLE={sys.executable}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NCCLKIT_CUDA_ARCHS": "80"},
+    )
+    assert (proc.returncode == 0) is compatible, proc.stderr
+    if not compatible:
+        assert f'compatible with requested version "{requested}"' in words(proc.stderr)
+        assert "version: 0.1.0" in proc.stderr
