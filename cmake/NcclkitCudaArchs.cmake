@@ -6,6 +6,9 @@
 #   "native" or empty:       the visible GPUs' archs (nvidia-smi); with no GPU visible, a compact
 #                            list of what this nvcc can build plus PTX of the newest.
 # Every arch is checked against `nvcc --list-gpu-code` / `--list-gpu-arch`.
+#
+# ncclkit_nvcc_gencode(<out>) spells the resolved archs as nvcc -gencode flags, for builds that
+# take them rather than CUDA_ARCHITECTURES (NCCL's Makefile: NVCC_GENCODE).
 # Sets in the caller: NCCLKIT_CUDA_ARCHITECTURES (for the targets), NCCLKIT_CUDA_ARCHS_SASS,
 # NCCLKIT_CUDA_ARCHS_PTX (lists like 90a) and NCCLKIT_CUDA_ARCHS_SOURCE (user|visible-gpu|default).
 
@@ -135,4 +138,16 @@ function(ncclkit_cuda_archs spec)
   set(NCCLKIT_CUDA_ARCHS_PTX "${ptx}" PARENT_SCOPE)
   set(NCCLKIT_CUDA_ARCHS_SOURCE "${source}" PARENT_SCOPE)
   message(STATUS "CUDA archs (${source}): SASS ${sass}; PTX ${ptx}")
+endfunction()
+
+function(ncclkit_nvcc_gencode out)
+  set(flags "")
+  foreach(arch IN LISTS NCCLKIT_CUDA_ARCHS_SASS)
+    list(APPEND flags "-gencode=arch=compute_${arch},code=sm_${arch}")
+  endforeach()
+  foreach(arch IN LISTS NCCLKIT_CUDA_ARCHS_PTX)
+    list(APPEND flags "-gencode=arch=compute_${arch},code=compute_${arch}")
+  endforeach()
+  list(JOIN flags " " flags)
+  set(${out} "${flags}" PARENT_SCOPE)
 endfunction()

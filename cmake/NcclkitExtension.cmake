@@ -3,7 +3,8 @@
 #
 # Builds the Python extension module <name> (pybind11) with the CUDA settings ncclkit uses for
 # its own: the CUDA runtime linked statically, the archs of NCCLKIT_CUDA_ARCHS (or ARCHS, in
-# either spelling), compressed fatbins, hidden symbols. Installs it into DESTINATION (default: the
+# either spelling), compressed fatbins, hidden symbols, ccache/sccache when installed, compile
+# jobs in the ncclkit_compile pool (ncclkit_build_jobs()), NVCC_THREADS. Installs it into DESTINATION (default: the
 # project's name) with its build record, <name>.build.json, which ncclkit.compat.check_extension()
 # checks against the machine at run time.
 #
@@ -17,6 +18,7 @@
 # NCCLKIT_NCCL_VERSION_CODE and the NCCLKIT_HAS_* macros of the NCCL it links (all 0 without).
 
 include(NcclkitBuildInfo)
+include(NcclkitBuildSpeed)
 include(NcclkitCudaArchs)
 include(NcclkitFeatures)
 include(NcclkitProvider)
@@ -83,6 +85,9 @@ function(ncclkit_add_extension name)
   endif()
   string(REGEX REPLACE "/+$" "" destination "${ARG_DESTINATION}")
 
+  if(ARG_NCCL)
+    ncclkit_find_nccl()  # before ARCHS: NCCL built from source gets the archs of the whole build
+  endif()
   if(ARG_ARCHS)
     ncclkit_cuda_archs("${ARG_ARCHS}")
     set(NCCLKIT_CUDA_ARCHS_SOURCE "extension")
@@ -95,12 +100,21 @@ function(ncclkit_add_extension name)
   set_target_properties(${name} PROPERTIES
     CUDA_ARCHITECTURES "${NCCLKIT_CUDA_ARCHITECTURES}"
     CUDA_RUNTIME_LIBRARY Static
-    CUDA_VISIBILITY_PRESET hidden)
+    CUDA_VISIBILITY_PRESET hidden
+    JOB_POOL_COMPILE ncclkit_compile)
+  if(NVCC_THREADS GREATER 1)
+    target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--threads=${NVCC_THREADS}>)
+  endif()
+  ncclkit_compiler_launcher(launcher)
+  if(launcher)
+    set_target_properties(${name} PROPERTIES CXX_COMPILER_LAUNCHER "${launcher}" CUDA_COMPILER_LAUNCHER "${launcher}")
+  endif()
 
   if(ARG_NCCL)
-    ncclkit_find_nccl()
     if(NCCLKIT_NCCL_STATIC)
       target_link_libraries(${name} PRIVATE NCCL::nccl_static)
+      # Keep NCCL's symbols inside: a process that loaded another libnccl.so.2 (torch's) runs both.
+      target_link_options(${name} PRIVATE "LINKER:--exclude-libs,libnccl_static.a")
     else()
       target_link_libraries(${name} PRIVATE NCCL::nccl)
     endif()

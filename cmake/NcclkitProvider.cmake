@@ -5,13 +5,19 @@
 #          toolkit, system paths
 #   wheel  only the nvidia-nccl wheel of the Python that builds
 #   system everything but the wheel
+#   source NCCL built from source (NcclkitNcclSource.cmake), linked statically; auto does this too
+#          when an NCCL source tree is there and no install is named (NCCL_ROOT, NCCL_HOME,
+#          NCCL_INCLUDE_DIR, NCCL_LIB_DIR, NCCL_DIR)
 #   off    no NCCL: asking for it is an error
 # The search runs once per configure; later calls, from any directory, get the same answer.
 # Sets in the caller: NCCLKIT_NCCL_PROVIDER (the FindNCCL step that found it), NCCLKIT_NCCL_WHEEL
 # (the distribution name when the wheel provides NCCL, else empty) and FindNCCL's NCCL_* results.
 # The targets NCCL::nccl and NCCL::nccl_static are made global.
 
+include(NcclkitNcclSource)
+
 set(NCCLKIT_MIN_NCCL_VERSION 2.18)
+set(NCCLKIT_NCCL_INSTALL_HINTS NCCL_ROOT NCCL_HOME NCCL_INCLUDE_DIR NCCL_LIB_DIR NCCL_DIR)
 
 function(_ncclkit_nccl_wheel_name out)
   # The wheel unpacks as <site>/nvidia/nccl/{include,lib} beside <site>/nvidia_nccl_cuXX-*.dist-info.
@@ -46,8 +52,45 @@ function(_ncclkit_check_nccl_cuda_major)
   endif()
 endfunction()
 
-set(_NCCLKIT_NCCL_RESULTS NCCLKIT_NCCL_PROVIDER NCCLKIT_NCCL_WHEEL NCCL_FOUND NCCL_VERSION NCCL_VERSION_CODE
-  NCCL_INCLUDE_DIR NCCL_LIBRARY NCCL_LIBRARY_DIR NCCL_STATIC_LIBRARY)
+set(_NCCLKIT_NCCL_RESULTS NCCLKIT_NCCL_PROVIDER NCCLKIT_NCCL_WHEEL NCCLKIT_NCCL_STATIC NCCL_FOUND NCCL_VERSION
+  NCCL_VERSION_CODE NCCL_INCLUDE_DIR NCCL_LIBRARY NCCL_LIBRARY_DIR NCCL_STATIC_LIBRARY NCCL_SOURCE_DIR
+  NCCL_SOURCE_COMMIT NCCL_BUILD_STYLE)
+
+# Keep this configure's answer for every later ncclkit_find_nccl().
+macro(_ncclkit_remember_nccl)
+  foreach(var IN LISTS _NCCLKIT_NCCL_RESULTS)
+    set_property(GLOBAL PROPERTY _NCCLKIT_RESULT_${var} "${${var}}")
+  endforeach()
+endmacro()
+
+# Whether an NCCL install is named, in the cache or the environment.
+function(_ncclkit_install_named out)
+  foreach(hint IN LISTS NCCLKIT_NCCL_INSTALL_HINTS)
+    if(NOT "$CACHE{${hint}}" STREQUAL "" OR NOT "$ENV{${hint}}" STREQUAL "")
+      set(${out} TRUE PARENT_SCOPE)
+      return()
+    endif()
+  endforeach()
+  set(${out} FALSE PARENT_SCOPE)
+endfunction()
+
+function(_ncclkit_nccl_from_source source_dir)
+  get_property(static_origin GLOBAL PROPERTY NCCLKIT_OPTION_ORIGIN_NCCLKIT_NCCL_STATIC)
+  if(NOT NCCLKIT_NCCL_STATIC AND NOT static_origin STREQUAL "default")
+    message(FATAL_ERROR
+      "NCCLKIT_NCCL_STATIC=${NCCLKIT_NCCL_STATIC} (from the ${static_origin}), but NCCL built from source "
+      "is linked statically. Unset NCCLKIT_NCCL_STATIC, or use an installed NCCL (NCCLKIT_NCCL=system or wheel).")
+  endif()
+  ncclkit_build_nccl_from_source("${source_dir}")
+  if(NCCL_VERSION VERSION_LESS NCCLKIT_MIN_NCCL_VERSION)
+    message(FATAL_ERROR
+      "NCCL source tree ${NCCL_SOURCE_DIR} is NCCL ${NCCL_VERSION}; ncclkit needs ${NCCLKIT_MIN_NCCL_VERSION} or newer.")
+  endif()
+  set(NCCLKIT_NCCL_PROVIDER source)
+  set(NCCLKIT_NCCL_WHEEL "")
+  set(NCCLKIT_NCCL_STATIC ON)
+  _ncclkit_remember_nccl()
+endfunction()
 
 function(_ncclkit_search_nccl mode)
   set(NCCLKIT_NCCL_WHEEL "")
@@ -55,10 +98,23 @@ function(_ncclkit_search_nccl mode)
     message(FATAL_ERROR
       "An extension asks for NCCL, but NCCLKIT_NCCL=off. Set NCCLKIT_NCCL=auto (or wheel, system), "
       "or build the extension without NCCL.")
-  elseif(mode STREQUAL "source" OR mode STREQUAL "rccl")
+  elseif(mode STREQUAL "rccl")
     message(FATAL_ERROR
-      "NCCLKIT_NCCL=${mode} is not implemented yet. Use NCCLKIT_NCCL=auto, wheel or system "
+      "NCCLKIT_NCCL=${mode} is not implemented yet. Use NCCLKIT_NCCL=auto, wheel, system or source "
       "(or off to build without NCCL).")
+  elseif(mode STREQUAL "source" OR mode STREQUAL "auto")
+    ncclkit_nccl_source_dir(source_dir)
+    _ncclkit_install_named(named)
+    if(mode STREQUAL "source" AND NOT source_dir)
+      message(FATAL_ERROR
+        "NCCLKIT_NCCL=source, but there is no NCCL source: ${CMAKE_SOURCE_DIR}/third_party/nccl is empty "
+        "and NCCL_SOURCE_DIR is not set.\n"
+        "Run `git submodule update --init third_party/nccl`, or set NCCL_SOURCE_DIR to an NCCL checkout.")
+    endif()
+    if(mode STREQUAL "source" OR (source_dir AND NOT named))
+      _ncclkit_nccl_from_source("${source_dir}")
+      return()
+    endif()
   elseif(mode STREQUAL "wheel")
     set(NCCL_SEARCH_STEPS wheel)
   elseif(mode STREQUAL "system")
@@ -81,9 +137,7 @@ function(_ncclkit_search_nccl mode)
       endif()
     endif()
   endforeach()
-  foreach(var IN LISTS _NCCLKIT_NCCL_RESULTS)
-    set_property(GLOBAL PROPERTY _NCCLKIT_RESULT_${var} "${${var}}")
-  endforeach()
+  _ncclkit_remember_nccl()
 endfunction()
 
 function(ncclkit_find_nccl)

@@ -23,8 +23,9 @@ Provides
 ``NCCLKIT_CUDA_ARCHITECTURES``
   The ``CUDA_ARCHITECTURES`` that ``NCCLKIT_CUDA_ARCHS`` resolves to.
 
-Reads the options ``NCCLKIT_NCCL``, ``NCCLKIT_NCCL_STATIC`` and ``NCCLKIT_CUDA_ARCHS`` (cache or
-environment) and finds Python, pybind11 and the CUDA toolkit.
+Reads the options ``NCCLKIT_NCCL``, ``NCCLKIT_NCCL_STATIC``, ``NCCLKIT_CUDA_ARCHS``,
+``NCCL_SOURCE_DIR``, ``MAX_JOBS`` and ``NVCC_THREADS`` (cache or environment) and finds Python,
+pybind11 and the CUDA toolkit.
 #]=======================================================================]
 
 get_property(_ncclkit_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
@@ -46,3 +47,6 @@ include(NcclkitExtension)
 
 ncclkit_read_options()
 ncclkit_cuda_archs("${NCCLKIT_CUDA_ARCHS}")
+# Ninja runs ncclkit's compile jobs in this pool: no more than cores and memory allow.
+ncclkit_build_jobs(_ncclkit_jobs)
+set_property(GLOBAL APPEND PROPERTY JOB_POOLS ncclkit_compile=${_ncclkit_jobs})

@@ -216,3 +216,88 @@ def isolated_python(bin_dir: Path, site: Path) -> Path:
 def clean_environment() -> dict[str, str]:
     """The environment less HOST_HINTS."""
     return {name: value for name, value in os.environ.items() if name not in HOST_HINTS}
+
+
+# NCCL source trees, as NCCLKIT_NCCL=source builds them.  A fake builds libnccl_static.a holding
+# ncclGetVersion() alone (with default visibility, as NCCL's API has), generates nccl.h, and writes
+# what it was given to <build dir>/received.json; each compile of the library appends a line to
+# <build dir>/compiles.log.
+
+_SOURCE_HEADER = """\
+#pragma once
+#define NCCL_MAJOR {major}
+#define NCCL_MINOR {minor}
+#define NCCL_PATCH {patch}
+#define NCCL_SUFFIX ""
+#define NCCL_VERSION_CODE {code}
+typedef enum {{ ncclSuccess = 0 }} ncclResult_t;
+#ifdef __cplusplus
+extern "C" {{
+#endif
+ncclResult_t ncclGetVersion(int* version);
+#ifdef __cplusplus
+}}
+#endif
+"""
+
+_SOURCE_LIBRARY = """\
+#include "nccl.h"
+extern "C" __attribute__((visibility("default"))) ncclResult_t ncclGetVersion(int* version) {
+  *version = NCCL_VERSION_CODE;
+  return ncclSuccess;
+}
+"""
+
+# NCCL >= 2.28: CMakeLists.txt with the targets nccl (which must not be built) and nccl_static.
+_SOURCE_CMAKELISTS = """\
+cmake_minimum_required(VERSION 3.25)
+project(NCCL LANGUAGES CXX)
+file(MAKE_DIRECTORY "${CMAKE_BINARY_DIR}/include" "${CMAKE_BINARY_DIR}/lib")
+configure_file(src/nccl.h "${CMAKE_BINARY_DIR}/include/nccl.h" COPYONLY)
+add_custom_target(nccl ALL COMMAND "${CMAKE_COMMAND}" -E false)
+add_library(nccl_static STATIC src/version.cc)
+target_include_directories(nccl_static PUBLIC "${CMAKE_BINARY_DIR}/include")
+set_target_properties(nccl_static PROPERTIES POSITION_INDEPENDENT_CODE ON
+  ARCHIVE_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/lib")
+add_custom_command(TARGET nccl_static POST_BUILD
+  COMMAND "${CMAKE_COMMAND}" -E echo compiled >> "${CMAKE_BINARY_DIR}/compiles.log")
+file(WRITE "${CMAKE_BINARY_DIR}/received.json" "{
+  \\"CMAKE_CUDA_ARCHITECTURES\\": \\"${CMAKE_CUDA_ARCHITECTURES}\\",
+  \\"CMAKE_CUDA_COMPILER_LAUNCHER\\": \\"${CMAKE_CUDA_COMPILER_LAUNCHER}\\",
+  \\"CMAKE_CXX_COMPILER_LAUNCHER\\": \\"${CMAKE_CXX_COMPILER_LAUNCHER}\\",
+  \\"CMAKE_CUDA_FLAGS\\": \\"${CMAKE_CUDA_FLAGS}\\",
+  \\"CMAKE_BUILD_TYPE\\": \\"${CMAKE_BUILD_TYPE}\\"
+}")
+"""
+
+# Older NCCL: a Makefile only.  `make src.build BUILDDIR=...` is the entry point ncclkit uses.
+_SOURCE_MAKEFILE = """\
+BUILDDIR ?= build
+src.build: $(BUILDDIR)/lib/libnccl_static.a
+\tprintf '{"NVCC_GENCODE": "%s", "NVCC": "%s", "CUDA_HOME": "%s", "jobs": "%s"}' \\
+\t  "$(NVCC_GENCODE)" "$(NVCC)" "$(CUDA_HOME)" "$(filter -j%,$(MAKEFLAGS))" > $(BUILDDIR)/received.json
+$(BUILDDIR)/lib/libnccl_static.a: src/version.cc src/nccl.h
+\tmkdir -p $(BUILDDIR)/include $(BUILDDIR)/lib $(BUILDDIR)/obj
+\tcp src/nccl.h $(BUILDDIR)/include/nccl.h
+\t$(CXX) -fPIC -c src/version.cc -o $(BUILDDIR)/obj/version.o
+\tar rcs $@ $(BUILDDIR)/obj/version.o
+\techo compiled >> $(BUILDDIR)/compiles.log
+"""
+
+
+def source_tree(root: Path, version: str, *, style: str) -> Path:
+    """An NCCL checkout of `version` whose build is CMake (style="cmake") or a Makefile ("make")."""
+    major, minor, patch = version.split(".")
+    (root / "makefiles").mkdir(parents=True)
+    (root / "makefiles" / "version.mk").write_text(
+        f"NCCL_MAJOR   := {major}\nNCCL_MINOR   := {minor}\nNCCL_PATCH   := {patch}\n"
+        "NCCL_SUFFIX  :=\nPKG_REVISION := 1\n"
+    )
+    (root / "src").mkdir()
+    header = _SOURCE_HEADER.format(major=major, minor=minor, patch=patch, code=version_code(version))
+    (root / "src" / "nccl.h").write_text(header)
+    (root / "src" / "version.cc").write_text(_SOURCE_LIBRARY)
+    if style == "cmake":
+        (root / "CMakeLists.txt").write_text(_SOURCE_CMAKELISTS)
+    (root / "Makefile").write_text(_SOURCE_MAKEFILE)
+    return root

@@ -6,61 +6,14 @@ real consumer, examples/extension.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nccl_trees
-import pybind11
 import pytest
-from cmake_output import first_error, words
+from cmake_output import words
+from consumer_project import AVAILABLE, configure
 
-REPO = Path(__file__).resolve().parents[2]
-PROJECT = Path(__file__).parent / "consumer"
-NVCC = shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("cmake") is None or not Path(NVCC).exists(), reason="needs cmake and the CUDA toolkit's nvcc"
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class Configure:
-    build: Path
-    log: str
-    error: str
-
-    def json(self, name: str) -> dict:
-        return json.loads((self.build / name).read_text())
-
-
-def configure(
-    tmp_path: Path, *args: str, languages: str = "CXX;CUDA", python: Path | None = None, **env: str
-) -> Configure:
-    build = tmp_path / "build"
-    shutil.rmtree(build, ignore_errors=True)
-    proc = subprocess.run(
-        [
-            "cmake",
-            "-S",
-            str(PROJECT),
-            "-B",
-            str(build),
-            f"-Dncclkit_DIR={REPO / 'cmake'}",
-            f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
-            f"-DPython_EXECUTABLE={python or sys.executable}",
-            f"-DCMAKE_CUDA_COMPILER={NVCC}",
-            f"-DPROBE_LANGUAGES={languages}",
-            f"-DPROBE_ARGS={';'.join(args)}",
-        ],
-        capture_output=True,
-        text=True,
-        env={**nccl_trees.clean_environment(), "NCCLKIT_CUDA_ARCHS": "80", "NCCLKIT_NCCL": "system", **env},
-    )
-    return Configure(build, proc.stdout, first_error(proc.stderr))
+pytestmark = pytest.mark.skipif(not AVAILABLE, reason="needs cmake and the CUDA toolkit's nvcc")
 
 
 def test_extension_gets_config_header_and_build_record(tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ include({repo}/cmake/NcclkitCudaArchs.cmake)
 ncclkit_cuda_archs("${{SPEC}}")
 message(NOTICE "targets=${{NCCLKIT_CUDA_ARCHITECTURES}}")
 message(NOTICE "source=${{NCCLKIT_CUDA_ARCHS_SOURCE}}")
+ncclkit_nvcc_gencode(gencode)
+message(NOTICE "gencode=${{gencode}}")
 """
 
 
@@ -64,21 +66,45 @@ def result(proc: subprocess.CompletedProcess[str]) -> dict[str, str]:
     ],
 )
 def test_both_spellings(tmp_path: Path, spec: str, targets: str) -> None:
-    assert result(run_archs(tmp_path, spec)) == {"targets": targets, "source": "user"}
+    got = result(run_archs(tmp_path, spec))
+    assert (got["targets"], got["source"]) == (targets, "user")
+
+
+@pytest.mark.parametrize(
+    ("spec", "gencode"),
+    [
+        (
+            "8.0 9.0a+PTX",
+            "-gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a "
+            "-gencode=arch=compute_90a,code=compute_90a",
+        ),
+        ("90-virtual", "-gencode=arch=compute_90,code=compute_90"),
+        (
+            "80;100f",
+            "-gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_100f,code=sm_100f "
+            "-gencode=arch=compute_80,code=compute_80 -gencode=arch=compute_100f,code=compute_100f",
+        ),
+    ],
+)
+def test_nvcc_gencode_for_makefile_builds(tmp_path: Path, spec: str, gencode: str) -> None:
+    """TORCH_CUDA_ARCH_LIST or CMake spelling -> CUDA_ARCHITECTURES -> NVCC_GENCODE, as NCCL's Makefile takes it."""
+    assert result(run_archs(tmp_path, spec))["gencode"] == gencode
 
 
 def test_default_without_a_gpu_is_a_compact_list_plus_ptx_of_the_newest(tmp_path: Path) -> None:
     can = nvcc_sass()
     sass = [a for a in ["75", "80", "86", "89", "90", "100", "120"] if a in can]
     expected = ";".join([f"{a}-real" for a in sass] + [f"{sass[-1]}-virtual"])
-    assert result(run_archs(tmp_path, "")) == {"targets": expected, "source": "default"}
+    got = result(run_archs(tmp_path, ""))
+    assert (got["targets"], got["source"]) == (expected, "default")
 
 
 def test_default_with_a_gpu_is_its_arch(tmp_path: Path) -> None:
     smi = tmp_path / "nvidia-smi"
     smi.write_text("#!/bin/sh\necho 9.0\necho 9.0\n")
     smi.chmod(0o755)
-    assert result(run_archs(tmp_path, "")) == {"targets": "90-real", "source": "visible-gpu"}
+    got = result(run_archs(tmp_path, ""))
+    assert (got["targets"], got["source"]) == ("90-real", "visible-gpu")
 
 
 def test_native_without_a_gpu_is_an_error(tmp_path: Path) -> None:
