@@ -301,3 +301,20 @@ def source_tree(root: Path, version: str, *, style: str) -> Path:
         (root / "CMakeLists.txt").write_text(_SOURCE_CMAKELISTS)
     (root / "Makefile").write_text(_SOURCE_MAKEFILE)
     return root
+
+
+def rocm_tree(prefix: Path, version: str, *, flat: bool = False) -> tuple[Path, Path]:
+    """RCCL as ROCm installs it: include/rccl/rccl.h (include/rccl.h when `flat`, as before
+    ROCm 5.x) with NCCL-compatible version macros, and lib/librccl.so -> librccl.so.1.
+
+    Returns the include directory and the library.
+    """
+    header = prefix / "include" / ("rccl.h" if flat else "rccl/rccl.h")
+    write_header(header.parent, version)
+    (header.parent / "nccl.h").rename(header)
+    lib = prefix / "lib"
+    lib.mkdir(parents=True)
+    (lib / "librccl.so.1.0").write_bytes(b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 56)
+    (lib / "librccl.so.1").symlink_to("librccl.so.1.0")
+    (lib / "librccl.so").symlink_to("librccl.so.1")
+    return prefix / "include", lib / "librccl.so"
