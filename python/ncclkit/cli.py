@@ -41,6 +41,10 @@ def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
             ("NCCL built against", f"{nccl['version']} ({nccl['library']}{', static' if nccl['static'] else ''})"),
             ("NCCL features", features or "-"),
         ]
+    if nccl["provider"] == "source":
+        rows.append(
+            ("NCCL source", f"{nccl['source_dir']} (commit {nccl['source_commit']}, {nccl['build_style']} build)")
+        )
     loaded = (
         "-"
         if facts.nccl_loaded_code is None

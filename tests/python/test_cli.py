@@ -91,3 +91,21 @@ def test_info_and_check_of_an_extension(
     out = capsys.readouterr().out
     assert out.startswith("mypkg                 1.2.3\nextension             mypkg._myext\n")
     assert cli.main(["check", "--extension", "mypkg._myext"]) == 1
+
+
+def test_info_of_a_source_build_names_the_tree(
+    mismatched_machine: None, install_extension, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = {**build_info(), "package": "mypkg", "module": "mypkg._myext"}
+    record["nccl"] = {
+        **record["nccl"],
+        "provider": "source",
+        "static": True,
+        "wheel": None,
+        "source_dir": "/src/nccl",
+        "source_commit": "73cf1122",
+        "build_style": "cmake",
+    }
+    install_extension(record)
+    assert cli.main(["info", "--extension", "mypkg._myext"]) == 0
+    assert "NCCL source            /src/nccl (commit 73cf1122, cmake build)\n" in capsys.readouterr().out
