@@ -108,4 +108,4 @@ def test_info_of_a_source_build_names_the_tree(
     }
     install_extension(record)
     assert cli.main(["info", "--extension", "mypkg._myext"]) == 0
-    assert "NCCL source            /src/nccl (commit 73cf1122, cmake build)\n" in capsys.readouterr().out
+    assert "NCCL source           /src/nccl (commit 73cf1122, cmake build)\n" in capsys.readouterr().out
