@@ -71,8 +71,9 @@ def reduce(inputs: list[torch.Tensor], op: str) -> torch.Tensor:
 
 def assert_matches(result: torch.Tensor, expected: torch.Tensor, *, exact: bool) -> None:
     """Equal values (so -0 == +0, and a NaN poison never passes) for integers and single-rank
-    results; floats of several ranks within a few units of their precision."""
-    want = expected.to(result.dtype)
+    results; floats of several ranks within a few units of their precision. The expected values
+    may be on another GPU."""
+    want = expected.to(result.device, result.dtype)
     wide = torch.float64 if result.dtype.is_floating_point else torch.int64
     if exact or not result.dtype.is_floating_point:
         assert torch.equal(result.to(wide), want.to(wide)), (result[:8], want[:8])

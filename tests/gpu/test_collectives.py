@@ -64,7 +64,7 @@ def test_broadcast_every_gpu(comms: list[ncclkit.Communicator], dtype: str, in_p
             c.broadcast(x, None if in_place else out, root=root)
     torch.cuda.synchronize()
     for out in outputs:
-        assert_matches(out, expected.to(out.device), exact=True)
+        assert_matches(out, expected, exact=True)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -75,7 +75,7 @@ def test_all_gather_every_gpu(comms: list[ncclkit.Communicator], dtype: str) -> 
     torch.cuda.synchronize()
     expected = torch.cat([x.to(outputs[0].device) for x in inputs])
     for out in outputs:
-        assert_matches(out, expected.to(out.device), exact=True)
+        assert_matches(out, expected, exact=True)
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -88,7 +88,7 @@ def test_reduce_scatter_every_gpu(comms: list[ncclkit.Communicator], dtype: str,
     run_collective(dtype, op, lambda: on_every_gpu(comms, ncclkit.Communicator.reduce_scatter, inputs, outputs, op=op))
     torch.cuda.synchronize()
     for rank, out in enumerate(outputs):
-        assert_matches(out, expected[rank * COUNT : (rank + 1) * COUNT].to(out.device), exact=n == 1)
+        assert_matches(out, expected[rank * COUNT : (rank + 1) * COUNT], exact=n == 1)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -114,7 +114,7 @@ def test_send_recv_ring(comms: list[ncclkit.Communicator], dtype: str) -> None:
             c.recv(out, (rank - 1) % n)
     torch.cuda.synchronize()
     for rank, out in enumerate(outputs):
-        assert_matches(out, inputs[(rank - 1) % n].to(out.device), exact=True)
+        assert_matches(out, inputs[(rank - 1) % n], exact=True)
 
 
 def test_explicit_stream(comm: ncclkit.Communicator) -> None:

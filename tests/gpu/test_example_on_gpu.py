@@ -3,12 +3,14 @@ compared with torch."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import ncclkit
 import pytest
 import torch
 from ncclkit.compat import check_extension
@@ -22,12 +24,17 @@ SIZES = [0, 1, 1000, 65535 * 256 + 1001]
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """ncclkit_example, built here (with the NCCLKIT_* options of this environment) into a temporary target."""
+    """ncclkit_example, built here into a temporary target against the NCCL ncclkit was built with:
+    both load libnccl.so.2, and the first one loaded serves the process."""
     target = tmp_path_factory.mktemp("example")
+    provider = ncclkit.build_info()["nccl"]["provider"]
+    # A static (source) NCCL is ncclkit's alone; the example then takes its default.
+    env = dict(os.environ, NCCLKIT_NCCL=provider) if provider in ("system", "wheel") else None
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--quiet"]
         + ["--target", str(target), str(EXAMPLE)],
         check=True,
+        env=env,
     )
     sys.path.insert(0, str(target))
     try:
