@@ -11,7 +11,8 @@ Imported Targets
 ^^^^^^^^^^^^^^^^
 
 ``RCCL::rccl``
-  The shared library, with the directory to include ``<rccl/rccl.h>`` (or ``<rccl.h>``) from.
+  The shared library, with the include directories that make ``<rccl.h>`` (both layouts) and
+  ``<rccl/rccl.h>`` (the nested one) work.
 
 Result Variables
 ^^^^^^^^^^^^^^^^
@@ -124,10 +125,14 @@ unset(_rccl_searched)
 unset(_rccl_reason)
 
 if(RCCL_FOUND AND NOT TARGET RCCL::rccl)
+  cmake_path(GET RCCL_HEADER PARENT_PATH _rccl_includes)
+  list(PREPEND _rccl_includes "${RCCL_INCLUDE_DIR}")
+  list(REMOVE_DUPLICATES _rccl_includes)
   add_library(RCCL::rccl SHARED IMPORTED)
   set_target_properties(RCCL::rccl PROPERTIES
     IMPORTED_LOCATION "${RCCL_LIBRARY}"
-    INTERFACE_INCLUDE_DIRECTORIES "${RCCL_INCLUDE_DIR}")
+    INTERFACE_INCLUDE_DIRECTORIES "${_rccl_includes}")
+  unset(_rccl_includes)
 endif()
 
 cmake_policy(POP)

@@ -2,9 +2,11 @@
 #
 # Writes what the build chose for one extension, as JSON, for `ncclkit info` and the run-time
 # check (ncclkit.compat.check_extension). <output> may hold generator expressions. Reads the
-# variables ncclkit_add_extension set for the target: NCCLKIT_CUDA_ARCHS_*, NCCLKIT_FEATURES,
-# NCCLKIT_NCCL_PROVIDER (off for an extension without NCCL), NCCLKIT_NCCL_WHEEL, NCCL_* (from
-# FindNCCL), and CMake's project, compiler and Python variables.
+# variables ncclkit_add_extension set for the target: gpu_language (CUDA or HIP),
+# NCCLKIT_CUDA_ARCHS_* or NCCLKIT_HIP_ARCHS, NCCLKIT_FEATURES, NCCLKIT_NCCL_PROVIDER (off for an
+# extension without NCCL), NCCLKIT_NCCL_WHEEL, NCCL_* (from FindNCCL, or FindRCCL's under those
+# names), and CMake's project, compiler and Python variables. A HIP build's record has "hip" where
+# a CUDA build's has "cuda".
 
 # The commit being built: NCCLKIT_GIT_COMMIT (for builds from a tree without .git, e.g. in docker),
 # else git, marked -dirty when the tree has changes, else "unknown".
@@ -57,6 +59,33 @@ function(_ncclkit_json_set_string var key value)
   set(${var} "${json}" PARENT_SCOPE)
 endfunction()
 
+# The "cuda" object of the record in variable <var>.
+function(_ncclkit_cuda_record var)
+  set(info "${${var}}")
+  set(cuda "{}")
+  _ncclkit_json_set_string(cuda nvcc_version "${CMAKE_CUDA_COMPILER_VERSION}")
+  _ncclkit_json_set_string(cuda runtime_version "${CUDAToolkit_VERSION}")
+  _ncclkit_json_set_string(cuda cudart "static")
+  _ncclkit_json_strings(sass ${NCCLKIT_CUDA_ARCHS_SASS})
+  _ncclkit_json_strings(ptx ${NCCLKIT_CUDA_ARCHS_PTX})
+  string(JSON cuda SET "${cuda}" archs_sass "${sass}")
+  string(JSON cuda SET "${cuda}" archs_ptx "${ptx}")
+  _ncclkit_json_set_string(cuda archs_source "${NCCLKIT_CUDA_ARCHS_SOURCE}")
+  string(JSON info SET "${info}" cuda "${cuda}")
+  set(${var} "${info}" PARENT_SCOPE)
+endfunction()
+
+# The "hip" object of the record in variable <var>.
+function(_ncclkit_hip_record var)
+  set(hip "{}")
+  _ncclkit_json_set_string(hip compiler_version "${CMAKE_HIP_COMPILER_VERSION}")
+  _ncclkit_json_set_string(hip platform "${CMAKE_HIP_PLATFORM}")
+  _ncclkit_json_strings(archs ${NCCLKIT_HIP_ARCHS})
+  string(JSON hip SET "${hip}" archs "${archs}")
+  string(JSON info SET "${${var}}" hip "${hip}")
+  set(${var} "${info}" PARENT_SCOPE)
+endfunction()
+
 function(ncclkit_write_build_record target module output)
   _ncclkit_git_commit(commit)
   string(TIMESTAMP built "%Y-%m-%dT%H:%M:%SZ" UTC)  # honours SOURCE_DATE_EPOCH
@@ -85,19 +114,16 @@ function(ncclkit_write_build_record target module output)
 
   set(compiler "{}")
   _ncclkit_json_set_string(compiler cxx "${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}")
-  _ncclkit_json_set_string(compiler cuda "${CMAKE_CUDA_COMPILER_ID} ${CMAKE_CUDA_COMPILER_VERSION}")
+  string(TOLOWER "${gpu_language}" key)
+  _ncclkit_json_set_string(compiler ${key}
+    "${CMAKE_${gpu_language}_COMPILER_ID} ${CMAKE_${gpu_language}_COMPILER_VERSION}")
   string(JSON info SET "${info}" compiler "${compiler}")
 
-  set(cuda "{}")
-  _ncclkit_json_set_string(cuda nvcc_version "${CMAKE_CUDA_COMPILER_VERSION}")
-  _ncclkit_json_set_string(cuda runtime_version "${CUDAToolkit_VERSION}")
-  _ncclkit_json_set_string(cuda cudart "static")
-  _ncclkit_json_strings(sass ${NCCLKIT_CUDA_ARCHS_SASS})
-  _ncclkit_json_strings(ptx ${NCCLKIT_CUDA_ARCHS_PTX})
-  string(JSON cuda SET "${cuda}" archs_sass "${sass}")
-  string(JSON cuda SET "${cuda}" archs_ptx "${ptx}")
-  _ncclkit_json_set_string(cuda archs_source "${NCCLKIT_CUDA_ARCHS_SOURCE}")
-  string(JSON info SET "${info}" cuda "${cuda}")
+  if(gpu_language STREQUAL "HIP")
+    _ncclkit_hip_record(info)
+  else()
+    _ncclkit_cuda_record(info)
+  endif()
 
   set(nccl "{}")
   _ncclkit_json_set_string(nccl provider "${NCCLKIT_NCCL_PROVIDER}")

@@ -4,18 +4,24 @@
 # Builds the Python extension module <name> (pybind11) with the CUDA settings ncclkit uses for
 # its own: the CUDA runtime linked statically, the archs of NCCLKIT_CUDA_ARCHS (or ARCHS, in
 # either spelling), compressed fatbins, hidden symbols, ccache/sccache when installed, compile
-# jobs in the ncclkit_compile pool (ncclkit_build_jobs()), NVCC_THREADS. Installs it into DESTINATION (default: the
-# project's name) with its build record, <name>.build.json, which ncclkit.compat.check_extension()
-# checks against the machine at run time.
+# jobs in the ncclkit_compile pool (ncclkit_build_jobs()), NVCC_THREADS. Installs it into
+# DESTINATION (default: the project's name) with its build record, <name>.build.json, which
+# ncclkit.compat.check_extension() checks against the machine at run time.
 #
 #   NCCL      link NCCL (NCCLKIT_NCCL_STATIC: libnccl_static.a), found once per configure as
-#             NCCLKIT_NCCL says, with an RPATH to where it is at run time.
-#   RCCL      link RCCL (not implemented yet).
+#             NCCLKIT_NCCL says, with an RPATH to where it is at run time. With NCCLKIT_NCCL=rccl
+#             this is RCCL, as below: one CMakeLists serves CUDA and ROCm builds.
+#   RCCL      link RCCL (FindRCCL), for ROCm: needs NCCLKIT_NCCL=rccl or auto.
 #   FEATURES  NCCL features the extension needs (COMM_SPLIT, FP8, ...: the NCCLKIT_HAS_* names);
 #             one the found NCCL lacks is a configure error.
 #
-# Every extension gets the generated header <ncclkit/config.h> with NCCLKIT_WITH_NCCL,
-# NCCLKIT_NCCL_VERSION_CODE and the NCCLKIT_HAS_* macros of the NCCL it links (all 0 without).
+# An extension that links RCCL, and every extension of a project that compiles HIP and not CUDA,
+# compiles its SOURCES as HIP (CMake's HIP language) for CMAKE_HIP_ARCHITECTURES (or ARCHS: gfx
+# names), with the HIP runtime linked as CMake's HIP language links it.
+#
+# Every extension gets the generated header <ncclkit/config.h> with NCCLKIT_WITH_NCCL (or
+# NCCLKIT_WITH_RCCL), NCCLKIT_NCCL_VERSION_CODE and the NCCLKIT_HAS_* macros of the NCCL it links
+# (all 0 without).
 
 include(NcclkitBuildInfo)
 include(NcclkitBuildSpeed)
@@ -66,6 +72,29 @@ function(_ncclkit_nccl_rpath target destination)
   endif()
 endfunction()
 
+# The pybind11 module of a CUDA build: static runtime, compressed fatbins, NCCLKIT_CUDA_ARCHS.
+function(_ncclkit_cuda_module name)
+  pybind11_add_module(${name} MODULE ${ARGN})
+  target_compile_features(${name} PRIVATE cxx_std_17 cuda_std_17)
+  target_link_libraries(${name} PRIVATE CUDA::cudart_static)
+  target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xfatbin=-compress-all>)
+  set_target_properties(${name} PROPERTIES
+    CUDA_ARCHITECTURES "${NCCLKIT_CUDA_ARCHITECTURES}"
+    CUDA_RUNTIME_LIBRARY Static
+    CUDA_VISIBILITY_PRESET hidden)
+  if(NVCC_THREADS GREATER 1)
+    target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--threads=${NVCC_THREADS}>)
+  endif()
+endfunction()
+
+# The pybind11 module of a ROCm build: every source compiled as HIP.
+function(_ncclkit_hip_module name)
+  set_source_files_properties(${ARGN} PROPERTIES LANGUAGE HIP)
+  pybind11_add_module(${name} MODULE ${ARGN})
+  target_compile_features(${name} PRIVATE cxx_std_17 hip_std_17)
+  set_target_properties(${name} PROPERTIES HIP_VISIBILITY_PRESET hidden)
+endfunction()
+
 function(ncclkit_add_extension name)
   cmake_parse_arguments(PARSE_ARGV 1 ARG "NCCL;RCCL" "DESTINATION" "SOURCES;ARCHS;FEATURES")
   if(ARG_UNPARSED_ARGUMENTS)
@@ -74,8 +103,17 @@ function(ncclkit_add_extension name)
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "ncclkit_add_extension(${name}): no SOURCES")
   endif()
+  if(ARG_NCCL AND ARG_RCCL)
+    message(FATAL_ERROR "ncclkit_add_extension(${name}): NCCL or RCCL, not both (NCCL means RCCL in a ROCm build).")
+  endif()
   if(ARG_RCCL)
-    message(FATAL_ERROR "ncclkit_add_extension(${name} ... RCCL): RCCL is not implemented yet; use NCCL.")
+    ncclkit_nccl_mode(mode)
+    if(NOT mode STREQUAL "rccl")
+      message(FATAL_ERROR
+        "ncclkit_add_extension(${name} ... RCCL) links RCCL, but NCCLKIT_NCCL=${NCCLKIT_NCCL}. "
+        "Set NCCLKIT_NCCL=rccl for a ROCm build, or ask for NCCL.")
+    endif()
+    set(ARG_NCCL TRUE)
   endif()
   if(ARG_FEATURES AND NOT ARG_NCCL)
     message(FATAL_ERROR "ncclkit_add_extension(${name}): FEATURES are NCCL features; add NCCL.")
@@ -85,32 +123,49 @@ function(ncclkit_add_extension name)
   endif()
   string(REGEX REPLACE "/+$" "" destination "${ARG_DESTINATION}")
 
+  set(rccl FALSE)
   if(ARG_NCCL)
     ncclkit_find_nccl()  # before ARCHS: NCCL built from source gets the archs of the whole build
+    if(NCCLKIT_NCCL_PROVIDER STREQUAL "rccl")
+      set(rccl TRUE)
+    endif()
   endif()
-  if(ARG_ARCHS)
-    ncclkit_cuda_archs("${ARG_ARCHS}")
-    set(NCCLKIT_CUDA_ARCHS_SOURCE "extension")
+  get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+  if(rccl OR NOT "CUDA" IN_LIST languages)
+    set(gpu_language HIP)
+  else()
+    set(gpu_language CUDA)
+  endif()
+  if(NOT gpu_language IN_LIST languages)
+    message(FATAL_ERROR
+      "ncclkit_add_extension(${name}) links RCCL, which compiles as HIP, and this project has not enabled HIP: "
+      "use project(<name> LANGUAGES CXX HIP), or enable_language(HIP) when NCCLKIT_NCCL is rccl.")
   endif()
 
-  pybind11_add_module(${name} MODULE ${ARG_SOURCES})
-  target_compile_features(${name} PRIVATE cxx_std_17 cuda_std_17)
-  target_link_libraries(${name} PRIVATE CUDA::cudart_static)
-  target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xfatbin=-compress-all>)
-  set_target_properties(${name} PROPERTIES
-    CUDA_ARCHITECTURES "${NCCLKIT_CUDA_ARCHITECTURES}"
-    CUDA_RUNTIME_LIBRARY Static
-    CUDA_VISIBILITY_PRESET hidden
-    JOB_POOL_COMPILE ncclkit_compile)
-  if(NVCC_THREADS GREATER 1)
-    target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--threads=${NVCC_THREADS}>)
+  if(gpu_language STREQUAL "HIP")
+    _ncclkit_hip_module(${name} ${ARG_SOURCES})
+    if(ARG_ARCHS)
+      set_target_properties(${name} PROPERTIES HIP_ARCHITECTURES "${ARG_ARCHS}")
+    endif()
+    get_target_property(NCCLKIT_HIP_ARCHS ${name} HIP_ARCHITECTURES)
+  else()
+    if(ARG_ARCHS)
+      ncclkit_cuda_archs("${ARG_ARCHS}")
+      set(NCCLKIT_CUDA_ARCHS_SOURCE "extension")
+    endif()
+    _ncclkit_cuda_module(${name} ${ARG_SOURCES})
   endif()
+  set_target_properties(${name} PROPERTIES JOB_POOL_COMPILE ncclkit_compile)
   ncclkit_compiler_launcher(launcher)
   if(launcher)
-    set_target_properties(${name} PROPERTIES CXX_COMPILER_LAUNCHER "${launcher}" CUDA_COMPILER_LAUNCHER "${launcher}")
+    set_target_properties(${name} PROPERTIES
+      CXX_COMPILER_LAUNCHER "${launcher}" ${gpu_language}_COMPILER_LAUNCHER "${launcher}")
   endif()
 
-  if(ARG_NCCL)
+  if(rccl)
+    target_link_libraries(${name} PRIVATE RCCL::rccl)
+    _ncclkit_nccl_rpath(${name} "${destination}")
+  elseif(ARG_NCCL)
     if(NCCLKIT_NCCL_STATIC)
       target_link_libraries(${name} PRIVATE NCCL::nccl_static)
       # Keep NCCL's symbols inside: a process that loaded another libnccl.so.2 (torch's) runs both.
@@ -125,7 +180,11 @@ function(ncclkit_add_extension name)
   endif()
 
   set(include_dir "${CMAKE_CURRENT_BINARY_DIR}/${name}_include")
-  ncclkit_nccl_features("${NCCL_VERSION_CODE}" "${include_dir}/ncclkit/config.h")
+  if(rccl)
+    ncclkit_nccl_features("${NCCL_VERSION_CODE}" "${include_dir}/ncclkit/config.h" RCCL)
+  else()
+    ncclkit_nccl_features("${NCCL_VERSION_CODE}" "${include_dir}/ncclkit/config.h")
+  endif()
   _ncclkit_require_features(${name} ${ARG_FEATURES})
   target_include_directories(${name} PRIVATE "${include_dir}")
 

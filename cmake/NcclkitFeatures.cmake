@@ -1,9 +1,10 @@
-# ncclkit_nccl_features(<version_code> <header>)
+# ncclkit_nccl_features(<version_code> <header> [RCCL])
 #
-# Writes <header> (ncclkit/config.h) with NCCLKIT_WITH_NCCL, NCCLKIT_NCCL_VERSION_CODE and one
-# NCCLKIT_HAS_<feature> per version-gated NCCL API the bindings use, each derived from the NCCL
-# header's version code (0 when building without NCCL). Sets NCCLKIT_FEATURES in the caller:
-# a list of NAME=VALUE, the same macros, for the build info.
+# Writes <header> (ncclkit/config.h) with NCCLKIT_WITH_NCCL (NCCLKIT_WITH_RCCL instead, given
+# RCCL), NCCLKIT_NCCL_VERSION_CODE and one NCCLKIT_HAS_<feature> per version-gated NCCL API the
+# bindings use, each derived from the header's (NCCL-compatible) version code (0 when building
+# without NCCL). Sets NCCLKIT_FEATURES in the caller: a list of NAME=VALUE, the same macros, for
+# the build info.
 
 # Feature and the first NCCL release that has it (the gates PyTorch's NCCLUtils.hpp uses).
 set(NCCLKIT_NCCL_FEATURE_GATES
@@ -32,12 +33,16 @@ function(ncclkit_nccl_version_code version out)
 endfunction()
 
 function(ncclkit_nccl_features version_code header)
-  if(version_code)
-    set(features "NCCLKIT_WITH_NCCL=1" "NCCLKIT_NCCL_VERSION_CODE=${version_code}")
-  else()
+  set(with_nccl 0)
+  set(with_rccl 0)
+  if(NOT version_code)
     set(version_code 0)
-    set(features "NCCLKIT_WITH_NCCL=0" "NCCLKIT_NCCL_VERSION_CODE=0")
+  elseif(ARGV2 STREQUAL "RCCL")
+    set(with_rccl 1)
+  else()
+    set(with_nccl 1)
   endif()
+  set(features "NCCLKIT_WITH_NCCL=${with_nccl}" "NCCLKIT_WITH_RCCL=${with_rccl}" "NCCLKIT_NCCL_VERSION_CODE=${version_code}")
   foreach(gate IN LISTS NCCLKIT_NCCL_FEATURE_GATES)
     string(REPLACE "=" ";" gate "${gate}")
     list(GET gate 0 name)

@@ -26,7 +26,10 @@ function(ncclkit_option name default doc)
     endif()
   endif()
   set(${name} "${value}" PARENT_SCOPE)
-  set_property(GLOBAL APPEND PROPERTY NCCLKIT_OPTIONS "${name}")
+  get_property(names GLOBAL PROPERTY NCCLKIT_OPTIONS)
+  if(NOT name IN_LIST names)
+    set_property(GLOBAL APPEND PROPERTY NCCLKIT_OPTIONS "${name}")
+  endif()
   set_property(GLOBAL PROPERTY NCCLKIT_OPTION_ORIGIN_${name} "${origin}")
 endfunction()
 
@@ -41,13 +44,18 @@ function(ncclkit_print_options)
 endfunction()
 
 # The options every ncclkit build reads: ncclkit's own, and a project's that uses ncclkit's CMake
-# package, so that `NCCLKIT_NCCL=system pip install .` means the same thing for both.
+# package, so that `NCCLKIT_NCCL=system pip install .` means the same thing for both. Reading them
+# again (ncclkit's own build does, before it picks CUDA or HIP) prints them only once.
 macro(ncclkit_read_options)
+  get_property(_ncclkit_options_printed GLOBAL PROPERTY NCCLKIT_OPTIONS_PRINTED)
   ncclkit_option(NCCLKIT_NCCL auto "Where NCCL comes from" CHOICES auto wheel system source rccl off)
   ncclkit_option(NCCLKIT_NCCL_STATIC OFF "Link libnccl_static.a instead of libnccl.so")
   ncclkit_option(NCCLKIT_CUDA_ARCHS "" "CUDA archs: '80;90a' or '8.0 9.0a+PTX'; empty: the visible GPU's")
   ncclkit_option(NCCL_SOURCE_DIR "" "NCCL source tree for NCCLKIT_NCCL=source; empty: third_party/nccl")
   ncclkit_option(MAX_JOBS "" "Parallel compile jobs; empty: as many as cores and memory allow")
   ncclkit_option(NVCC_THREADS 1 "nvcc --threads: archs of one file compiled in parallel")
-  ncclkit_print_options()
+  if(NOT _ncclkit_options_printed)
+    ncclkit_print_options()
+    set_property(GLOBAL PROPERTY NCCLKIT_OPTIONS_PRINTED TRUE)
+  endif()
 endmacro()

@@ -8,6 +8,7 @@
 #   source NCCL built from source (NcclkitNcclSource.cmake), linked statically; auto does this too
 #          when an NCCL source tree is there and no install is named (NCCL_ROOT, NCCL_HOME,
 #          NCCL_INCLUDE_DIR, NCCL_LIB_DIR, NCCL_DIR)
+#   rccl   RCCL (FindRCCL), for ROCm; auto means this in a project that compiles HIP and not CUDA
 #   off    no NCCL: asking for it is an error
 # The search runs once per configure; later calls, from any directory, get the same answer.
 # Sets in the caller: NCCLKIT_NCCL_PROVIDER (the FindNCCL step that found it), NCCLKIT_NCCL_WHEEL
@@ -92,6 +93,38 @@ function(_ncclkit_nccl_from_source source_dir)
   _ncclkit_remember_nccl()
 endfunction()
 
+# RCCL's results under FindNCCL's names: its NCCL-compatible version stands in for NCCL's, so the
+# feature macros and the build record treat both alike.
+function(_ncclkit_nccl_from_rccl)
+  if(NCCLKIT_NCCL_STATIC)
+    message(FATAL_ERROR "NCCLKIT_NCCL=rccl links librccl.so, and NCCLKIT_NCCL_STATIC is ON: unset it.")
+  endif()
+  find_package(RCCL ${NCCLKIT_MIN_NCCL_VERSION} REQUIRED)
+  get_target_property(global RCCL::rccl IMPORTED_GLOBAL)
+  if(NOT global)
+    set_target_properties(RCCL::rccl PROPERTIES IMPORTED_GLOBAL TRUE)
+  endif()
+  set(NCCLKIT_NCCL_PROVIDER rccl)
+  set(NCCLKIT_NCCL_WHEEL "")
+  set(NCCL_FOUND TRUE)
+  set(NCCL_VERSION "${RCCL_VERSION}")
+  set(NCCL_VERSION_CODE "${RCCL_VERSION_CODE}")
+  set(NCCL_INCLUDE_DIR "${RCCL_INCLUDE_DIR}")
+  set(NCCL_LIBRARY "${RCCL_LIBRARY}")
+  cmake_path(GET RCCL_LIBRARY PARENT_PATH NCCL_LIBRARY_DIR)
+  _ncclkit_remember_nccl()
+endfunction()
+
+# NCCLKIT_NCCL as this project reads it: auto is rccl where the project compiles HIP and not CUDA.
+function(ncclkit_nccl_mode out)
+  get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+  set(mode "${NCCLKIT_NCCL}")
+  if(mode STREQUAL "auto" AND "HIP" IN_LIST languages AND NOT "CUDA" IN_LIST languages)
+    set(mode rccl)
+  endif()
+  set(${out} "${mode}" PARENT_SCOPE)
+endfunction()
+
 function(_ncclkit_search_nccl mode)
   set(NCCLKIT_NCCL_WHEEL "")
   if(mode STREQUAL "off")
@@ -99,9 +132,8 @@ function(_ncclkit_search_nccl mode)
       "An extension asks for NCCL, but NCCLKIT_NCCL=off. Set NCCLKIT_NCCL=auto (or wheel, system), "
       "or build the extension without NCCL.")
   elseif(mode STREQUAL "rccl")
-    message(FATAL_ERROR
-      "NCCLKIT_NCCL=${mode} is not implemented yet. Use NCCLKIT_NCCL=auto, wheel, system or source "
-      "(or off to build without NCCL).")
+    _ncclkit_nccl_from_rccl()
+    return()
   elseif(mode STREQUAL "source" OR mode STREQUAL "auto")
     ncclkit_nccl_source_dir(source_dir)
     _ncclkit_install_named(named)
@@ -143,7 +175,8 @@ endfunction()
 function(ncclkit_find_nccl)
   get_property(searched GLOBAL PROPERTY _NCCLKIT_NCCL_SEARCHED)
   if(NOT searched)
-    _ncclkit_search_nccl("${NCCLKIT_NCCL}")
+    ncclkit_nccl_mode(mode)
+    _ncclkit_search_nccl("${mode}")
     set_property(GLOBAL PROPERTY _NCCLKIT_NCCL_SEARCHED TRUE)
   endif()
   foreach(var IN LISTS _NCCLKIT_NCCL_RESULTS)

@@ -9,7 +9,7 @@ environment's site-packages, any other build with
 
 .. code-block:: cmake
 
-  project(mypkg LANGUAGES CXX CUDA)
+  project(mypkg LANGUAGES CXX CUDA)      # LANGUAGES CXX HIP for a ROCm build (NCCLKIT_NCCL=rccl)
   find_package(ncclkit CONFIG REQUIRED)
   ncclkit_add_extension(_myext SOURCES ext.cpp kernels.cu NCCL)
 
@@ -18,35 +18,42 @@ Provides
 
 ``ncclkit_add_extension()``
   See ``NcclkitExtension.cmake``.
-``FindNCCL``
+``FindNCCL``, ``FindRCCL``
   On ``CMAKE_MODULE_PATH``, so ``find_package(NCCL)`` searches as ncclkit does.
 ``NCCLKIT_CUDA_ARCHITECTURES``
   The ``CUDA_ARCHITECTURES`` that ``NCCLKIT_CUDA_ARCHS`` resolves to.
 
 Reads the options ``NCCLKIT_NCCL``, ``NCCLKIT_NCCL_STATIC``, ``NCCLKIT_CUDA_ARCHS``,
 ``NCCL_SOURCE_DIR``, ``MAX_JOBS`` and ``NVCC_THREADS`` (cache or environment) and finds Python,
-pybind11 and the CUDA toolkit.
+pybind11 and, when the project enables CUDA, the CUDA toolkit.
 #]=======================================================================]
 
 get_property(_ncclkit_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
-if(NOT "CXX" IN_LIST _ncclkit_languages OR NOT "CUDA" IN_LIST _ncclkit_languages)
+if(NOT "CXX" IN_LIST _ncclkit_languages OR NOT ("CUDA" IN_LIST _ncclkit_languages OR "HIP" IN_LIST _ncclkit_languages))
   set(ncclkit_FOUND FALSE)
-  set(ncclkit_NOT_FOUND_MESSAGE "ncclkit builds CUDA extensions, and this project has not enabled \
-CUDA and C++: use project(<name> LANGUAGES CXX CUDA) before find_package(ncclkit).")
+  set(ncclkit_NOT_FOUND_MESSAGE "ncclkit builds CUDA (or, for RCCL, HIP) extensions, and this project \
+has enabled neither: use project(<name> LANGUAGES CXX CUDA), or LANGUAGES CXX HIP for ROCm, before \
+find_package(ncclkit).")
   return()
 endif()
 
 include(CMakeFindDependencyMacro)
 find_dependency(Python 3.10 COMPONENTS Interpreter Development.Module)
 find_dependency(pybind11 2.13 CONFIG)
-find_dependency(CUDAToolkit)
 
 list(APPEND CMAKE_MODULE_PATH "${CMAKE_CURRENT_LIST_DIR}")
 include(NcclkitOptions)
 include(NcclkitExtension)
 
 ncclkit_read_options()
-ncclkit_cuda_archs("${NCCLKIT_CUDA_ARCHS}")
+if("CUDA" IN_LIST _ncclkit_languages)
+  find_dependency(CUDAToolkit)
+  ncclkit_cuda_archs("${NCCLKIT_CUDA_ARCHS}")
+elseif(NCCLKIT_CUDA_ARCHS)
+  message(FATAL_ERROR
+    "NCCLKIT_CUDA_ARCHS='${NCCLKIT_CUDA_ARCHS}', but this build compiles HIP, not CUDA. Give ROCm's "
+    "archs as CMAKE_HIP_ARCHITECTURES (e.g. -DCMAKE_HIP_ARCHITECTURES='gfx90a;gfx942'), and unset NCCLKIT_CUDA_ARCHS.")
+endif()
 # Ninja runs ncclkit's compile jobs in this pool: no more than cores and memory allow.
 ncclkit_build_jobs(_ncclkit_jobs)
 set_property(GLOBAL APPEND PROPERTY JOB_POOLS ncclkit_compile=${_ncclkit_jobs})

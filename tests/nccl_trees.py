@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -318,3 +319,33 @@ def rocm_tree(prefix: Path, version: str, *, flat: bool = False) -> tuple[Path, 
     (lib / "librccl.so.1").symlink_to("librccl.so.1.0")
     (lib / "librccl.so").symlink_to("librccl.so.1")
     return prefix / "include", lib / "librccl.so"
+
+
+def rccl_api_tree(prefix: Path, nccl_header: Path) -> tuple[str, Path]:
+    """An RCCL install with the real NCCL API, to compile against: include/rccl/rccl.h is
+    `nccl_header` (a real nccl.h) in HIP's spelling, as RCCL ships it, and lib/librccl.so is an
+    empty library with RCCL's soname. It links; nothing in it runs.
+
+    Returns the header's version and the library.
+    """
+    text = nccl_header.read_text()
+    for cuda, hip in (
+        ("<cuda_runtime.h>", "<hip/hip_runtime.h>"),
+        ("<cuda_fp16.h>", "<hip/hip_fp16.h>"),
+        ("cudaStream_t", "hipStream_t"),
+        ("cudaEvent_t", "hipEvent_t"),
+    ):
+        text = text.replace(cuda, hip)
+    header = prefix / "include" / "rccl" / "rccl.h"
+    header.parent.mkdir(parents=True)
+    header.write_text(text)
+    macros = dict(re.findall(r"^#define NCCL_(MAJOR|MINOR|PATCH) +(\d+)", text, re.M))
+    lib = prefix / "lib"
+    lib.mkdir(parents=True)
+    empty = lib / "empty.c"
+    empty.write_text("")
+    subprocess.run(
+        ["cc", "-shared", "-Wl,-soname,librccl.so.1", "-o", str(lib / "librccl.so.1"), str(empty)], check=True
+    )
+    (lib / "librccl.so").symlink_to("librccl.so.1")
+    return f"{macros['MAJOR']}.{macros['MINOR']}.{macros['PATCH']}", lib / "librccl.so"

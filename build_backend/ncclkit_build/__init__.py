@@ -49,7 +49,11 @@ def build_wheel(
     config_settings: ConfigSettings = None,
     metadata_directory: str | None = None,
 ) -> str:
-    _export_cuda_compiler(config_settings)
+    mode = build_option("NCCLKIT_NCCL", config_settings, "auto").lower()
+    if mode == "rccl":
+        os.environ["NCCLKIT_NCCL"] = mode  # for the version label, which sees no config settings
+    else:
+        _export_cuda_compiler(config_settings)
     name = _skbuild.build_wheel(wheel_directory, config_settings, metadata_directory)
     add_runtime_requirements(Path(wheel_directory) / name)
     return name

@@ -1,4 +1,5 @@
-"""Dynamic version provider: the base version plus the CUDA local label (``0.1.0+cu130``)."""
+"""Dynamic version provider: the base version plus the local label of the CUDA (``0.1.0+cu130``)
+or, for a ROCm build, the HIP (``0.1.0+rocm6.2``) it is built with, as PyTorch labels its wheels."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from .cuda import find_nvcc, nvcc_version
+from .options import build_option
+from .rocm import find_hipconfig, hip_version
 
 
 def local_label() -> str:
-    """``NCCLKIT_LOCAL_VERSION`` when set (empty: no label), else ``cu`` + nvcc's major and minor."""
+    """``NCCLKIT_LOCAL_VERSION`` when set (empty: no label), else ``cu`` + nvcc's major and minor,
+    or ``rocm`` + HIP's for NCCLKIT_NCCL=rccl."""
     override = os.environ.get("NCCLKIT_LOCAL_VERSION")
     if override is not None:
         return override
+    if build_option("NCCLKIT_NCCL", None, "auto").lower() == "rccl":
+        major, minor = hip_version(find_hipconfig())
+        return f"rocm{major}.{minor}"
     major, minor = nvcc_version(find_nvcc(None))
     return f"cu{major}{minor}"
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import compat
 from .build_info import PACKAGE_DIR, build_info, read_record
+from .errors import CompatibilityError
 
 # ncclkit's CMake package, installed by the build beside the Python package.
 CMAKE_DIR = PACKAGE_DIR / "cmake"
@@ -124,6 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.error("a command is required: info or check (or --cmake-dir)")
     build = read_record(args.extension) if args.extension else build_info()
+    try:
+        compat.require_cuda_build(build, args.extension)
+    except CompatibilityError as error:
+        # Nothing here can look at a ROCm machine: say so, and show the build record as it is.
+        print(error, file=sys.stderr)
+        if args.command == "info":
+            print(json.dumps(build, indent=2))
+        return 1
     return info(build, args.json) if args.command == "info" else check(build)
 
 

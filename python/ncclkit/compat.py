@@ -242,8 +242,22 @@ def gather(*, full: bool) -> Facts:
     )
 
 
+def require_cuda_build(build: Mapping[str, Any], module: str | None = None) -> None:
+    """Raise CompatibilityError for a ROCm build (NCCLKIT_NCCL=rccl): it compiles, but the checks
+    here, and ncclkit's Python side, know CUDA only, and no ROCm build has run."""
+    if "hip" not in build:
+        return
+    found = f"a ROCm build (HIP {build['hip']['compiler_version']}, RCCL {build['nccl']['version']})"
+    fix = (
+        "build for CUDA (any NCCLKIT_NCCL but rccl); ROCm builds are compile-checked only. "
+        "NCCLKIT_SKIP_IMPORT_CHECK=1 imports it unchecked"
+    )
+    raise CompatibilityError([Problem("GPU platform", found, "a CUDA build", fix)], module)
+
+
 def check(*, full: bool = True) -> None:
     """Raise CompatibilityError naming every mismatch between this machine and ncclkit's build."""
+    require_cuda_build(build_info())
     found = problems(gather(full=full), build_info(), full=full)
     if found:
         raise CompatibilityError(found)
@@ -256,6 +270,8 @@ def check_extension(module: str, *, full: bool = True) -> None:
 
     A process loads one libnccl.so.2; the one compared is the one ncclkit's bindings load.
     """
-    found = problems(gather(full=full), read_record(module), full=full)
+    build = read_record(module)
+    require_cuda_build(build, module)
+    found = problems(gather(full=full), build, full=full)
     if found:
         raise CompatibilityError(found, module)

@@ -2,8 +2,6 @@
 // (ncclkit.comm) checks arrays and picks streams; this class checks only what would crash NCCL.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -11,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/gpu_api.h"
 #include "ncclkit/config.h"
 
 namespace ncclkit {

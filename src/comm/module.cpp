@@ -17,6 +17,7 @@ namespace {
 py::dict feature_macros() {
   py::dict features;
   features["NCCLKIT_WITH_NCCL"] = NCCLKIT_WITH_NCCL;
+  features["NCCLKIT_WITH_RCCL"] = NCCLKIT_WITH_RCCL;
   features["NCCLKIT_NCCL_VERSION_CODE"] = NCCLKIT_NCCL_VERSION_CODE;
   features["NCCLKIT_HAS_BF16"] = NCCLKIT_HAS_BF16;
   features["NCCLKIT_HAS_AVG"] = NCCLKIT_HAS_AVG;

@@ -3,11 +3,10 @@
 // the communicator's ncclGetLastError text.
 #pragma once
 
-#include <nccl.h>
-
 #include <stdexcept>
 #include <string>
 
+#include "common/gpu_api.h"
 #include "ncclkit/config.h"
 
 namespace ncclkit {

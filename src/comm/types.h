@@ -1,11 +1,11 @@
 // The NCCL data types and reduction ops this build's NCCL has, by the names Python uses.
 #pragma once
 
-#include <nccl.h>
-
 #include <cstddef>
 #include <map>
 #include <string>
+
+#include "common/gpu_api.h"
 
 namespace ncclkit {
 

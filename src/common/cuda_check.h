@@ -2,10 +2,10 @@
 // error's name and code and its message, which pybind11 turns into a Python RuntimeError.
 #pragma once
 
-#include <cuda_runtime.h>
-
 #include <stdexcept>
 #include <string>
+
+#include "common/gpu_api.h"
 
 namespace ncclkit {
 

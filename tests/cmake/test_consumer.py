@@ -12,6 +12,7 @@ import nccl_trees
 import pytest
 from cmake_output import words
 from consumer_project import AVAILABLE, configure
+from hip_toolchain import HIP, SKIP_REASON
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="needs cmake and the CUDA toolkit's nvcc")
 
@@ -112,11 +113,54 @@ def test_nccl_asked_for_while_off(tmp_path: Path) -> None:
     assert run.error.startswith("An extension asks for NCCL, but NCCLKIT_NCCL=off.")
 
 
-def test_rccl_not_implemented_yet(tmp_path: Path) -> None:
-    run = configure(tmp_path, "RCCL")
-    assert run.error == "ncclkit_add_extension(_probe ... RCCL): RCCL is not implemented yet; use NCCL."
+def test_rccl_keyword_needs_a_rocm_build(tmp_path: Path) -> None:
+    run = configure(tmp_path, "RCCL")  # NCCLKIT_NCCL=system
+    assert run.error == (
+        "ncclkit_add_extension(_probe ... RCCL) links RCCL, but NCCLKIT_NCCL=system. "
+        "Set NCCLKIT_NCCL=rccl for a ROCm build, or ask for NCCL."
+    )
 
 
-def test_project_without_cuda(tmp_path: Path) -> None:
+def test_rccl_in_a_project_without_hip(tmp_path: Path) -> None:
+    nccl_trees.rocm_tree(tmp_path / "rocm", "2.22.3")
+    run = configure(tmp_path, "NCCL", NCCLKIT_NCCL="rccl", NCCLKIT_CUDA_ARCHS="", RCCL_ROOT=str(tmp_path / "rocm"))
+    assert run.error.startswith(
+        "ncclkit_add_extension(_probe) links RCCL, which compiles as HIP, and this project has not enabled HIP"
+    )
+
+
+@pytest.mark.skipif(HIP is None, reason=SKIP_REASON)
+@pytest.mark.parametrize("keyword", ["RCCL", "NCCL"])
+def test_rccl_extension_of_a_hip_project(tmp_path: Path, keyword: str) -> None:
+    """In a project that compiles HIP and not CUDA, NCCLKIT_NCCL=auto is RCCL; NCCL means it too."""
+    include, library = nccl_trees.rocm_tree(tmp_path / "rocm", "2.22.3")
+    args, env = HIP
+    run = configure(
+        tmp_path,
+        keyword,
+        "ARCHS",
+        "gfx90a",
+        languages="CXX;HIP",
+        defines=tuple(args),
+        NCCLKIT_NCCL="auto",
+        NCCLKIT_CUDA_ARCHS="",
+        RCCL_ROOT=str(tmp_path / "rocm"),
+        **env,
+    )
+    assert run.error == ""
+    record = run.json("_probe.build.json")
+    assert (record["nccl"]["provider"], record["nccl"]["version"], record["nccl"]["library"]) == (
+        "rccl",
+        "2.22.3",
+        str(library),
+    )
+    assert record["hip"]["archs"] == ["gfx90a"]
+    config_h = (run.build / "_probe_include" / "ncclkit" / "config.h").read_text()
+    assert "#define NCCLKIT_WITH_RCCL 1\n" in config_h
+    assert "#define NCCLKIT_WITH_NCCL 0\n" in config_h
+    assert run.json("probe.json")["install_rpath"] == str(library.parent)
+
+
+def test_project_without_cuda_or_hip(tmp_path: Path) -> None:
     run = configure(tmp_path, languages="CXX")
-    assert "ncclkit builds CUDA extensions, and this project has not enabled CUDA and C++" in run.error
+    assert "ncclkit builds CUDA (or, for RCCL, HIP) extensions, and this project has enabled neither" in run.error

@@ -48,7 +48,7 @@ def test_rccl_root_with_the_rccl_directory_layout(tmp_path: Path, source: str) -
         "RCCL_HEADER": str(include / "rccl" / "rccl.h"),
         "RCCL_LIBRARY": str(library),
         "target_file": str(library),
-        "target_includes": str(include),
+        "target_includes": f"{include};{include / 'rccl'}",
     }
 
 
@@ -57,6 +57,7 @@ def test_rocm_path_with_the_flat_layout(tmp_path: Path) -> None:
     result, error = find_rccl(tmp_path, ROCM_PATH=str(tmp_path / "rocm"))
     assert error == ""
     assert (result["RCCL_HEADER"], result["RCCL_INCLUDE_DIR"]) == (str(include / "rccl.h"), str(include))
+    assert result["target_includes"] == str(include)
 
 
 def test_rccl_root_wins_over_rocm_path(tmp_path: Path) -> None:

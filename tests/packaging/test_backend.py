@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "build_backend"))
-from ncclkit_build import cuda, version, wheel  # noqa: E402
+from ncclkit_build import cuda, rocm, version, wheel  # noqa: E402
 from ncclkit_build.options import build_option  # noqa: E402
 
 
@@ -84,4 +84,30 @@ def test_missing_nvcc_names_every_place_searched(tmp_path: Path, monkeypatch: py
         f"  CUDACXX: {tmp_path}/nope/nvcc\n"
         f"  default location: {tmp_path}/cuda/bin/nvcc\n"
         "Install the CUDA toolkit, or point CUDACXX (or CUDA_HOME) at the one you have."
+    )
+
+
+def test_rocm_build_is_labelled_by_its_hip_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hipconfig = tmp_path / "rocm" / "bin" / "hipconfig"
+    hipconfig.parent.mkdir(parents=True)
+    hipconfig.write_text("#!/bin/sh\necho 6.2.41134-65d174c3e\n")  # what ROCm 6.2's prints
+    hipconfig.chmod(0o755)
+    monkeypatch.delenv("NCCLKIT_LOCAL_VERSION", raising=False)
+    monkeypatch.setenv("NCCLKIT_NCCL", "rccl")
+    monkeypatch.setenv("ROCM_PATH", str(tmp_path / "rocm"))
+    monkeypatch.delenv("HIP_PATH", raising=False)
+    assert provided_version() == "0.1.0+rocm6.2"
+
+
+def test_missing_hipconfig_names_every_place_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROCM_PATH", str(tmp_path / "rocm"))
+    monkeypatch.delenv("HIP_PATH", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RuntimeError) as error:
+        rocm.find_hipconfig()
+    assert str(error.value) == (
+        "NCCLKIT_NCCL=rccl builds for ROCm, and ROCm's hipconfig was not found. Searched:\n"
+        f"  {tmp_path}/rocm/bin/hipconfig\n"
+        "  /opt/rocm/bin/hipconfig\n"
+        "Install ROCm (or Debian's hipcc), or point ROCM_PATH at it."
     )

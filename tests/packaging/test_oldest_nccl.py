@@ -81,6 +81,7 @@ def test_bindings_build_against_nccl_2_18_with_newer_features_off(oldest_nccl: P
     features = json.loads((build / "src" / "_comm.build.json").read_text())["features"]
     assert features == {
         "NCCLKIT_WITH_NCCL": 1,
+        "NCCLKIT_WITH_RCCL": 0,
         "NCCLKIT_NCCL_VERSION_CODE": 21803,
         "NCCLKIT_HAS_BF16": 1,
         "NCCLKIT_HAS_AVG": 1,

@@ -109,3 +109,29 @@ def test_info_of_a_source_build_names_the_tree(
     install_extension(record)
     assert cli.main(["info", "--extension", "mypkg._myext"]) == 0
     assert "NCCL source           /src/nccl (commit 73cf1122, cmake build)\n" in capsys.readouterr().out
+
+
+def rocm_record() -> dict:
+    """The build record of an extension compiled as HIP against RCCL, as ncclkit_add_extension writes it."""
+    record = {k: v for k, v in build_info().items() if k != "cuda"}
+    record.update(package="mypkg", module="mypkg._myext")
+    record["compiler"] = {"cxx": "GNU 12.2.0", "hip": "Clang 15.0.6"}
+    record["hip"] = {"compiler_version": "15.0.6", "platform": "amd", "archs": ["gfx90a"]}
+    record["nccl"] = {**record["nccl"], "provider": "rccl", "version": "2.22.3", "wheel": None}
+    return record
+
+
+def test_a_rocm_build_is_refused_by_name(install_extension, capsys: pytest.CaptureFixture[str]) -> None:
+    install_extension(rocm_record())
+    with pytest.raises(compat.CompatibilityError) as error:
+        compat.check_extension("mypkg._myext")
+    assert str(error.value).startswith(
+        "mypkg._myext does not match this machine:\n"
+        "- GPU platform: found a ROCm build (HIP 15.0.6, RCCL 2.22.3); expected a CUDA build. "
+        "Fix: build for CUDA (any NCCLKIT_NCCL but rccl); ROCm builds are compile-checked only."
+    )
+    assert cli.main(["info", "--extension", "mypkg._myext"]) == 1
+    captured = capsys.readouterr()
+    assert "found a ROCm build (HIP 15.0.6, RCCL 2.22.3)" in captured.err
+    assert json.loads(captured.out)["hip"]["archs"] == ["gfx90a"]  # the record, as it is
+    assert cli.main(["check", "--extension", "mypkg._myext"]) == 1
