@@ -1,4 +1,4 @@
-"""`ncclkit info` and `ncclkit check`."""
+"""`ncclkit info`, `ncclkit check` and `ncclkit check-wheel`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import compat
+from . import compat, wheel_check
 from .build_info import PACKAGE_DIR, build_info, read_record
 from .errors import CompatibilityError
 
@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     info_parser = commands.add_parser("info", help="build info and this machine, as a table")
     info_parser.add_argument("--json", action="store_true", help="print JSON instead")
     check_parser = commands.add_parser("check", help="exit 1 when this machine does not match the build, saying why")
+    wheel_check.add_arguments(commands.add_parser("check-wheel", help=wheel_check.HELP))
     for command in (info_parser, check_parser):
         command.add_argument(
             "--extension",
@@ -123,7 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(CMAKE_DIR)
         return 0
     if args.command is None:
-        parser.error("a command is required: info or check (or --cmake-dir)")
+        parser.error("a command is required: info, check or check-wheel (or --cmake-dir)")
+    if args.command == "check-wheel":
+        return wheel_check.run(args)
     build = read_record(args.extension) if args.extension else build_info()
     try:
         compat.require_cuda_build(build, args.extension)

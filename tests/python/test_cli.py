@@ -135,3 +135,8 @@ def test_a_rocm_build_is_refused_by_name(install_extension, capsys: pytest.Captu
     assert "found a ROCm build (HIP 15.0.6, RCCL 2.22.3)" in captured.err
     assert json.loads(captured.out)["hip"]["archs"] == ["gfx90a"]  # the record, as it is
     assert cli.main(["check", "--extension", "mypkg._myext"]) == 1
+
+
+def test_check_wheel_of_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check-wheel", str(tmp_path / "none.whl")]) == 2
+    assert capsys.readouterr().out == f"check-wheel: no such wheel: {tmp_path / 'none.whl'}\n"

@@ -1,0 +1,268 @@
+"""The check of a built wheel before it is published: `ncclkit check-wheel FILE` (ci/check_wheel.py).
+
+It reads the wheel as an index would see it, and each extension's build record inside it, and
+says for every rule what is wrong and what to change. The ELF rules run binutils (readelf, nm)
+and, for the archs, the CUDA toolkit's cuobjdump.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import json
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HELP = "check a built wheel before publishing it; exit 1 when a rule fails"
+
+# A wheel of ncclkit's own is a few MiB; past this, something (an arch list, a grafted library)
+# has grown that an index and every download pay for.
+DEFAULT_SIZE_BUDGET_MIB = 50
+
+
+@dataclass(frozen=True)
+class Result:
+    rule: str
+    ok: bool
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'} {self.rule}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Extension:
+    path: Path  # unpacked
+    name: str  # inside the wheel, e.g. ncclkit/_comm.cpython-312-x86_64-linux-gnu.so
+    record: dict[str, Any]
+
+
+def _which(tool: str) -> str | None:
+    # cuobjdump is in the CUDA toolkit, which is often not on PATH.
+    cuda_bin = Path(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin")
+    return shutil.which(tool) or shutil.which(tool, path=str(cuda_bin))
+
+
+def _run(tool: str, *args: str) -> str:
+    found = _which(tool)
+    if found is None:
+        msg = f"check-wheel needs `{tool}` (binutils) on PATH"
+        raise RuntimeError(msg)
+    return subprocess.run([found, *args], capture_output=True, text=True, check=False).stdout
+
+
+def _dynamic(library: Path) -> tuple[list[str], list[str]]:
+    """NEEDED and RUNPATH (or RPATH) entries."""
+    out = _run("readelf", "-d", str(library))
+    needed = re.findall(r"\(NEEDED\).*?\[(.*)\]", out)
+    paths = [p for value in re.findall(r"\((?:RUNPATH|RPATH)\).*?\[(.*)\]", out) for p in value.split(":")]
+    return needed, paths
+
+
+def python_tag(wheel: Path, extensions: list[Extension]) -> Result:
+    tags = wheel.name.removesuffix(".whl").split("-")[-3:]
+    wanted = {"cp" + "".join(e.record["python"]["version"].split(".")[:2]) for e in extensions}
+    if len(wanted) == 1 and tags[0] == tags[1] == next(iter(wanted)):
+        return Result("python tag", True, f"{tags[0]}-{tags[1]}, the Python the extensions were built for")
+    return Result(
+        "python tag",
+        False,
+        f"the wheel is tagged {tags[0]}-{tags[1]}, its extensions were built for {', '.join(sorted(wanted))}. "
+        "Fix: build the wheel with the interpreter it is for (python3.X -m pip wheel .)",
+    )
+
+
+def version_label(version: str, name: str, extensions: list[Extension]) -> Result:
+    cuda = {e.record["cuda"]["runtime_version"] for e in extensions if "cuda" in e.record}
+    if len(cuda) != 1:
+        return Result("CUDA label", False, f"the build records name CUDA {sorted(cuda) or 'none'}; expected one")
+    major, minor = next(iter(cuda)).split(".")[:2]
+    label = version.partition("+")[2]
+    if label == f"cu{major}{minor}" or (not label and name.endswith(f"-cu{major}")):
+        return Result("CUDA label", True, f"{name} {version} is for CUDA {major}.{minor}, as the build records say")
+    return Result(
+        "CUDA label",
+        False,
+        f"{name} {version} does not name CUDA {major}.{minor}, which its extensions were built with. "
+        f"Fix: label it +cu{major}{minor} (NCCLKIT_LOCAL_VERSION), or name it {name}-cu{major} for an index",
+    )
+
+
+def requirements(metadata: email.message.Message, extensions: list[Extension]) -> Result:
+    required = sorted(r for r in metadata.get_all("Requires-Dist") or [] if r.startswith("nvidia-nccl"))
+    # The nvidia-nccl wheel linked against: at least that version, the same NCCL major.
+    linked = {(e.record["nccl"]["wheel"], e.record["nccl"]["version"]) for e in extensions}
+    wanted = sorted(f"{wheel}>={v},<{int(v.split('.')[0]) + 1}" for wheel, v in linked if wheel)
+    if required == wanted:
+        return Result("requirements", True, ", ".join(required) or "no nvidia-nccl wheel, none linked")
+    return Result(
+        "requirements",
+        False,
+        f"METADATA requires {required or 'no nvidia-nccl wheel'}; "
+        f"the NCCL the extensions link needs {wanted or 'none'}. "
+        "Fix: build through ncclkit's backend, which writes them from the build record",
+    )
+
+
+def rpaths(extensions: list[Extension]) -> Result:
+    wrong, missing = [], []
+    for e in extensions:
+        needed, paths = _dynamic(e.path)
+        resolved = []
+        for p in paths:
+            relative = re.sub(r"^\$(ORIGIN|\{ORIGIN\})/?", "", p)
+            inside = posixpath.normpath(posixpath.join(posixpath.dirname(e.name), relative))
+            if relative == p or inside.startswith(".."):
+                wrong.append(f"{e.name}: {p}")
+            resolved.append(inside)
+        from_wheel = e.record["nccl"]["provider"] == "wheel" and "libnccl.so.2" in needed
+        if from_wheel and "nvidia/nccl/lib" not in resolved:
+            missing.append(e.name)
+    if missing:
+        return Result(
+            "rpath",
+            False,
+            f"{', '.join(missing)} load libnccl.so.2 from the nvidia-nccl wheel and have no RPATH to "
+            "nvidia/nccl/lib. Fix: if auditwheel grafted a library into the wheel, it dropped that entry "
+            "(auditwheel issue #404): repair with --exclude for what it grafted, or restore the RPATH",
+        )
+    if wrong:
+        return Result(
+            "rpath",
+            False,
+            f"RPATH entries outside the wheel and site-packages: {'; '.join(wrong)}. "
+            "Fix: take NCCL from the nvidia-nccl wheel (NCCLKIT_NCCL=wheel), or link it statically "
+            "(NCCLKIT_NCCL_STATIC=ON)",
+        )
+    return Result("rpath", True, "every entry is $ORIGIN-relative and stays in site-packages")
+
+
+def static_symbols(extensions: list[Extension]) -> Result:
+    exported = []
+    for e in (e for e in extensions if e.record["nccl"].get("static")):
+        names = [line.split()[-1] for line in _run("nm", "-D", "--defined-only", str(e.path)).splitlines() if line]
+        exported += [f"{e.name}: {n}" for n in names if re.match(r"p?nccl", n)]
+    if exported:
+        return Result(
+            "static NCCL hidden",
+            False,
+            f"NCCL symbols exported: {', '.join(exported[:5])}{' ...' if len(exported) > 5 else ''}. "
+            "Fix: link with -Wl,--exclude-libs,libnccl_static.a (ncclkit_add_extension does)",
+        )
+    return Result("static NCCL hidden", True, "no extension exports an NCCL symbol")
+
+
+def archs(extensions: list[Extension]) -> Result:
+    if _which("cuobjdump") is None:
+        return Result("archs", True, "not looked at: cuobjdump (CUDA toolkit) is not installed")
+    wrong = []
+    for e in (e for e in extensions if "cuda" in e.record):
+        sass = set(re.findall(r"\.sm_(\w+)\.cubin", _run("cuobjdump", "--list-elf", str(e.path))))
+        ptx = set(re.findall(r"\.sm_(\w+)\.ptx", _run("cuobjdump", "--list-ptx", str(e.path))))
+        recorded_sass, recorded_ptx = set(e.record["cuda"]["archs_sass"]), set(e.record["cuda"]["archs_ptx"])
+        if (sass or ptx) and (sass, ptx) != (recorded_sass, recorded_ptx):
+            wrong.append(
+                f"{e.name} holds SASS {sorted(sass)}, PTX {sorted(ptx)}; "
+                f"its record lists SASS {sorted(recorded_sass)}, PTX {sorted(recorded_ptx)}"
+            )
+    if wrong:
+        detail = "; ".join(wrong) + ". Fix: rebuild; the record and the binary must come from one build"
+        return Result("archs", False, detail)
+    return Result("archs", True, "the device code of every extension is the archs its record lists")
+
+
+def size(wheel: Path, budget_mib: float) -> Result:
+    mib = wheel.stat().st_size / 2**20
+    if mib <= budget_mib:
+        return Result("size", True, f"{mib:.1f} MiB, budget {budget_mib:g} MiB")
+    return Result(
+        "size",
+        False,
+        f"{mib:.1f} MiB, over the budget of {budget_mib:g} MiB. Fix: build fewer archs (NCCLKIT_CUDA_ARCHS), "
+        "or see what auditwheel grafted",
+    )
+
+
+def manylinux(wheel: Path) -> Result:
+    if shutil.which("auditwheel") is None:
+        return Result("manylinux", True, "not looked at: auditwheel is not installed (pip install auditwheel)")
+    out = subprocess.run(["auditwheel", "show", str(wheel)], capture_output=True, text=True, check=False)
+    text = " ".join(out.stdout.split())
+    consistent = re.search(r'consistent with the following platform tag: "([\w.]+)"', text)
+    constrained = re.search(r'constrains the platform tag to "(manylinux[\w.]+)"', text)
+    platform = wheel.name.removesuffix(".whl").split("-")[-1]
+    if consistent and consistent[1].startswith("manylinux"):
+        return Result("manylinux", True, f"auditwheel: {consistent[1]}")
+    if constrained and not platform.startswith("manylinux"):
+        detail = f"auditwheel: {constrained[1]} once repaired (auditwheel repair); tagged {platform}"
+        return Result("manylinux", True, detail)
+    return Result(
+        "manylinux",
+        False,
+        f"tagged {platform}, and auditwheel show says: {text or out.stderr.strip()}. "
+        "Fix: build in a manylinux image (cibuildwheel does) and repair with auditwheel",
+    )
+
+
+def check_wheel(wheel: Path, *, size_budget_mib: float = DEFAULT_SIZE_BUDGET_MIB) -> list[Result]:
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(wheel) as archive:
+        archive.extractall(tmp)
+        root = Path(tmp)
+        (metadata_file,) = root.glob("*.dist-info/METADATA")
+        metadata = email.message_from_string(metadata_file.read_text())
+        extensions = []
+        for record_file in sorted(root.rglob("*.build.json")):
+            (library,) = record_file.parent.glob(record_file.name.removesuffix(".build.json") + ".*.so")
+            record = json.loads(record_file.read_text())
+            extensions.append(Extension(library, library.relative_to(root).as_posix(), record))
+        if not extensions:
+            return [Result("build records", False, "no <extension>.build.json in the wheel: ncclkit did not build it")]
+        return [
+            python_tag(wheel, extensions),
+            version_label(metadata["Version"], metadata["Name"], extensions),
+            requirements(metadata, extensions),
+            rpaths(extensions),
+            static_symbols(extensions),
+            archs(extensions),
+            size(wheel, size_budget_mib),
+            manylinux(wheel),
+        ]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("wheel", type=Path, help="the .whl file")
+    parser.add_argument(
+        "--size-budget-mib",
+        type=float,
+        default=DEFAULT_SIZE_BUDGET_MIB,
+        help="the largest wheel that passes (default: %(default)s)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print every rule's result; 1 when one failed."""
+    if not args.wheel.is_file():
+        print(f"check-wheel: no such wheel: {args.wheel}")
+        return 2
+    results = check_wheel(args.wheel, size_budget_mib=args.size_budget_mib)
+    for result in results:
+        print(result)
+    failed = sum(not r.ok for r in results)
+    print(f"{args.wheel.name}: " + (f"{failed} rule(s) failed" if failed else "every rule passed"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":  # ci/check_wheel.py runs this file from a checkout
+    import sys
+
+    parser = argparse.ArgumentParser(prog="check_wheel", description=HELP)
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args()))

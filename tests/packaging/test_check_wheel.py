@@ -1,0 +1,144 @@
+"""The wheel check (ci/check_wheel.py, `ncclkit check-wheel`): the built wheel passes; each rule
+fails, saying what to change, on a wheel damaged or made to break it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "python" / "ncclkit"))
+import wheel_check  # noqa: E402  (the rules alone, without importing the package)
+
+SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+TAG = f"cp{sys.version_info.major}{sys.version_info.minor}"
+
+
+def results(wheel: Path, **kwargs: float) -> dict[str, wheel_check.Result]:
+    return {r.rule: r for r in wheel_check.check_wheel(wheel, **kwargs)}
+
+
+def failed(wheel: Path, **kwargs: float) -> dict[str, str]:
+    return {rule: r.detail for rule, r in results(wheel, **kwargs).items() if not r.ok}
+
+
+def test_the_built_wheel_passes_every_rule(built_wheel: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "ci" / "check_wheel.py"), str(built_wheel)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1] == f"{built_wheel.name}: every rule passed"
+    assert {line.split()[1].rstrip(":") for line in proc.stdout.splitlines()[:-1]} >= {"python", "CUDA", "requirements"}
+
+
+def rewritten(wheel: Path, out_dir: Path, name: str | None = None, **edits: tuple[str, str]) -> Path:
+    """A copy of `wheel` (renamed to `name`) with text replaced in members: member=(old, new)."""
+    out = out_dir / (name or wheel.name)
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            for member, (old, new) in edits.items():
+                if info.filename.endswith(member):
+                    assert old.encode() in data, (member, old)
+                    data = data.replace(old.encode(), new.encode())
+            dst.writestr(info, data)
+    return out
+
+
+def test_missing_nccl_requirement(built_wheel: Path, tmp_path: Path) -> None:
+    damaged = rewritten(built_wheel, tmp_path, METADATA=("Requires-Dist: nvidia-nccl", "Requires-Dist: other-nccl"))
+    detail = failed(damaged)["requirements"]
+    assert detail.startswith(
+        "METADATA requires no nvidia-nccl wheel; the NCCL the extensions link needs ['nvidia-nccl-cu13>="
+    )
+    assert detail.endswith("Fix: build through ncclkit's backend, which writes them from the build record")
+
+
+def test_label_of_another_cuda(built_wheel: Path, tmp_path: Path) -> None:
+    damaged = rewritten(built_wheel, tmp_path, METADATA=("+cu130", "+cu129"))
+    assert failed(damaged)["CUDA label"] == (
+        "ncclkit 0.1.0+cu129 does not name CUDA 13.0, which its extensions were built with. "
+        "Fix: label it +cu130 (NCCLKIT_LOCAL_VERSION), or name it ncclkit-cu13 for an index"
+    )
+
+
+def test_tag_of_another_python(built_wheel: Path, tmp_path: Path) -> None:
+    damaged = rewritten(built_wheel, tmp_path, name=built_wheel.name.replace(f"{TAG}-{TAG}", "cp39-cp39"))
+    assert failed(damaged)["python tag"].startswith(
+        f"the wheel is tagged cp39-cp39, its extensions were built for {TAG}."
+    )
+
+
+def test_size_over_budget(built_wheel: Path) -> None:
+    assert "over the budget of 0.01 MiB" in failed(built_wheel, size_budget_mib=0.01)["size"]
+
+
+# Wheels made here, around one small library, for the ELF rules.
+
+
+def small_wheel(tmp_path: Path, nccl: dict, *link_args: str, exports: str = "") -> Path:
+    """mypkg with one extension linked against a stand-in libnccl.so.2 and `nccl` as its record's NCCL."""
+    stub = tmp_path / "libnccl.so.2"
+    (tmp_path / "stub.c").write_text("int ncclGetVersion(int* v) { *v = 22809; return 0; }\n")
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-Wl,-soname,libnccl.so.2", "-o", str(stub), str(tmp_path / "stub.c")], check=True
+    )
+    source = tmp_path / "ext.c"
+    source.write_text("int ncclGetVersion(int*);\nint probe(void) { int v; return ncclGetVersion(&v); }\n" + exports)
+    library = tmp_path / f"_ext{SUFFIX}"
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-Wl,--no-as-needed", "-o", str(library), str(source), str(stub), *link_args],
+        check=True,
+    )
+    record = {"python": {"version": f"{PY}.0"}, "cuda": {"runtime_version": "13.0"}, "nccl": nccl}
+    wheel = tmp_path / f"mypkg-1.0+cu130-{TAG}-{TAG}-linux_x86_64.whl"
+    requires = f"Requires-Dist: {nccl['wheel']}>={nccl['version']},<3\n" if nccl["wheel"] else ""
+    dist_info = "mypkg-1.0+cu130.dist-info"
+    members = {
+        f"mypkg/_ext{SUFFIX}": library.read_bytes(),
+        "mypkg/_ext.build.json": json.dumps(record).encode(),
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: mypkg\nVersion: 1.0+cu130\n{requires}".encode(),
+        f"{dist_info}/WHEEL": f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: {TAG}-{TAG}-linux_x86_64\n".encode(),
+    }
+    members[f"{dist_info}/RECORD"] = "".join(f"{name},,\n" for name in [*members, f"{dist_info}/RECORD"]).encode()
+    with zipfile.ZipFile(wheel, "w") as whl:
+        for name, data in members.items():
+            whl.writestr(name, data)
+    return wheel
+
+
+WHEEL_NCCL = {"provider": "wheel", "wheel": "nvidia-nccl-cu13", "version": "2.28.9", "static": False}
+
+
+def test_rpath_to_the_nccl_wheel_passes(tmp_path: Path) -> None:
+    wheel = small_wheel(tmp_path, WHEEL_NCCL, "-Wl,-rpath,$ORIGIN/../nvidia/nccl/lib")
+    assert results(wheel)["rpath"].ok  # the manylinux rule wants libnccl.so.2 excluded: see its own tests
+
+
+def test_rpath_lost_as_auditwheel_drops_it(tmp_path: Path) -> None:
+    detail = failed(small_wheel(tmp_path, WHEEL_NCCL))["rpath"]
+    assert detail.startswith(f"mypkg/_ext{SUFFIX} load libnccl.so.2 from the nvidia-nccl wheel and have no RPATH")
+    assert "(auditwheel issue #404)" in detail
+
+
+@pytest.mark.parametrize("rpath", ["/opt/nccl/lib", "$ORIGIN/../../outside"])
+def test_rpath_outside_the_wheel(tmp_path: Path, rpath: str) -> None:
+    nccl = {"provider": "system", "wheel": None, "version": "2.28.3", "static": False}
+    detail = failed(small_wheel(tmp_path, nccl, f"-Wl,-rpath,{rpath}"))["rpath"]
+    assert detail.startswith(f"RPATH entries outside the wheel and site-packages: mypkg/_ext{SUFFIX}: {rpath}. Fix: ")
+
+
+def test_static_nccl_symbols_exported(tmp_path: Path) -> None:
+    nccl = {"provider": "source", "wheel": None, "version": "2.30.7", "static": True}
+    wheel = small_wheel(tmp_path, nccl, exports="int ncclAllReduce(void) { return 0; }\n")
+    assert failed(wheel)["static NCCL hidden"] == (
+        f"NCCL symbols exported: mypkg/_ext{SUFFIX}: ncclAllReduce. "
+        "Fix: link with -Wl,--exclude-libs,libnccl_static.a (ncclkit_add_extension does)"
+    )
