@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
 from .options import ConfigSettings, build_option
+from .tools import first_executable, tool_version
 
 _TOOLKIT_ROOT_VARS = ("CUDAToolkit_ROOT", "CUDA_HOME", "CUDA_PATH")
 _DEFAULT_NVCC = Path("/usr/local/cuda/bin/nvcc")
@@ -31,23 +30,12 @@ def _candidates(config_settings: ConfigSettings) -> list[tuple[str, Path]]:
 
 
 def find_nvcc(config_settings: ConfigSettings) -> Path:
-    candidates = _candidates(config_settings)
-    for _, path in candidates:
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-    searched = "\n".join(f"  {origin}: {path}" for origin, path in candidates)
-    msg = (
-        "ncclkit needs the CUDA compiler nvcc, and none was found. Searched:\n"
-        f"{searched}\n"
-        "Install the CUDA toolkit, or point CUDACXX (or CUDA_HOME) at the one you have."
+    return first_executable(
+        _candidates(config_settings),
+        "ncclkit needs the CUDA compiler nvcc, and none was found.",
+        "Install the CUDA toolkit, or point CUDACXX (or CUDA_HOME) at the one you have.",
     )
-    raise RuntimeError(msg)
 
 
 def nvcc_version(nvcc: Path) -> tuple[int, int]:
-    out = subprocess.run([str(nvcc), "--version"], check=True, capture_output=True, text=True).stdout
-    match = re.search(r"release (\d+)\.(\d+)", out)
-    if match is None:
-        msg = f"could not read the CUDA version from `{nvcc} --version`:\n{out}"
-        raise RuntimeError(msg)
-    return int(match.group(1)), int(match.group(2))
+    return tool_version(nvcc, r"release (\d+)\.(\d+)", "CUDA")

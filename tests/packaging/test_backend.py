@@ -107,7 +107,7 @@ def test_missing_hipconfig_names_every_place_searched(tmp_path: Path, monkeypatc
         rocm.find_hipconfig()
     assert str(error.value) == (
         "NCCLKIT_NCCL=rccl builds for ROCm, and ROCm's hipconfig was not found. Searched:\n"
-        f"  {tmp_path}/rocm/bin/hipconfig\n"
-        "  /opt/rocm/bin/hipconfig\n"
+        f"  $ROCM_PATH/bin: {tmp_path}/rocm/bin/hipconfig\n"
+        "  default location: /opt/rocm/bin/hipconfig\n"
         "Install ROCm (or Debian's hipcc), or point ROCM_PATH at it."
     )
