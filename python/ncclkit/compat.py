@@ -257,8 +257,9 @@ def require_cuda_build(build: Mapping[str, Any], module: str | None = None) -> N
 
 def check(*, full: bool = True) -> None:
     """Raise CompatibilityError naming every mismatch between this machine and ncclkit's build."""
-    require_cuda_build(build_info())
-    found = problems(gather(full=full), build_info(), full=full)
+    build = build_info()
+    require_cuda_build(build)
+    found = problems(gather(full=full), build, full=full)
     if found:
         raise CompatibilityError(found)
 
