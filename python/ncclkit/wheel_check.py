@@ -59,12 +59,19 @@ def _run(tool: str, *args: str) -> str:
     return subprocess.run([found, *args], capture_output=True, text=True, check=False).stdout
 
 
-def _dynamic(library: Path) -> tuple[list[str], list[str]]:
-    """NEEDED and RUNPATH (or RPATH) entries."""
+def dynamic_section(library: Path) -> dict[str, list[str]]:
+    """NEEDED and RUNPATH/RPATH entries, as readelf prints them."""
     out = _run("readelf", "-d", str(library))
-    needed = re.findall(r"\(NEEDED\).*?\[(.*)\]", out)
-    paths = [p for value in re.findall(r"\((?:RUNPATH|RPATH)\).*?\[(.*)\]", out) for p in value.split(":")]
-    return needed, paths
+    entries: dict[str, list[str]] = {}
+    for tag, value in re.findall(r"\((NEEDED|RUNPATH|RPATH)\)\s+\S+.*?\[(.*)\]", out):
+        entries.setdefault(tag, []).extend(value.split(":"))
+    return entries
+
+
+def exported_symbols(library: Path) -> set[str]:
+    """The names the library defines in its dynamic symbol table."""
+    out = _run("nm", "-D", "--defined-only", str(library))
+    return {line.split()[-1] for line in out.splitlines() if line.strip()}
 
 
 def python_tag(wheel: Path, extensions: list[Extension]) -> Result:
@@ -115,7 +122,8 @@ def requirements(metadata: email.message.Message, extensions: list[Extension]) -
 def rpaths(extensions: list[Extension]) -> Result:
     wrong, missing = [], []
     for e in extensions:
-        needed, paths = _dynamic(e.path)
+        entries = dynamic_section(e.path)
+        needed, paths = entries.get("NEEDED", []), entries.get("RUNPATH", []) + entries.get("RPATH", [])
         resolved = []
         for p in paths:
             relative = re.sub(r"^\$(ORIGIN|\{ORIGIN\})/?", "", p)
@@ -148,8 +156,7 @@ def rpaths(extensions: list[Extension]) -> Result:
 def static_symbols(extensions: list[Extension]) -> Result:
     exported = []
     for e in (e for e in extensions if e.record["nccl"].get("static")):
-        names = [line.split()[-1] for line in _run("nm", "-D", "--defined-only", str(e.path)).splitlines() if line]
-        exported += [f"{e.name}: {n}" for n in names if re.match(r"p?nccl", n)]
+        exported += [f"{e.name}: {n}" for n in sorted(exported_symbols(e.path)) if re.match(r"p?nccl", n)]
     if exported:
         return Result(
             "static NCCL hidden",

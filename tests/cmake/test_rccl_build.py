@@ -17,8 +17,8 @@ import nccl_trees
 import pybind11
 import pytest
 from cmake_output import first_error
-from elf import dynamic_section
 from hip_toolchain import HIP, SKIP_REASON
+from wheel_check import dynamic_section
 
 REPO = Path(__file__).resolve().parents[2]
 NCCL_SPEC = importlib.util.find_spec("nvidia.nccl")

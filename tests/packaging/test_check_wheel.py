@@ -11,10 +11,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import wheel_check  # the rules alone, without importing the package (tests/conftest.py)
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "python" / "ncclkit"))
-import wheel_check  # noqa: E402  (the rules alone, without importing the package)
 
 SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"

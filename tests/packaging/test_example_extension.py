@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from elf import dynamic_section
+from wheel_check import dynamic_section
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "extension"
 # Older than any NCCL the build environment gets from the index.
