@@ -78,6 +78,11 @@ function(_ncclkit_cuda_module name)
   target_compile_features(${name} PRIVATE cxx_std_17 cuda_std_17)
   target_link_libraries(${name} PRIVATE CUDA::cudart_static)
   target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xfatbin=-compress-all>)
+  if(CMAKE_CUDA_COMPILER_VERSION VERSION_GREATER_EQUAL 12.4)
+    # nvcc's intermediate files are named after its process id unless they sit beside the object;
+    # the names reach the symbol table, and the linker's build ID with them.
+    target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--objdir-as-tempdir>)
+  endif()
   set_target_properties(${name} PROPERTIES
     CUDA_ARCHITECTURES "${NCCLKIT_CUDA_ARCHITECTURES}"
     CUDA_RUNTIME_LIBRARY Static
@@ -155,7 +160,10 @@ function(ncclkit_add_extension name)
     endif()
     _ncclkit_cuda_module(${name} ${ARG_SOURCES})
   endif()
-  set_target_properties(${name} PROPERTIES JOB_POOL_COMPILE ncclkit_compile)
+  # Linked with the RPATH it is installed with: the build tree's would name the build environment
+  # (pip's temporary one), and the build ID the linker computes would change with it. Nothing
+  # loads an extension from the build tree.
+  set_target_properties(${name} PROPERTIES JOB_POOL_COMPILE ncclkit_compile BUILD_WITH_INSTALL_RPATH ON)
   ncclkit_compiler_launcher(launcher)
   if(launcher)
     set_target_properties(${name} PROPERTIES

@@ -8,6 +8,7 @@ and, for the archs, the CUDA toolkit's cuobjdump.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import email
 import json
 import os
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,6 +188,56 @@ def archs(extensions: list[Extension]) -> Result:
     return Result("archs", True, "the device code of every extension is the archs its record lists")
 
 
+def _external_reason(library: str, record: dict[str, Any]) -> str | None:
+    """Why the machine the wheel runs on, or another wheel, provides ``library``; None when it is
+    auditwheel's to judge (system libraries it allows, or ones it grafts)."""
+    nccl = record["nccl"]
+    if library == "libcuda.so.1":
+        return "the CUDA driver, part of the GPU driver of the machine it runs on"
+    if library == "libnccl.so.2" and nccl["provider"] == "wheel":
+        return f"from the {nccl['wheel']} wheel it requires, the NCCL torch loads too"
+    if library == "libnccl.so.2":
+        return f"the NCCL of the machine it runs on (NCCLKIT_NCCL={nccl['provider']})"
+    if re.fullmatch(r"libcudart\.so\.\d+", library):
+        return "the CUDA runtime, from the CUDA toolkit or the nvidia-cuda-runtime wheel"
+    if library == "librccl.so.1" or re.fullmatch(r"libamdhip64\.so\.\d+", library):
+        return "the ROCm runtime of the machine it runs on"
+    return None
+
+
+def external_libraries(extensions: list[Extension]) -> dict[str, str]:
+    """The libraries the extensions need that must not be in the wheel, each with the reason:
+    what `auditwheel repair --exclude` is given."""
+    external = {}
+    for e in extensions:
+        for library in dynamic_section(e.path).get("NEEDED", []):
+            reason = _external_reason(library, e.record)
+            if reason:
+                external[library] = reason
+    return external
+
+
+def bundled_externals(root: Path, extensions: list[Extension]) -> Result:
+    external = external_libraries(extensions)
+    # auditwheel renames what it grafts (libnccl-1a2b3c4d.so.2) into <package>.libs/
+    grafted = [
+        p.relative_to(root).as_posix()
+        for p in root.glob("*.libs/*")
+        if re.match(r"lib(nccl|cuda|cudart|rccl|amdhip64)[-.]", p.name)
+    ]
+    if grafted:
+        return Result(
+            "external libraries",
+            False,
+            f"the wheel carries {', '.join(grafted)}, which must come from outside it: a second copy "
+            "beside the one torch loads. Fix: auditwheel repair --exclude for each (ci/repair_wheel.sh does)",
+        )
+    if not external:
+        return Result("external libraries", True, "none: every library is in the wheel or one auditwheel allows")
+    left = "; ".join(f"{library}: {reason}" for library, reason in sorted(external.items()))
+    return Result("external libraries", True, f"left out of the wheel on purpose: {left}")
+
+
 def size(wheel: Path, budget_mib: float) -> Result:
     mib = wheel.stat().st_size / 2**20
     if mib <= budget_mib:
@@ -198,38 +250,70 @@ def size(wheel: Path, budget_mib: float) -> Result:
     )
 
 
-def manylinux(wheel: Path) -> Result:
+_LEGACY_MANYLINUX = {"manylinux1": "manylinux_2_5", "manylinux2010": "manylinux_2_12", "manylinux2014": "manylinux_2_17"}
+
+
+def _oldest_glibc(platform: str) -> tuple[int, int]:
+    """The oldest glibc a (possibly compound: manylinux_2_5_x86_64.manylinux1_x86_64) tag claims."""
+    versions = []
+    for tag in platform.split("."):
+        arch_start = tag.index("_x86_64") if "_x86_64" in tag else tag.rindex("_")
+        name = _LEGACY_MANYLINUX.get(tag[:arch_start], tag[:arch_start])
+        major, minor = name.removeprefix("manylinux_").split("_")
+        versions.append((int(major), int(minor)))
+    return min(versions)
+
+
+def manylinux(wheel: Path, extensions: list[Extension]) -> Result:
     if shutil.which("auditwheel") is None:
         return Result("manylinux", True, "not looked at: auditwheel is not installed (pip install auditwheel)")
-    out = subprocess.run(["auditwheel", "show", str(wheel)], capture_output=True, text=True, check=False)
-    text = " ".join(out.stdout.split())
-    consistent = re.search(r'consistent with the following platform tag: "([\w.]+)"', text)
-    constrained = re.search(r'constrains the platform tag to "(manylinux[\w.]+)"', text)
+    out = subprocess.run(["auditwheel", "show", "--json", str(wheel)], capture_output=True, text=True, check=False)
+    try:
+        report = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return Result("manylinux", False, f"auditwheel show --json failed: {out.stderr.strip()[-500:]}")
+    needed_tag = report["sym_tag"]  # what the versioned glibc/libstdc++ symbols allow
+    on_purpose = external_libraries(extensions)
+    outside = sorted(set(report["external_libs"]) - set(on_purpose))
+    if outside:
+        return Result(
+            "manylinux",
+            False,
+            f"the extensions need {', '.join(outside)}, which neither the wheel nor the manylinux policy "
+            "provides. Fix: repair the wheel with auditwheel (ci/repair_wheel.sh), which copies them in",
+        )
     platform = wheel.name.removesuffix(".whl").split("-")[-1]
-    if consistent and consistent[1].startswith("manylinux"):
-        return Result("manylinux", True, f"auditwheel: {consistent[1]}")
-    if constrained and not platform.startswith("manylinux"):
-        detail = f"auditwheel: {constrained[1]} once repaired (auditwheel repair); tagged {platform}"
+    left_out = f"; outside it on purpose: {', '.join(sorted(on_purpose))}" if on_purpose else ""
+    if not platform.startswith("manylinux"):
+        detail = f"{needed_tag} once repaired (ci/repair_wheel.sh); tagged {platform}{left_out}"
         return Result("manylinux", True, detail)
-    return Result(
-        "manylinux",
-        False,
-        f"tagged {platform}, and auditwheel show says: {text or out.stderr.strip()}. "
-        "Fix: build in a manylinux image (cibuildwheel does) and repair with auditwheel",
-    )
+    if not needed_tag.startswith("manylinux") or _oldest_glibc(platform) < _oldest_glibc(needed_tag):
+        return Result(
+            "manylinux",
+            False,
+            f"tagged {platform}, and its symbols need {needed_tag}: it would install where it cannot load. "
+            "Fix: build in a manylinux image as old as the tag (cibuildwheel does) and repair with auditwheel",
+        )
+    return Result("manylinux", True, f"tagged {platform}, its symbols need {needed_tag}{left_out}")
 
 
-def check_wheel(wheel: Path, *, size_budget_mib: float = DEFAULT_SIZE_BUDGET_MIB) -> list[Result]:
+@contextlib.contextmanager
+def _unpacked(wheel: Path) -> Iterator[tuple[Path, email.message.Message, list[Extension]]]:
+    """The unpacked wheel, its METADATA, and every extension with a build record."""
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(wheel) as archive:
         archive.extractall(tmp)
         root = Path(tmp)
         (metadata_file,) = root.glob("*.dist-info/METADATA")
-        metadata = email.message_from_string(metadata_file.read_text())
         extensions = []
         for record_file in sorted(root.rglob("*.build.json")):
             (library,) = record_file.parent.glob(record_file.name.removesuffix(".build.json") + ".*.so")
             record = json.loads(record_file.read_text())
             extensions.append(Extension(library, library.relative_to(root).as_posix(), record))
+        yield root, email.message_from_string(metadata_file.read_text()), extensions
+
+
+def check_wheel(wheel: Path, *, size_budget_mib: float = DEFAULT_SIZE_BUDGET_MIB) -> list[Result]:
+    with _unpacked(wheel) as (root, metadata, extensions):
         if not extensions:
             return [Result("build records", False, "no <extension>.build.json in the wheel: ncclkit did not build it")]
         return [
@@ -237,10 +321,11 @@ def check_wheel(wheel: Path, *, size_budget_mib: float = DEFAULT_SIZE_BUDGET_MIB
             version_label(metadata["Version"], metadata["Name"], extensions),
             requirements(metadata, extensions),
             rpaths(extensions),
+            bundled_externals(root, extensions),
             static_symbols(extensions),
             archs(extensions),
             size(wheel, size_budget_mib),
-            manylinux(wheel),
+            manylinux(wheel, extensions),
         ]
 
 
@@ -252,6 +337,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_SIZE_BUDGET_MIB,
         help="the largest wheel that passes (default: %(default)s)",
     )
+    parser.add_argument(
+        "--print-excludes",
+        action="store_true",
+        help="print, one per line, the libraries `auditwheel repair` must --exclude, and exit",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -259,6 +349,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.wheel.is_file():
         print(f"check-wheel: no such wheel: {args.wheel}")
         return 2
+    if args.print_excludes:
+        with _unpacked(args.wheel) as (_, _, extensions):
+            print("\n".join(sorted(external_libraries(extensions))))
+        return 0
     results = check_wheel(args.wheel, size_budget_mib=args.size_budget_mib)
     for result in results:
         print(result)

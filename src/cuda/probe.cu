@@ -4,9 +4,9 @@
 
 namespace ncclkit {
 
-namespace {
-__global__ void probe_kernel() {}
-}  // namespace
+// static, not in an anonymous namespace: nvcc names those after the source's path, which would
+// make the build depend on where the checkout is.
+static __global__ void probe_kernel() {}
 
 cudaError_t launch_probe_kernel(int device) {
   DeviceGuard guard(device);

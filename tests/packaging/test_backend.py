@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,69 @@ def test_missing_hipconfig_names_every_place_searched(tmp_path: Path, monkeypatc
         "  default location: /opt/rocm/bin/hipconfig\n"
         "Install ROCm (or Debian's hipcc), or point ROCM_PATH at it."
     )
+
+
+def test_index_name_has_no_local_label(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NCCLKIT_LOCAL_VERSION", raising=False)
+    monkeypatch.setenv("CUDACXX", str(fake_nvcc(tmp_path / "nvcc", "12.8")))
+    monkeypatch.setenv("NCCLKIT_INDEX_NAME", "ON")
+    assert provided_version() == "0.1.0"
+    assert version.index_name_suffix() == "cu12"
+
+
+def test_index_name_refuses_a_local_label(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCCLKIT_INDEX_NAME", "on")
+    monkeypatch.setenv("NCCLKIT_LOCAL_VERSION", "cu130")
+    with pytest.raises(RuntimeError, match="refuses local versions, and NCCLKIT_LOCAL_VERSION='cu130'"):
+        provided_version()
+
+
+def test_index_name_takes_on_or_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCCLKIT_INDEX_NAME", "cu13")
+    with pytest.raises(RuntimeError, match="NCCLKIT_INDEX_NAME='cu13': expected ON or OFF"):
+        version.index_name_requested()
+
+
+def built_by_scikit_build(directory: Path, record: dict | None) -> Path:
+    """A wheel as scikit-build-core leaves it: package files, then .dist-info with its RECORD."""
+    dist_info = "ncclkit-0.1.0.dist-info"
+    files = {
+        "ncclkit/__init__.py": b"",
+        f"{dist_info}/METADATA": b"Metadata-Version: 2.4\nName: ncclkit\nVersion: 0.1.0\n\n# ncclkit\n",
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nTag: cp312-cp312-linux_x86_64\n",
+        f"{dist_info}/entry_points.txt": b"[console_scripts]\nncclkit = ncclkit.cli:main\n",
+    }
+    if record is not None:
+        files[wheel.NCCL_RECORD] = json.dumps(record).encode()
+    path = directory / "ncclkit-0.1.0-cp312-cp312-linux_x86_64.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        lines = [wheel._record_line(name, data) for name, data in files.items()]
+        archive.writestr(f"{dist_info}/RECORD", "\n".join([*lines, f"{dist_info}/RECORD,,"]) + "\n")
+    return path
+
+
+def test_finished_wheel_is_renamed_for_an_index_with_a_valid_record(tmp_path: Path) -> None:
+    finished = wheel.finish_wheel(built_by_scikit_build(tmp_path, nccl_info("wheel")), "cu13")
+    assert finished.name == "ncclkit_cu13-0.1.0-cp312-cp312-linux_x86_64.whl"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [finished.name]
+    with zipfile.ZipFile(finished) as archive:
+        names = archive.namelist()
+        assert {n.split("/")[0] for n in names} == {"ncclkit", "ncclkit_cu13-0.1.0.dist-info"}
+        metadata = archive.read("ncclkit_cu13-0.1.0.dist-info/METADATA").decode()
+        assert "\nName: ncclkit-cu13\n" in metadata
+        assert "\nRequires-Dist: nvidia-nccl-cu13>=2.28.9,<3\n" in metadata
+        record = archive.read("ncclkit_cu13-0.1.0.dist-info/RECORD").decode().splitlines()
+        assert sorted(line.split(",")[0] for line in record) == sorted(names)
+        for line in record:
+            name = line.split(",")[0]
+            if not name.endswith("RECORD"):
+                assert line == wheel._record_line(name, archive.read(name))
+
+
+def test_a_wheel_with_nothing_to_finish_is_left_alone(tmp_path: Path) -> None:
+    built = built_by_scikit_build(tmp_path, nccl_info("system"))
+    before = built.read_bytes()
+    assert wheel.finish_wheel(built) == built
+    assert built.read_bytes() == before

