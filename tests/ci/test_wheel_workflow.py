@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from console_scripts import console_script
 
 try:
     import tomllib
@@ -26,12 +27,6 @@ WORKFLOW = ROOT / ".github" / "workflows" / "wheels.yml"
 INSTALL_CUDA = ROOT / "ci" / "install_cuda.sh"
 MATRIX = json.loads((ROOT / "ci" / "matrix.json").read_text())
 CIBUILDWHEEL = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["cibuildwheel"]
-
-
-def tool(name: str) -> str | None:
-    """A console script on PATH, or beside this interpreter (a virtual environment not activated)."""
-    beside = Path(sys.executable).parent / name
-    return shutil.which(name) or (str(beside) if beside.is_file() else None)
 
 
 def workflow() -> dict[str, Any]:
@@ -55,7 +50,7 @@ def install_cuda(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_workflow_validates_against_githubs_schema(tmp_path: Path) -> None:
-    check_jsonschema = tool("check-jsonschema")
+    check_jsonschema = console_script("check-jsonschema")
     if check_jsonschema is None:
         pytest.skip("check-jsonschema is not installed (pip install check-jsonschema)")
 
@@ -105,7 +100,7 @@ def test_x86_64_is_required_and_aarch64_optional() -> None:
 
 @pytest.mark.parametrize("arch", [t["arch"] for t in MATRIX["targets"]])
 def test_cibuildwheel_builds_the_matrix_pythons(arch: str, tmp_path: Path) -> None:
-    cibuildwheel = tool("cibuildwheel")
+    cibuildwheel = console_script("cibuildwheel")
     if cibuildwheel is None:
         pytest.skip("cibuildwheel is not installed (pip install cibuildwheel)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIBW_")}
