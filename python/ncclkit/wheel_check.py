@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import email
+import importlib.util
 import json
 import os
 import posixpath
@@ -48,9 +49,13 @@ class Extension:
 
 
 def _which(tool: str) -> str | None:
-    # cuobjdump is in the CUDA toolkit, which is often not on PATH.
-    cuda_bin = Path(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin")
-    return shutil.which(tool) or shutil.which(tool, path=str(cuda_bin))
+    # cuobjdump is in the CUDA toolkit, which is often not on PATH, or in NVIDIA's wheel of it
+    # (nvidia-cuda-cuobjdump: nvidia/cu13/bin).
+    places = [Path(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin")]
+    nvidia = importlib.util.find_spec("nvidia")
+    if nvidia and nvidia.submodule_search_locations:
+        places += sorted(b for location in nvidia.submodule_search_locations for b in Path(location).glob("*/bin"))
+    return shutil.which(tool) or next(filter(None, (shutil.which(tool, path=str(p)) for p in places)), None)
 
 
 def _run(tool: str, *args: str) -> str:
@@ -171,7 +176,11 @@ def static_symbols(extensions: list[Extension]) -> Result:
 
 def archs(extensions: list[Extension]) -> Result:
     if _which("cuobjdump") is None:
-        return Result("archs", True, "not looked at: cuobjdump (CUDA toolkit) is not installed")
+        return Result(
+            "archs",
+            True,
+            "not looked at: cuobjdump is not installed (CUDA toolkit, or pip install nvidia-cuda-cuobjdump)",
+        )
     wrong = []
     for e in (e for e in extensions if "cuda" in e.record):
         sass = set(re.findall(r"\.sm_(\w+)\.cubin", _run("cuobjdump", "--list-elf", str(e.path))))
@@ -250,7 +259,11 @@ def size(wheel: Path, budget_mib: float) -> Result:
     )
 
 
-_LEGACY_MANYLINUX = {"manylinux1": "manylinux_2_5", "manylinux2010": "manylinux_2_12", "manylinux2014": "manylinux_2_17"}
+_LEGACY_MANYLINUX = {
+    "manylinux1": "manylinux_2_5",
+    "manylinux2010": "manylinux_2_12",
+    "manylinux2014": "manylinux_2_17",
+}
 
 
 def _oldest_glibc(platform: str) -> tuple[int, int]:

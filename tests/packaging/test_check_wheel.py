@@ -78,6 +78,17 @@ def test_tag_of_another_python(built_wheel: Path, tmp_path: Path) -> None:
     )
 
 
+def test_archs_the_record_lists_but_the_binary_lacks(built_wheel: Path, tmp_path: Path) -> None:
+    if wheel_check._which("cuobjdump") is None:
+        pytest.skip("cuobjdump is not installed (the test extra installs nvidia-cuda-cuobjdump)")
+    assert results(built_wheel)["archs"].detail == "the device code of every extension is the archs its record lists"
+    edit = ('"archs_sass" : [ "', '"archs_sass" : [ "52", "')
+    damaged = rewritten(built_wheel, tmp_path, **{"_cuda.build.json": edit})
+    detail = failed(damaged)["archs"]
+    assert re.match(r"ncclkit/_cuda\.\S+\.so holds SASS \[.*\]; its record lists SASS \['52', ", detail), detail
+    assert detail.endswith("Fix: rebuild; the record and the binary must come from one build")
+
+
 def test_size_over_budget(built_wheel: Path) -> None:
     assert "over the budget of 0.01 MiB" in failed(built_wheel, size_budget_mib=0.01)["size"]
 
@@ -99,7 +110,8 @@ def small_wheel(tmp_path: Path, nccl: dict, *link_args: str, exports: str = "") 
         ["cc", "-shared", "-fPIC", "-Wl,--no-as-needed", "-o", str(library), str(source), str(stub), *link_args],
         check=True,
     )
-    record = {"python": {"version": f"{PY}.0"}, "cuda": {"runtime_version": "13.0"}, "nccl": nccl}
+    cuda = {"runtime_version": "13.0", "archs_sass": [], "archs_ptx": []}  # host code only
+    record = {"python": {"version": f"{PY}.0"}, "cuda": cuda, "nccl": nccl}
     wheel = tmp_path / f"mypkg-1.0+cu130-{TAG}-{TAG}-linux_x86_64.whl"
     requires = f"Requires-Dist: {nccl['wheel']}>={nccl['version']},<3\n" if nccl["wheel"] else ""
     dist_info = "mypkg-1.0+cu130.dist-info"
