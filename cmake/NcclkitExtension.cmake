@@ -1,5 +1,5 @@
 # ncclkit_add_extension(<name> SOURCES <file>... [NCCL | RCCL] [ARCHS <spec>] [FEATURES <feature>...]
-#                       [DESTINATION <dir>])
+#                       [RECORD_FEATURES <NAME=value>...] [DESTINATION <dir>])
 #
 # Builds the Python extension module <name> (pybind11) with the CUDA settings ncclkit uses for
 # its own: the CUDA runtime linked statically, the archs of NCCLKIT_CUDA_ARCHS (or ARCHS, in
@@ -14,6 +14,8 @@
 #   RCCL      link RCCL (FindRCCL), for ROCm: needs NCCLKIT_NCCL=rccl or auto.
 #   FEATURES  NCCL features the extension needs (COMM_SPLIT, FP8, ...: the NCCLKIT_HAS_* names);
 #             one the found NCCL lacks is a configure error.
+#   RECORD_FEATURES  macros the extension's build decides itself (NAME=integer), recorded beside
+#             the NCCL ones in the build record's features.
 #
 # An extension that links RCCL, and every extension of a project that compiles HIP and not CUDA,
 # compiles its SOURCES as HIP (CMake's HIP language) for CMAKE_HIP_ARCHITECTURES (or ARCHS: gfx
@@ -101,7 +103,7 @@ function(_ncclkit_hip_module name)
 endfunction()
 
 function(ncclkit_add_extension name)
-  cmake_parse_arguments(PARSE_ARGV 1 ARG "NCCL;RCCL" "DESTINATION" "SOURCES;ARCHS;FEATURES")
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "NCCL;RCCL" "DESTINATION" "SOURCES;ARCHS;FEATURES;RECORD_FEATURES")
   if(ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "ncclkit_add_extension(${name}): unknown arguments ${ARG_UNPARSED_ARGUMENTS}")
   endif()
@@ -194,6 +196,12 @@ function(ncclkit_add_extension name)
   endif()
   ncclkit_nccl_features("${NCCL_VERSION_CODE}" "${include_dir}/ncclkit/config.h" ${library})
   _ncclkit_require_features(${name} ${ARG_FEATURES})
+  foreach(feature IN LISTS ARG_RECORD_FEATURES)
+    if(NOT feature MATCHES "^[A-Za-z_][A-Za-z0-9_]*=-?[0-9]+$")
+      message(FATAL_ERROR "ncclkit_add_extension(${name}): RECORD_FEATURES entry '${feature}' is not NAME=<integer>.")
+    endif()
+  endforeach()
+  list(APPEND NCCLKIT_FEATURES ${ARG_RECORD_FEATURES})
   target_include_directories(${name} PRIVATE "${include_dir}")
 
   string(REPLACE "/" "." module "${destination}.${name}")

@@ -8,6 +8,7 @@ checks that look at the GPUs, the driver and torch.
 
 from __future__ import annotations
 
+import importlib
 import os
 
 from .build_info import build_info
@@ -33,3 +34,12 @@ __all__ = [
 
 if os.environ.get("NCCLKIT_SKIP_IMPORT_CHECK") != "1":
     check(full=False)
+
+
+def __getattr__(name: str) -> object:
+    # ncclkit.ops and ncclkit.functional import torch: they load on first use, so that importing
+    # ncclkit does not.
+    if name in ("ops", "functional"):
+        return importlib.import_module(f"{__name__}.{name}")
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -1,0 +1,36 @@
+// The kernels' host side: each launches on `stream` and checks the launch. Low level on purpose:
+// ncclkit.ops checks shapes, dtypes, devices, contiguity and alignment before calling these.
+#pragma once
+
+#include <cuda_runtime.h>
+
+namespace ncclkit::kernels {
+
+// The activation dtypes, as Python passes them (ncclkit._kernels.DTYPES): bfloat16 only where the
+// build enabled it (NCCLKIT_ENABLE_BF16).
+enum class Dtype : int { float16 = 0, bfloat16 = 1 };
+
+// The most activation rows the GEMV takes; more go through dequantize + a GEMM (ncclkit.ops).
+constexpr int kGemvMaxRows = 16;
+
+// out[m, n] = sum_k x[m, k] * w[n, k] (+ bias[n]), w dequantized inside (weight_layout.h).
+struct GemvArgs {
+  const void* x;        // [m, k]
+  const void* qweight;  // int8 [n, k] or uint8 [n, k / 2]
+  const void* scales;   // [n] or [n, k / group_size]
+  const void* bias;     // [n], or null
+  void* out;            // [m, n]
+  int m, n, k, bits, group_size;
+};
+void weight_only_gemv(Dtype dtype, const GemvArgs& args, cudaStream_t stream);
+
+// out[n, k] = w[n, k] in the activation dtype.
+void dequantize_weight(Dtype dtype, const void* qweight, const void* scales, void* out, int n, int k, int bits,
+                       int group_size, cudaStream_t stream);
+
+// out = x / sqrt(mean(x^2) + eps) * weight over the last dimension (hidden) of [rows, hidden].
+// With a residual: residual += x first (in place), and the norm is of that sum.
+void rms_norm(Dtype dtype, const void* x, void* residual, const void* weight, void* out, int rows, int hidden,
+              float eps, cudaStream_t stream);
+
+}  // namespace ncclkit::kernels
