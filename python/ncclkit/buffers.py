@@ -7,9 +7,9 @@ problem is a ValueError or TypeError naming the argument, raised before NCCL is 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 # __cuda_array_interface__ typestr -> NCCL dtype name
 _TYPESTRS = {
@@ -55,8 +55,9 @@ _ITEMSIZE = {
 }
 
 
-@dataclass(frozen=True)
-class Buffer:
+class Buffer(NamedTuple):
+    """A tuple, not a dataclass: one is made per collective call, and a tuple is made fastest."""
+
     ptr: int
     count: int
     dtype: str
@@ -95,18 +96,31 @@ def _checked_dtype(name: str, dtype: str, supported: Collection[str]) -> str:
     return dtype
 
 
-def _from_torch(obj: Any, name: str, supported: Collection[str]) -> Buffer:
+@functools.cache
+def _torch_current_stream() -> Callable[[int], int]:
+    """The current stream's handle on a device, by index. torch.cuda.current_stream builds a
+    Stream object, which costs more than the whole NCCL call; torch's own raw getter does not."""
     import torch
 
-    dtype = _checked_dtype(name, str(obj.dtype).removeprefix("torch."), supported)
-    if obj.device.type != "cuda":
+    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+    return raw or (lambda device: torch.cuda.current_stream(device).cuda_stream)
+
+
+@functools.cache
+def _torch_dtype_name(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _from_torch(obj: Any, name: str, supported: Collection[str]) -> Buffer:
+    dtype = _checked_dtype(name, _torch_dtype_name(obj.dtype), supported)
+    if not obj.is_cuda:
         msg = f"{name} is in {obj.device.type} memory; NCCL needs a CUDA tensor"
         raise ValueError(msg)
     if not obj.is_contiguous():
         msg = f"{name} is not contiguous; pass {name}.contiguous()"
         raise ValueError(msg)
-    stream = torch.cuda.current_stream(obj.device).cuda_stream
-    return Buffer(obj.data_ptr(), obj.numel(), dtype, obj.device.index, stream)
+    device = obj.get_device()
+    return Buffer(obj.data_ptr(), obj.numel(), dtype, device, _torch_current_stream()(device))
 
 
 def _from_cuda_array_interface(

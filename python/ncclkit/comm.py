@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+import weakref
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-from . import _comm_loader
+from . import _comm_loader, custom_all_reduce
 from .buffers import Buffer, as_buffer
 from .build_info import build_info
 
@@ -95,12 +97,28 @@ def _check_device(device: int, name: str = "device") -> None:
         raise ValueError(msg)
 
 
+# Every communicator by its key: torch ops (ncclkit.functional) take integers, not Python objects.
+_by_key: weakref.WeakValueDictionary[int, Communicator] = weakref.WeakValueDictionary()
+_keys = itertools.count()
+
+
 class Communicator:
     """An NCCL communicator on one GPU. Collectives run on the given stream, or on the input's
     current torch stream, or on the default stream; they are asynchronous like NCCL's own."""
 
     def __init__(self, handle: Any) -> None:
         self._handle = handle
+        self.key = next(_keys)
+        _by_key[self.key] = self
+
+    @staticmethod
+    def from_key(key: int) -> Communicator:
+        """The communicator whose ``key`` this is, while it is alive."""
+        try:
+            return _by_key[key]
+        except KeyError:
+            msg = f"no live communicator has key {key}"
+            raise ValueError(msg) from None
 
     @classmethod
     def init_rank(
@@ -291,13 +309,20 @@ class Communicator:
         return _nccl().DTYPES[buffer.dtype]
 
     # -- collectives ---------------------------------------------------------------------------
-    def all_reduce(self, sendbuf: Any, recvbuf: Any = None, op: str = "sum", *, stream: Any = None) -> None:
-        """recvbuf = op over ranks of sendbuf (in place when recvbuf is None)."""
+    def all_reduce(
+        self, sendbuf: Any, recvbuf: Any = None, op: str = "sum", *, stream: Any = None, algorithm: str = "auto"
+    ) -> None:
+        """recvbuf = op over ranks of sendbuf (in place when recvbuf is None). ``algorithm``: "nccl";
+        "oneshot" or "twoshot", the custom all-reduce that ncclkit.custom_all_reduce.setup() made;
+        "auto": that one for the messages it is faster for, where it was set up, else NCCL."""
         live = self._live()
         code = self._op(op)
         send = self._buffer(sendbuf, "sendbuf")
         recv = self._recv(send, recvbuf, send.count)
-        live.all_reduce(send.ptr, recv.ptr, send.count, self._dtype(send), code, self._stream(stream, send))
+        stream_handle = self._stream(stream, send)
+        if custom_all_reduce.launch(self, send, recv, op, stream_handle, algorithm):
+            return
+        live.all_reduce(send.ptr, recv.ptr, send.count, self._dtype(send), code, stream_handle)
 
     def broadcast(self, sendbuf: Any, recvbuf: Any = None, root: int = 0, *, stream: Any = None) -> None:
         """recvbuf on every rank = sendbuf of `root` (in place when recvbuf is None)."""

@@ -1,0 +1,97 @@
+"""Collectives as torch ops (namespace ``ncclkit``), for torch.compile(fullgraph=True) and CUDA graphs.
+
+A Communicator's methods are plain Python calls into NCCL: torch.compile cannot trace them. These
+functions are torch.library custom ops with fake implementations, so a compiled graph holds them
+as nodes; they run on torch's current stream, which under CUDA graph capture is the capturing one.
+The communicator reaches an op as its ``key``, an integer. Importing this module imports torch.
+
+    x = ncclkit.functional.all_reduce(x, comm)           # a new tensor, the sum over ranks
+    ncclkit.functional.all_reduce_(x, comm, op="max")    # in place
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .comm import Communicator
+
+
+def _like(tensor: Tensor, rows: int) -> Tensor:
+    return tensor.new_empty((rows, *tensor.shape[1:]))
+
+
+@torch.library.custom_op("ncclkit::all_reduce", mutates_args=())
+def _all_reduce(tensor: Tensor, comm: int, op: str) -> Tensor:
+    out = torch.empty_like(tensor, memory_format=torch.contiguous_format)
+    Communicator.from_key(comm).all_reduce(tensor, out, op)
+    return out
+
+
+@_all_reduce.register_fake
+def _(tensor: Tensor, comm: int, op: str) -> Tensor:
+    return torch.empty_like(tensor, memory_format=torch.contiguous_format)
+
+
+@torch.library.custom_op("ncclkit::all_reduce_", mutates_args=("tensor",))
+def _all_reduce_(tensor: Tensor, comm: int, op: str) -> None:
+    Communicator.from_key(comm).all_reduce(tensor, op=op)
+
+
+@_all_reduce_.register_fake
+def _(tensor: Tensor, comm: int, op: str) -> None:
+    return None
+
+
+@torch.library.custom_op("ncclkit::all_gather", mutates_args=())
+def _all_gather(tensor: Tensor, comm: int) -> Tensor:
+    communicator = Communicator.from_key(comm)
+    out = _like(tensor, tensor.shape[0] * communicator.world_size)
+    communicator.all_gather(tensor, out)
+    return out
+
+
+@_all_gather.register_fake
+def _(tensor: Tensor, comm: int) -> Tensor:
+    return _like(tensor, tensor.shape[0] * Communicator.from_key(comm).world_size)
+
+
+def _scattered_rows(tensor: Tensor, world_size: int) -> int:
+    if tensor.dim() == 0 or tensor.shape[0] % world_size:
+        msg = f"reduce_scatter splits dimension 0 among {world_size} ranks; the tensor's shape is {tuple(tensor.shape)}"
+        raise ValueError(msg)
+    return tensor.shape[0] // world_size
+
+
+@torch.library.custom_op("ncclkit::reduce_scatter", mutates_args=())
+def _reduce_scatter(tensor: Tensor, comm: int, op: str) -> Tensor:
+    communicator = Communicator.from_key(comm)
+    out = _like(tensor, _scattered_rows(tensor, communicator.world_size))
+    communicator.reduce_scatter(tensor, out, op)
+    return out
+
+
+@_reduce_scatter.register_fake
+def _(tensor: Tensor, comm: int, op: str) -> Tensor:
+    return _like(tensor, _scattered_rows(tensor, Communicator.from_key(comm).world_size))
+
+
+def all_reduce(tensor: Tensor, comm: Communicator, op: str = "sum") -> Tensor:
+    """A new tensor: ``op`` over the ranks of ``comm`` of ``tensor``."""
+    return torch.ops.ncclkit.all_reduce(tensor, comm.key, op)
+
+
+def all_reduce_(tensor: Tensor, comm: Communicator, op: str = "sum") -> Tensor:
+    """``tensor``, reduced over the ranks of ``comm`` in place."""
+    torch.ops.ncclkit.all_reduce_(tensor, comm.key, op)
+    return tensor
+
+
+def all_gather(tensor: Tensor, comm: Communicator) -> Tensor:
+    """Every rank's ``tensor``, concatenated along dimension 0 in rank order."""
+    return torch.ops.ncclkit.all_gather(tensor, comm.key)
+
+
+def reduce_scatter(tensor: Tensor, comm: Communicator, op: str = "sum") -> Tensor:
+    """Block ``rank`` of ``op`` over ranks of ``tensor``, whose dimension 0 splits into world_size blocks."""
+    return torch.ops.ncclkit.reduce_scatter(tensor, comm.key, op)

@@ -1,0 +1,499 @@
+// The one-shot and two-shot all-reduce kernels (the design vLLM's and TensorRT-LLM's custom
+// all-reduce share) and the buffers they run on. See custom_all_reduce.h for the buffer layout.
+//
+// Each call is one kernel, so that a CUDA graph captures it whole: it first copies this rank's
+// input into this rank's registered buffer, then meets the other ranks at a barrier, then reads
+// their buffers. The input itself is never shared, so any tensor works, and a captured call
+// reads whatever its input holds at replay.
+//
+// Barriers are per block: block b of every rank touches the same elements of every buffer (the
+// grid and the element-to-thread mapping depend only on the size, which every rank shares), so
+// block b only waits for the other ranks' block b. A barrier is a count: thread r of the block
+// writes this block's new count into rank r's flags (a system-scope release, which publishes
+// what the whole block wrote before it), then waits for rank r's count in this rank's flags (an
+// acquire). Counts only grow, so waiting for "at least" lets a rank that is ahead pass.
+#include "comm/custom_all_reduce.h"
+
+#if NCCLKIT_WITH_NCCL
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "comm/types.h"
+#include "common/cuda_check.h"
+
+namespace ncclkit {
+
+// A named namespace, not an anonymous one: nvcc names those after the source's path, which would
+// make the build depend on where the checkout is.
+namespace custom_ar {
+
+using Layout = CustomAllReduceLayout;
+constexpr int kMaxRanks = Layout::kMaxRanks;
+constexpr int kMaxBlocks = Layout::kMaxBlocks;
+constexpr int kThreads = Layout::kThreads;
+
+struct Signals {
+  uint32_t flags[kMaxBlocks][kMaxRanks];  // [block][rank]: written by that rank
+  uint32_t counters[kMaxBlocks];          // this rank's own count per block
+};
+static_assert(sizeof(Signals) <= Layout::kSignalBytes, "the signals outgrew their area");
+static_assert(Layout::kThreads >= kMaxRanks && Layout::kThreads >= 16, "a block waits for each rank with one thread");
+
+// Every rank's buffer as this device addresses it. A kernel argument, so a captured graph keeps
+// its own copy and nothing has to be registered for it; __grid_constant__, so that indexing it by
+// a rank known only at run time reads the argument in place instead of a copy in local memory.
+struct Peers {
+  char* base[kMaxRanks];
+};
+
+// The element types, as raw bits: loads and stores move bits, sums are taken in float.
+struct Float32 {
+  using Bits = uint32_t;
+  static __device__ __forceinline__ float to_float(Bits b) { return __uint_as_float(b); }
+  static __device__ __forceinline__ Bits from_float(float f) { return __float_as_uint(f); }
+};
+struct Float16 {
+  using Bits = uint16_t;
+  static __device__ __forceinline__ float to_float(Bits b) { return __half2float(__ushort_as_half(b)); }
+  static __device__ __forceinline__ Bits from_float(float f) { return __half_as_ushort(__float2half_rn(f)); }
+};
+struct BFloat16 {
+  using Bits = uint16_t;
+  static __device__ __forceinline__ float to_float(Bits b) { return __bfloat162float(__ushort_as_bfloat16(b)); }
+  static __device__ __forceinline__ Bits from_float(float f) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
+};
+
+template <typename E>
+using BitsOf = typename E::Bits;
+
+// 16 bytes of elements: one 128-bit load or store.
+template <typename E>
+struct alignas(Layout::kVectorBytes) Pack {
+  static constexpr int kCount = Layout::kVectorBytes / sizeof(typename E::Bits);
+  typename E::Bits v[kCount];
+};
+
+__device__ __forceinline__ void store_release(uint32_t* address, uint32_t value) {
+#if __CUDA_ARCH__ >= 700
+  asm volatile("st.release.sys.global.u32 [%0], %1;" ::"l"(address), "r"(value) : "memory");
+#else
+  __threadfence_system();
+  asm volatile("st.volatile.global.u32 [%0], %1;" ::"l"(address), "r"(value) : "memory");
+#endif
+}
+
+__device__ __forceinline__ uint32_t load_acquire(const uint32_t* address) {
+  uint32_t value;
+#if __CUDA_ARCH__ >= 700
+  asm volatile("ld.acquire.sys.global.u32 %0, [%1];" : "=r"(value) : "l"(address) : "memory");
+#else
+  asm volatile("ld.volatile.global.u32 %0, [%1];" : "=r"(value) : "l"(address) : "memory");
+  __threadfence_system();
+#endif
+  return value;
+}
+
+template <int N>
+__device__ __forceinline__ void barrier(const Peers& peers, Signals* self, int rank, uint32_t count) {
+  __syncthreads();  // the block's writes come before thread r's release
+  if (threadIdx.x < N) {
+    auto* peer = reinterpret_cast<Signals*>(peers.base[threadIdx.x]);
+    store_release(&peer->flags[blockIdx.x][rank], count);
+    while (static_cast<int32_t>(load_acquire(&self->flags[blockIdx.x][threadIdx.x]) - count) < 0) {
+    }
+  }
+  __syncthreads();  // and the other threads' reads come after the acquires
+}
+
+template <typename E>
+__device__ __forceinline__ Pack<E>* data_of(char* base) {
+  return reinterpret_cast<Pack<E>*>(base + Layout::kSignalBytes);
+}
+
+template <typename E>
+__device__ __forceinline__ Pack<E>* scratch_of(char* base, size_t max_bytes) {
+  return reinterpret_cast<Pack<E>*>(base + Layout::kSignalBytes + max_bytes);
+}
+
+// The caller's arrays need only be element-aligned: the registered buffers are 16-byte aligned,
+// and so a rank's decision never depends on where its tensor happens to start.
+template <typename E>
+__device__ __forceinline__ Pack<E> load_pack(const typename E::Bits* at, bool aligned) {
+  if (aligned) return *reinterpret_cast<const Pack<E>*>(at);
+  Pack<E> pack;
+#pragma unroll
+  for (int i = 0; i < Pack<E>::kCount; ++i) pack.v[i] = at[i];
+  return pack;
+}
+
+template <typename E>
+__device__ __forceinline__ void store_pack(typename E::Bits* at, const Pack<E>& pack, bool aligned) {
+  if (aligned) {
+    *reinterpret_cast<Pack<E>*>(at) = pack;
+    return;
+  }
+#pragma unroll
+  for (int i = 0; i < Pack<E>::kCount; ++i) at[i] = pack.v[i];
+}
+
+// Rank 0's pack plus rank 1's ... in that order on every rank: every rank gets the same bits.
+template <typename E, int N>
+__device__ __forceinline__ Pack<E> sum_packs(const Pack<E>* const (&from)[N], size_t index) {
+  Pack<E> loaded[N];
+#pragma unroll
+  for (int r = 0; r < N; ++r) loaded[r] = from[r][index];  // all loads in flight before the adds
+  float total[Pack<E>::kCount];
+#pragma unroll
+  for (int i = 0; i < Pack<E>::kCount; ++i) total[i] = E::to_float(loaded[0].v[i]);
+#pragma unroll
+  for (int r = 1; r < N; ++r) {
+#pragma unroll
+    for (int i = 0; i < Pack<E>::kCount; ++i) total[i] += E::to_float(loaded[r].v[i]);
+  }
+  Pack<E> out;
+#pragma unroll
+  for (int i = 0; i < Pack<E>::kCount; ++i) out.v[i] = E::from_float(total[i]);
+  return out;
+}
+
+template <typename E, int N>
+__device__ __forceinline__ typename E::Bits sum_elements(const Pack<E>* const (&from)[N], size_t element) {
+  float total = E::to_float(reinterpret_cast<const typename E::Bits*>(from[0])[element]);
+#pragma unroll
+  for (int r = 1; r < N; ++r) total += E::to_float(reinterpret_cast<const typename E::Bits*>(from[r])[element]);
+  return E::from_float(total);
+}
+
+// The last count % kCount elements: block 0's first threads copy and sum them one by one.
+__device__ __forceinline__ bool tail_thread(int tail) {
+  return blockIdx.x == 0 && static_cast<int>(threadIdx.x) < tail;
+}
+
+// Every rank reads every rank's whole input: the fewest steps, the most traffic; for the
+// smallest messages, where the latency is the barriers'.
+template <typename E, int N>
+__global__ void __launch_bounds__(kThreads, 1) one_shot_kernel(const __grid_constant__ Peers peers, int rank,
+                                                                const BitsOf<E>* in, BitsOf<E>* out, size_t packs,
+                                                                int tail) {
+  using P = Pack<E>;
+  char* const own = peers.base[rank];
+  auto* self = reinterpret_cast<Signals*>(own);
+  uint32_t count = self->counters[blockIdx.x];
+  const bool in_aligned = reinterpret_cast<uintptr_t>(in) % Layout::kVectorBytes == 0;
+  const bool out_aligned = reinterpret_cast<uintptr_t>(out) % Layout::kVectorBytes == 0;
+  const size_t first = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  const size_t tail_at = packs * P::kCount;
+
+  P* mine = data_of<E>(own);
+  for (size_t v = first; v < packs; v += stride) mine[v] = load_pack<E>(in + v * P::kCount, in_aligned);
+  if (tail_thread(tail)) reinterpret_cast<BitsOf<E>*>(mine)[tail_at + threadIdx.x] = in[tail_at + threadIdx.x];
+  barrier<N>(peers, self, rank, ++count);  // every rank's input is in its buffer
+
+  const P* from[N];
+#pragma unroll
+  for (int r = 0; r < N; ++r) from[r] = data_of<E>(peers.base[r]);
+  // The same thread read in[v] above, so out may be in.
+  for (size_t v = first; v < packs; v += stride) {
+    store_pack<E>(out + v * P::kCount, sum_packs<E, N>(from, v), out_aligned);
+  }
+  if (tail_thread(tail)) out[tail_at + threadIdx.x] = sum_elements<E, N>(from, tail_at + threadIdx.x);
+  // Past this one, no rank reads this rank's data: the next call may copy over it before its first.
+  barrier<N>(peers, self, rank, ++count);
+  if (threadIdx.x == 0) self->counters[blockIdx.x] = count;
+}
+
+// Reduce-scatter then all-gather: rank r sums segment r of everyone's input into its scratch,
+// and everyone copies every segment from its owner's scratch. Each rank reads 2/N of each
+// peer's data instead of all of it, for the same two barriers.
+template <typename E, int N>
+__global__ void __launch_bounds__(kThreads, 1) two_shot_kernel(const __grid_constant__ Peers peers, int rank,
+                                                                const BitsOf<E>* in, BitsOf<E>* out, size_t packs,
+                                                                int tail, size_t max_bytes) {
+  using P = Pack<E>;
+  char* const own = peers.base[rank];
+  auto* self = reinterpret_cast<Signals*>(own);
+  uint32_t count = self->counters[blockIdx.x];
+  const bool in_aligned = reinterpret_cast<uintptr_t>(in) % Layout::kVectorBytes == 0;
+  const bool out_aligned = reinterpret_cast<uintptr_t>(out) % Layout::kVectorBytes == 0;
+  const size_t first = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  const size_t tail_at = packs * P::kCount;
+  const size_t part = (packs + N - 1) / N;  // segment s is packs [s * part, (s + 1) * part)
+
+  // The copy walks the segments with the index the reduction below uses, so that block b copies
+  // exactly what the other ranks' block b will read.
+  P* mine = data_of<E>(own);
+  for (size_t i = first; i < part; i += stride) {
+#pragma unroll
+    for (int s = 0; s < N; ++s) {
+      const size_t v = s * part + i;
+      if (v < packs) mine[v] = load_pack<E>(in + v * P::kCount, in_aligned);
+    }
+  }
+  if (tail_thread(tail)) reinterpret_cast<BitsOf<E>*>(mine)[tail_at + threadIdx.x] = in[tail_at + threadIdx.x];
+  barrier<N>(peers, self, rank, ++count);  // every rank's input is in its buffer
+
+  const P* from[N];
+#pragma unroll
+  for (int r = 0; r < N; ++r) from[r] = data_of<E>(peers.base[r]);
+  P* reduced = scratch_of<E>(own, max_bytes);
+  const size_t segment = rank * part;
+  for (size_t i = first; i < part && segment + i < packs; i += stride) {
+    reduced[i] = sum_packs<E, N>(from, segment + i);
+  }
+  if (tail_thread(tail)) out[tail_at + threadIdx.x] = sum_elements<E, N>(from, tail_at + threadIdx.x);
+  // Every segment is reduced. It also ends the reads of the data: a rank leaves this kernel only
+  // after its last barrier, so the next call's copy cannot overtake them. The scratch is written
+  // again only after the next call's first barrier, which waits for every rank to get there.
+  barrier<N>(peers, self, rank, ++count);
+
+  const P* owners[N];
+#pragma unroll
+  for (int s = 0; s < N; ++s) owners[s] = scratch_of<E>(peers.base[s], max_bytes);
+  for (size_t i = first; i < part; i += stride) {
+#pragma unroll
+    for (int s = 0; s < N; ++s) {
+      const size_t v = s * part + i;
+      if (v < packs) store_pack<E>(out + v * P::kCount, owners[s][i], out_aligned);
+    }
+  }
+  if (threadIdx.x == 0) self->counters[blockIdx.x] = count;
+}
+
+struct Launch {
+  Peers peers;
+  int rank;
+  const void* in;
+  void* out;
+  size_t count;
+  size_t max_bytes;
+  int blocks;  // the most this call may use
+  cudaStream_t stream;
+};
+
+template <typename E, int N>
+void launch(CustomAllReduceAlgorithm algorithm, const Launch& a) {
+  using Bits = typename E::Bits;
+  constexpr int kCount = Pack<E>::kCount;
+  const size_t packs = a.count / kCount;
+  const int tail = static_cast<int>(a.count % kCount);
+  // One pack per thread where the message is that small; a grid-stride loop beyond.
+  const size_t spread = algorithm == CustomAllReduceAlgorithm::kOneShot ? packs : (packs + N - 1) / N;
+  const size_t wanted = (spread + kThreads - 1) / kThreads;
+  const unsigned grid = static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(wanted, a.blocks)));
+  const auto* in = static_cast<const Bits*>(a.in);
+  auto* out = static_cast<Bits*>(a.out);
+  if (algorithm == CustomAllReduceAlgorithm::kOneShot) {
+    one_shot_kernel<E, N><<<grid, kThreads, 0, a.stream>>>(a.peers, a.rank, in, out, packs, tail);
+  } else {
+    two_shot_kernel<E, N><<<grid, kThreads, 0, a.stream>>>(a.peers, a.rank, in, out, packs, tail, a.max_bytes);
+  }
+  NCCLKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+// World sizes are template arguments, so the per-rank loops unroll.
+template <typename E>
+void launch_for_world(int world_size, CustomAllReduceAlgorithm algorithm, const Launch& a) {
+  switch (world_size) {
+    case 1: return launch<E, 1>(algorithm, a);
+    case 2: return launch<E, 2>(algorithm, a);
+    case 3: return launch<E, 3>(algorithm, a);
+    case 4: return launch<E, 4>(algorithm, a);
+    case 5: return launch<E, 5>(algorithm, a);
+    case 6: return launch<E, 6>(algorithm, a);
+    case 7: return launch<E, 7>(algorithm, a);
+    case 8: return launch<E, 8>(algorithm, a);
+    default:
+      throw std::invalid_argument("custom all-reduce supports 1 to 8 ranks, not " + std::to_string(world_size));
+  }
+}
+
+}  // namespace custom_ar
+
+using custom_ar::Layout;
+
+CustomAllReduce::CustomAllReduce(int device, int rank, int world_size, std::size_t max_bytes)
+    : device_(device), rank_(rank), world_size_(world_size), max_bytes_(max_bytes) {
+  if (world_size < 1 || world_size > Layout::kMaxRanks) {
+    throw std::invalid_argument("custom all-reduce supports 1 to " + std::to_string(Layout::kMaxRanks) +
+                                " ranks, not " + std::to_string(world_size));
+  }
+  if (rank < 0 || rank >= world_size) {
+    throw std::invalid_argument("rank " + std::to_string(rank) + " is out of range for " +
+                                std::to_string(world_size) + " ranks");
+  }
+  if (max_bytes == 0 || max_bytes % Layout::kVectorBytes != 0) {
+    throw std::invalid_argument("max_bytes must be a positive multiple of " +
+                                std::to_string(Layout::kVectorBytes) + ", got " + std::to_string(max_bytes));
+  }
+  DeviceGuard guard(device);
+  NCCLKIT_CUDA_CHECK(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, device));
+  NCCLKIT_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&buffer_), Layout::kSignalBytes + 2 * max_bytes));
+  try {
+    // Zero counts before any other rank can see the buffer: they get its handle only after this.
+    NCCLKIT_CUDA_CHECK(cudaMemset(buffer_, 0, Layout::kSignalBytes));
+    NCCLKIT_CUDA_CHECK(cudaDeviceSynchronize());
+  } catch (...) {
+    cudaFree(buffer_);
+    throw;
+  }
+  peers_.assign(world_size, nullptr);
+  peers_[rank] = buffer_;
+}
+
+CustomAllReduce::~CustomAllReduce() {
+  // Best effort, as the communicator's: the process may be shutting down with its context gone.
+  int previous = 0;
+  if (cudaGetDevice(&previous) != cudaSuccess || cudaSetDevice(device_) != cudaSuccess) {
+    cudaGetLastError();
+    return;
+  }
+  for (char* mapped : opened_) cudaIpcCloseMemHandle(mapped);
+  cudaFree(buffer_);
+  cudaGetLastError();
+  cudaSetDevice(previous);
+}
+
+std::string CustomAllReduce::ipc_handle() const {
+  DeviceGuard guard(device_);
+  cudaIpcMemHandle_t handle;
+  NCCLKIT_CUDA_CHECK(cudaIpcGetMemHandle(&handle, buffer_));
+  return std::string(reinterpret_cast<const char*>(&handle), sizeof(handle));
+}
+
+void CustomAllReduce::check_blocks(int blocks) const {
+  if (connected()) throw std::logic_error("this custom all-reduce is connected already");
+  if (blocks < 1 || blocks > Layout::kMaxBlocks) {
+    throw std::invalid_argument("blocks must be 1 to " + std::to_string(Layout::kMaxBlocks) + ", got " +
+                                std::to_string(blocks));
+  }
+}
+
+void CustomAllReduce::open_ipc_handles(const std::vector<std::string>& handles, int blocks) {
+  check_blocks(blocks);
+  if (static_cast<int>(handles.size()) != world_size_) {
+    throw std::invalid_argument("expected " + std::to_string(world_size_) + " IPC handles, one per rank, got " +
+                                std::to_string(handles.size()));
+  }
+  DeviceGuard guard(device_);
+  try {
+    for (int r = 0; r < world_size_; ++r) {
+      if (r == rank_) continue;
+      if (handles[r].size() != sizeof(cudaIpcMemHandle_t)) {
+        throw std::invalid_argument("rank " + std::to_string(r) + "'s IPC handle has " +
+                                    std::to_string(handles[r].size()) + " bytes, not " +
+                                    std::to_string(sizeof(cudaIpcMemHandle_t)));
+      }
+      cudaIpcMemHandle_t handle;
+      std::copy(handles[r].begin(), handles[r].end(), reinterpret_cast<char*>(&handle));
+      void* mapped = nullptr;
+      NCCLKIT_CUDA_CHECK(cudaIpcOpenMemHandle(&mapped, handle, cudaIpcMemLazyEnablePeerAccess));
+      opened_.push_back(static_cast<char*>(mapped));
+      peers_[r] = static_cast<char*>(mapped);
+    }
+  } catch (...) {
+    for (char* mapped : opened_) cudaIpcCloseMemHandle(mapped);
+    opened_.clear();
+    peers_.assign(world_size_, nullptr);
+    peers_[rank_] = buffer_;
+    throw;
+  }
+  blocks_ = blocks;
+}
+
+void CustomAllReduce::connect_in_process(const std::vector<Ptr>& buffers, const std::vector<int>& devices,
+                                         int blocks) {
+  check_blocks(blocks);
+  if (static_cast<int>(buffers.size()) != world_size_ || static_cast<int>(devices.size()) != world_size_) {
+    throw std::invalid_argument("expected one buffer and one device per rank (" + std::to_string(world_size_) +
+                                "), got " + std::to_string(buffers.size()) + " and " +
+                                std::to_string(devices.size()));
+  }
+  if (buffers[rank_] != buffer() || devices[rank_] != device_) {
+    throw std::invalid_argument("entry " + std::to_string(rank_) + " must be this rank's own buffer and device");
+  }
+  DeviceGuard guard(device_);
+  for (int r = 0; r < world_size_; ++r) {
+    if (r == rank_ || devices[r] == device_) continue;
+    if (!can_access_peer(device_, devices[r])) {
+      throw std::runtime_error("cuda:" + std::to_string(device_) + " cannot access cuda:" +
+                               std::to_string(devices[r]) + " (cudaDeviceCanAccessPeer)");
+    }
+    cudaError_t status = cudaDeviceEnablePeerAccess(devices[r], 0);
+    if (status == cudaErrorPeerAccessAlreadyEnabled) {
+      cudaGetLastError();  // someone (torch, NCCL) enabled it before: fine
+    } else {
+      NCCLKIT_CUDA_CHECK(status);
+    }
+  }
+  for (int r = 0; r < world_size_; ++r) peers_[r] = reinterpret_cast<char*>(buffers[r]);
+  blocks_ = blocks;
+}
+
+void CustomAllReduce::all_reduce(Ptr send, Ptr recv, std::size_t count, int dtype, CustomAllReduceAlgorithm algorithm,
+                                 Ptr stream) {
+  if (!connected()) throw std::logic_error("custom all-reduce is not connected to the other ranks yet");
+  if (algorithm != CustomAllReduceAlgorithm::kOneShot && algorithm != CustomAllReduceAlgorithm::kTwoShot) {
+    throw std::invalid_argument("unknown custom all-reduce algorithm " + std::to_string(static_cast<int>(algorithm)));
+  }
+  const auto type = static_cast<ncclDataType_t>(dtype);
+  if (type != ncclFloat32 && type != ncclFloat16 && type != ncclBfloat16) {
+    throw std::invalid_argument("custom all-reduce sums float16, bfloat16 and float32, not NCCL type " +
+                                std::to_string(dtype));
+  }
+  const std::size_t bytes = count * element_size(type);
+  if (bytes > max_bytes_) {
+    throw std::invalid_argument("custom all-reduce of " + std::to_string(bytes) + " bytes: its buffer holds " +
+                                std::to_string(max_bytes_));
+  }
+  if (count == 0) return;
+  custom_ar::Launch launch{};
+  std::copy(peers_.begin(), peers_.end(), launch.peers.base);
+  launch.rank = rank_;
+  launch.in = reinterpret_cast<const void*>(send);
+  launch.out = reinterpret_cast<void*>(recv);
+  launch.count = count;
+  launch.max_bytes = max_bytes_;
+  launch.blocks = blocks_;
+  launch.stream = reinterpret_cast<cudaStream_t>(stream);
+  DeviceGuard guard(device_);
+  if (type == ncclFloat32) {
+    custom_ar::launch_for_world<custom_ar::Float32>(world_size_, algorithm, launch);
+  } else if (type == ncclFloat16) {
+    custom_ar::launch_for_world<custom_ar::Float16>(world_size_, algorithm, launch);
+  } else {
+    custom_ar::launch_for_world<custom_ar::BFloat16>(world_size_, algorithm, launch);
+  }
+}
+
+bool can_access_peer(int device, int peer) {
+  if (device == peer) return true;
+  int can = 0;
+  NCCLKIT_CUDA_CHECK(cudaDeviceCanAccessPeer(&can, device, peer));
+  return can != 0;
+}
+
+std::string pci_bus_id(int device) {
+  char id[32] = {};
+  NCCLKIT_CUDA_CHECK(cudaDeviceGetPCIBusId(id, sizeof(id), device));
+  return id;
+}
+
+int device_by_pci_bus_id(const std::string& bus_id) {
+  int device = -1;
+  if (cudaDeviceGetByPCIBusId(&device, bus_id.c_str()) != cudaSuccess) {
+    cudaGetLastError();
+    return -1;
+  }
+  return device;
+}
+
+}  // namespace ncclkit
+
+#endif  // NCCLKIT_WITH_NCCL

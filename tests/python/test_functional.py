@@ -1,0 +1,67 @@
+"""ncclkit.functional without a GPU: the ops' fake implementations, and torch.compile(fullgraph=True)
+tracing them into one graph. Running them is tests/gpu's."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from ncclkit import Communicator, functional  # noqa: E402
+from torch._subclasses.fake_tensor import FakeTensorMode  # noqa: E402
+
+
+def stand_in(world_size: int) -> Communicator:
+    """A communicator object whose NCCL side is never reached: tracing only asks its size."""
+    return Communicator(SimpleNamespace(valid=True, world_size=world_size, rank=0, device=0))
+
+
+def test_fake_shapes_follow_the_world_size() -> None:
+    comm = stand_in(4)
+    with FakeTensorMode():
+        x = torch.empty(8, 3, dtype=torch.bfloat16)
+        assert functional.all_reduce(x, comm).shape == (8, 3)
+        assert functional.all_gather(x, comm).shape == (32, 3)
+        scattered = functional.reduce_scatter(x, comm)
+        assert (scattered.shape, scattered.dtype) == ((2, 3), torch.bfloat16)
+
+
+def test_reduce_scatter_needs_rows_that_split_among_the_ranks() -> None:
+    with FakeTensorMode(), pytest.raises(ValueError, match=r"splits dimension 0 among 3 ranks; .* shape is \(8, 3\)"):
+        functional.reduce_scatter(torch.empty(8, 3), stand_in(3))
+
+
+class Captured(Exception):
+    pass
+
+
+def test_compile_traces_every_collective_into_one_graph() -> None:
+    comm = stand_in(2)
+    graphs = []
+
+    def capture(graph_module: torch.fx.GraphModule, example_inputs: list) -> None:
+        graphs.append(graph_module)
+        raise Captured  # the ops need a GPU to run; the graph is what is checked
+
+    def step(x: torch.Tensor) -> torch.Tensor:
+        y = functional.all_reduce(x * 2, comm)
+        functional.all_reduce_(y, comm, op="max")
+        return functional.reduce_scatter(functional.all_gather(y, comm), comm)
+
+    with pytest.raises(Exception, match="Captured"):
+        torch.compile(step, fullgraph=True, backend=capture)(torch.randn(4, 5))
+    (graph,) = graphs
+    called = [str(node.target) for node in graph.graph.nodes if node.op == "call_function"]
+    assert [c for c in called if c.startswith("ncclkit.")] == [
+        "ncclkit.all_reduce",
+        "ncclkit.all_reduce_",
+        "ncclkit.all_gather",
+        "ncclkit.reduce_scatter",
+    ]
+
+
+def test_a_destroyed_communicators_key_is_refused() -> None:
+    key = stand_in(2).key  # the object is gone: the registry holds it weakly
+    with pytest.raises(ValueError, match=f"^no live communicator has key {key}$"):
+        Communicator.from_key(key)
