@@ -1,4 +1,4 @@
-"""`ncclkit info`, `ncclkit check` and `ncclkit check-wheel`."""
+"""`ncclkit info`, `ncclkit check`, `ncclkit check-wheel` and `ncclkit bench`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import compat, wheel_check
+from . import bench, compat, wheel_check
 from .build_info import PACKAGE_DIR, build_info, read_record
 from .errors import CompatibilityError
 
@@ -68,22 +68,41 @@ def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
     return rows
 
 
-def info(build: dict[str, Any], as_json: bool) -> int:
+def _kernels_record() -> dict[str, Any] | None:
+    """ncclkit._kernels' build record; None where the build has no kernels (ROCm)."""
+    try:
+        return read_record(f"{__package__}._kernels")
+    except ImportError:
+        return None
+
+
+def _kernel_features(kernels: dict[str, Any] | None) -> str:
+    if kernels is None:
+        return "not built (ncclkit._kernels is CUDA-only)"
+    return ", ".join(f"{k}={v}" for k, v in kernels["features"].items() if k.startswith("NCCLKIT_ENABLE_"))
+
+
+def info(build: dict[str, Any], as_json: bool, *, own: bool) -> int:
+    """``own``: ncclkit's build, whose kernels' record is shown too; else one extension's."""
     facts = compat.gather(full=True)
     found = compat.problems(facts, build, full=True)
+    kernels = _kernels_record() if own else None
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "build": build,
-                    "runtime": dataclasses.asdict(facts),
-                    "problems": [dataclasses.asdict(p) for p in found],
-                },
-                indent=2,
-            )
-        )
+        report = {
+            "build": build,
+            "runtime": dataclasses.asdict(facts),
+            "problems": [dataclasses.asdict(p) for p in found],
+        }
+        if own:
+            report["kernels"] = kernels
+        print(json.dumps(report, indent=2))
         return 0
     rows = _rows(build, facts)
+    if own:
+        rows.insert(
+            next(i for i, (name, _) in enumerate(rows) if name == "Python"),
+            ("kernel dtypes", _kernel_features(kernels)),
+        )
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
@@ -113,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     info_parser.add_argument("--json", action="store_true", help="print JSON instead")
     check_parser = commands.add_parser("check", help="exit 1 when this machine does not match the build, saying why")
     wheel_check.add_arguments(commands.add_parser("check-wheel", help=wheel_check.HELP))
+    bench.add_parser(commands)
     for command in (info_parser, check_parser):
         command.add_argument(
             "--extension",
@@ -124,9 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(CMAKE_DIR)
         return 0
     if args.command is None:
-        parser.error("a command is required: info, check or check-wheel (or --cmake-dir)")
+        parser.error("a command is required: info, check, check-wheel or bench (or --cmake-dir)")
     if args.command == "check-wheel":
         return wheel_check.run(args)
+    if args.command == "bench":
+        return bench.run(args)
     build = read_record(args.extension) if args.extension else build_info()
     try:
         compat.require_cuda_build(build, args.extension)
@@ -136,7 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "info":
             print(json.dumps(build, indent=2))
         return 1
-    return info(build, args.json) if args.command == "info" else check(build)
+    if args.command == "info":
+        return info(build, args.json, own=not args.extension)
+    return check(build)
 
 
 if __name__ == "__main__":

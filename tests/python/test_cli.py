@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from ncclkit import build_info, cli, compat
+from ncclkit.build_info import read_record
 from ncclkit.compat import Facts, Gpu
 
 
@@ -37,12 +38,15 @@ def test_info_table_shows_build_and_machine(mismatched_machine: None, capsys: py
     assert "GPU 0                 NVIDIA H100 80GB HBM3 (compute capability {}.{})".format(*built_capability()) in out
     assert "CUDA driver           12.2" in out
     assert "- CUDA driver too old: found a driver for CUDA 12.2" in out
+    kernels = read_record("ncclkit._kernels")["features"]
+    assert f"kernel dtypes         NCCLKIT_ENABLE_BF16={kernels['NCCLKIT_ENABLE_BF16']}, " in out
 
 
 def test_info_json(mismatched_machine: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["info", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"build", "runtime", "problems"}
+    assert set(report) == {"build", "runtime", "problems", "kernels"}
+    assert report["kernels"]["module"] == "ncclkit._kernels"
     assert report["runtime"]["gpus"] == [
         {"index": 0, "name": "NVIDIA H100 80GB HBM3", "capability": list(built_capability())}
     ]
