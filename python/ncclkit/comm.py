@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import weakref
 from collections.abc import Iterator, Sequence
@@ -18,6 +19,7 @@ def _nccl() -> ModuleType:
     return _comm_loader.require()
 
 
+@functools.cache
 def _cuda() -> ModuleType:
     from . import _cuda
 

@@ -363,6 +363,8 @@ def plan(state: CustomAllReduce | None, algorithm: str, *, dtype: str, op: str, 
 
 def launch(comm: Communicator, send: Buffer, recv: Buffer, op: str, stream: int, algorithm: str) -> bool:
     """Communicator.all_reduce's custom path: runs it and returns True, or returns False for NCCL."""
+    if algorithm == "nccl" or (algorithm == "auto" and not _states):
+        return False  # the common case, decided before a lookup costs anything
     state = _states.get(comm)
     choice, fallback = plan(state, algorithm, dtype=send.dtype, op=op, nbytes=send.nbytes)
     if choice == "nccl":

@@ -87,7 +87,9 @@ def _completed(tensor: Any) -> Any:
     return future
 
 
-def allreduce_hook(comm: Communicator, bucket: Any) -> Any:
+# The hooks' bucket and result carry no annotations: DDP's register_comm_hook accepts there only
+# dist.GradBucket and Future[Tensor] themselves, and this module does not import torch.
+def allreduce_hook(comm: Communicator, bucket):
     """A DDP communication hook: the bucket's gradients averaged over ``comm``'s ranks by ncclkit.
 
     ``model.register_comm_hook(comm, ncclkit.distributed.allreduce_hook)``. Each rank's share is
@@ -109,14 +111,14 @@ def _compressed_allreduce(comm: Communicator, bucket: Any, dtype: Any) -> Any:
     return _completed(buffer)
 
 
-def fp16_compress_hook(comm: Communicator, bucket: Any) -> Any:
+def fp16_compress_hook(comm: Communicator, bucket):
     """``allreduce_hook`` with the gradients sent as float16: half the bytes, fp16's precision."""
     import torch
 
     return _compressed_allreduce(comm, bucket, torch.float16)
 
 
-def bf16_compress_hook(comm: Communicator, bucket: Any) -> Any:
+def bf16_compress_hook(comm: Communicator, bucket):
     """``allreduce_hook`` with the gradients sent as bfloat16 (needs NCCL >= 2.10)."""
     import torch
 

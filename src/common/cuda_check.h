@@ -33,14 +33,19 @@ class DeviceGuard {
  public:
   explicit DeviceGuard(int device) {
     cuda_check(cudaGetDevice(&previous_), "cudaGetDevice()");
-    if (device != previous_) cuda_check(cudaSetDevice(device), "cudaSetDevice(device)");
+    changed_ = device != previous_;
+    if (changed_) cuda_check(cudaSetDevice(device), "cudaSetDevice(device)");
   }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
+  // Only when it changed: cudaSetDevice costs as much as enqueueing a small collective.
+  ~DeviceGuard() {
+    if (changed_) cudaSetDevice(previous_);
+  }
   DeviceGuard(const DeviceGuard&) = delete;
   DeviceGuard& operator=(const DeviceGuard&) = delete;
 
  private:
   int previous_ = 0;
+  bool changed_ = false;
 };
 
 }  // namespace ncclkit

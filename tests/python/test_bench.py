@@ -604,3 +604,16 @@ def test_fills_and_wrong_elements() -> None:
     buffer[3] = 7
     assert runner._count_wrong(buffer, expected) == 1
     assert runner._count_wrong(torch.tensor([-0.0]), torch.tensor([0.0])) == 1  # bits, not values
+
+
+def test_the_custom_all_reduce_runs_only_sizes_its_buffer_holds() -> None:
+    from ncclkit import custom_all_reduce
+    from ncclkit.bench.collectives import _runs
+
+    buffer = custom_all_reduce.DEFAULT_MAX_BYTES
+    sizes = [buffer // 2, buffer, buffer * 2]
+    assert _runs(["all_reduce", "all_reduce_oneshot"], sizes) == [
+        *(("all_reduce", size) for size in sizes),
+        ("all_reduce_oneshot", buffer // 2),
+        ("all_reduce_oneshot", buffer),
+    ]
