@@ -66,6 +66,18 @@ def test_sweep_on_one_rank(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert len(csv_lines) == 1 + 2 * len(document["results"])
 
 
+def test_sweep_replayed_from_a_cuda_graph(tmp_path: Path) -> None:
+    document = run_sweep(tmp_path, "-g", "1", "-G", "3")
+    assert_sane(document, 1)
+    assert document["config"]["cudagraph"] == 3
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 GPUs or more")
+def test_a_graph_needs_one_gpu_per_process(capsys: pytest.CaptureFixture[str]) -> None:
+    assert collectives.main(["all_reduce", "-b", "8", "-e", "8", "-G", "2"]) == 2
+    assert "-G captures one GPU's calls in a graph, and this process drives" in capsys.readouterr().err
+
+
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 GPUs or more")
 def test_sweep_over_every_gpu(tmp_path: Path) -> None:
     document = run_sweep(tmp_path, "-r", str(torch.cuda.device_count() - 1))

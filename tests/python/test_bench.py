@@ -309,13 +309,15 @@ ENVIRONMENT = {
     "processes": 1,
 }
 CONFIG = {"minbytes": 8, "maxbytes": 1024, "stepfactor": 2, "stepbytes": 2**20, "warmup_iters": 1}
-CONFIG |= {"iters": 20, "check": 1, "datatype": "float32", "op": "sum", "root": 0, "collectives": ["all_reduce"]}
+CONFIG |= {"iters": 20, "check": 1, "cudagraph": 0, "datatype": "float32", "op": "sum", "root": 0}
+CONFIG |= {"collectives": ["all_reduce"]}
 
 
 def test_preamble_names_the_sweep_the_versions_and_the_devices() -> None:
     lines = report.preamble(CONFIG, ENVIRONMENT).splitlines()
     assert lines[0] == (
-        "# ncclkit bench collectives: minBytes 8 maxBytes 1024 step: 2(factor) warmup iters: 1 iters: 20 validation: 1"
+        "# ncclkit bench collectives: minBytes 8 maxBytes 1024 step: 2(factor) warmup iters: 1 iters: 20 validation: 1 "
+        "graph: 0"
     )
     assert "ncclkit 0.1.0, NCCL 2.28.9, torch 2.11.0 (CUDA 13.0); 2026-01-01T00:00:00+00:00" in lines[1]
     assert lines[-1] == "#  Rank  0 Pid     42 on      node1 device  0 NVIDIA H100 80GB HBM3"

@@ -27,7 +27,19 @@ if TYPE_CHECKING:
     from .runner import World
 
 # The flags the JSON records, with the collectives.
-CONFIG = ("minbytes", "maxbytes", "stepfactor", "stepbytes", "warmup_iters", "iters", "check", "datatype", "op", "root")
+CONFIG = (
+    "minbytes",
+    "maxbytes",
+    "stepfactor",
+    "stepbytes",
+    "warmup_iters",
+    "iters",
+    "check",
+    "cudagraph",
+    "datatype",
+    "op",
+    "root",
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -81,6 +93,14 @@ def parser() -> argparse.ArgumentParser:
     )
     runs.add_argument(
         "-c", "--check", type=arguments.at_least(0), default=1, help="checked calls per run, 0 for none (default: 1)"
+    )
+    runs.add_argument(
+        "-G",
+        "--cudagraph",
+        type=arguments.at_least(0),
+        default=0,
+        help="capture the -n calls in a CUDA graph and time this many replays of it; one GPU per process "
+        "(torchrun). Default 0: no graph",
     )
     runs.add_argument(
         "-g",
@@ -147,6 +167,7 @@ def _sweep(world: World, args: argparse.Namespace, names: list[str], sizes: list
             warmup=args.warmup_iters,
             iters=args.iters,
             check=args.check,
+            graph_launches=args.cudagraph,
         )
         for name, nbytes in progress(_runs(names, sizes), lambda step: f"{step[0]} {step[1]} B", enabled=show)
     ]
@@ -177,6 +198,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         world = runner.open_world(torchrun=_under_torchrun(), ngpus=args.ngpus)
     except (RuntimeError, ValueError) as error:  # no GPU, -g above the visible ones, torchrun's variables
         print(f"ncclkit bench collectives: {error}", file=sys.stderr)
+        return 2
+    if args.cudagraph and len(world.ranks) > 1:
+        world.close()
+        print(
+            f"ncclkit bench collectives: -G captures one GPU's calls in a graph, and this process drives "
+            f"{len(world.ranks)}: run one process per GPU under torchrun, or pass -g 1",
+            file=sys.stderr,
+        )
         return 2
     if any(COLLECTIVES[name].custom_all_reduce for name in names):
         try:

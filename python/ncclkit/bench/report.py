@@ -93,7 +93,16 @@ def preamble(config: Mapping[str, Any], environment: Mapping[str, Any]) -> str:
     step = f"{factor}(factor)" if factor > 1 else f"{config['stepbytes']}(bytes)"
     lines = [
         "# ncclkit bench collectives: minBytes %d maxBytes %d step: %s warmup iters: %d iters: %d validation: %d"
-        % (config["minbytes"], config["maxbytes"], step, config["warmup_iters"], config["iters"], config["check"]),
+        " graph: %d"
+        % (
+            config["minbytes"],
+            config["maxbytes"],
+            step,
+            config["warmup_iters"],
+            config["iters"],
+            config["check"],
+            config["cudagraph"],
+        ),
         f"# {environment['world_size']} rank(s) in {environment['processes']} process(es) ({environment['launcher']}); "
         f"ncclkit {environment['ncclkit']}, NCCL {environment['nccl']}, torch {environment['torch']} "
         f"(CUDA {environment['cuda']}); {environment['date']}",

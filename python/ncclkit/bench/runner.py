@@ -136,12 +136,33 @@ def _count_wrong(result: torch.Tensor, expected: torch.Tensor) -> int:
     return int(wrong)
 
 
-def _time(world: World, launch: Callable[[], None], warmup: int, iters: int) -> float:
+def _time_graph(world: World, launch: Callable[[], None], iters: int, launches: int) -> float:
+    """As nccl-tests' -G: `iters` calls captured in one CUDA graph, replayed `launches` times, so
+    that the host costs one launch per graph instead of one per call. One GPU per process."""
+    (rank,) = world.ranks
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, stream=rank.stream):
+        for _ in range(iters):
+            launch()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    with torch.cuda.stream(rank.stream):
+        graph.replay()  # the first replay uploads the graph
+        start.record()
+        for _ in range(launches):
+            graph.replay()
+        end.record()
+    end.synchronize()
+    return start.elapsed_time(end) / 1e3 / (iters * launches)
+
+
+def _time(world: World, launch: Callable[[], None], warmup: int, iters: int, graph_launches: int = 0) -> float:
     """Seconds per call: the mean over `iters`, after at least one untimed call, which also lines
     the ranks up. The slowest GPU of the process counts, as under nccl-tests' one host timer."""
     for _ in range(max(warmup, 1)):
         launch()
     world.synchronize()
+    if graph_launches:
+        return _time_graph(world, launch, iters, graph_launches)
     events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in world.ranks]
     for (start, _), rank in zip(events, world.ranks):
         start.record(rank.stream)
@@ -166,6 +187,7 @@ def measure(
     warmup: int,
     iters: int,
     check: int,
+    graph_launches: int = 0,
 ) -> Measurement:
     itemsize = _ITEMSIZE[dtype]
     rows = tuple(input_row(q, world.size, dtype, op if collective.reduces else None) for q in range(world.size))
@@ -189,7 +211,7 @@ def measure(
                 _write(buffer.send, collective.inputs(case))
 
     prepare()
-    (total,) = world.sum_over_processes([_time(world, launch, warmup, iters)])
+    (total,) = world.sum_over_processes([_time(world, launch, warmup, iters, graph_launches)])
     seconds = total / world.processes  # the mean over processes, as nccl-tests' default -a 1
     wrong = None
     if check and (collective.checked_in_place or not in_place):
