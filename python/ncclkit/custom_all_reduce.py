@@ -60,11 +60,13 @@ OPS = ("sum",)
 MAX_RANKS = 8
 # Each rank's buffer: this much input, and as much scratch for two-shot (vLLM's default size).
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
-# algorithm="auto": one-shot up to ONESHOT_MAX_BYTES, two-shot up to TWOSHOT_MAX_BYTES (and the
-# buffer), NCCL above. Starting points from vLLM's choices for NVLink machines; to be set from
-# measurements of this kernel against NCCL (the multi-GPU benchmark).
-ONESHOT_MAX_BYTES = 256 * 1024
-TWOSHOT_MAX_BYTES = DEFAULT_MAX_BYTES
+# algorithm="auto": one-shot from AUTO_MIN_BYTES up to ONESHOT_MAX_BYTES (and the buffer), NCCL
+# elsewhere; two-shot only when asked for. Measured on two H100s joined by NVLink, NCCL 2.28.9,
+# bfloat16, in CUDA graphs (bench/RESULTS.md): below 1 MiB NCCL's 6-10 us beat the custom
+# kernels; from 1 MiB to 8 MiB one-shot is ahead (18 against 28 us at 2 MiB); two-shot was never
+# the fastest on two ranks. Other world sizes are not measured yet.
+AUTO_MIN_BYTES = 1024 * 1024
+ONESHOT_MAX_BYTES = DEFAULT_MAX_BYTES
 
 _KEY_PREFIX = "ncclkit/custom_all_reduce"
 
@@ -353,11 +355,9 @@ def plan(state: CustomAllReduce | None, algorithm: str, *, dtype: str, op: str, 
         return algorithm, None
     if unsupported is not None:
         return "nccl", f"{unsupported}; such all_reduce calls use NCCL"
-    # By size alone: above the thresholds NCCL is the faster, which is no fallback to report.
-    if nbytes <= min(ONESHOT_MAX_BYTES, state.max_bytes):
+    # By size alone: outside the range NCCL is the faster, which is no fallback to report.
+    if AUTO_MIN_BYTES <= nbytes <= min(ONESHOT_MAX_BYTES, state.max_bytes):
         return "oneshot", None
-    if nbytes <= min(TWOSHOT_MAX_BYTES, state.max_bytes):
-        return "twoshot", None
     return "nccl", None
 
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.gpu
 DTYPES = ["float16", "bfloat16", "float32"]
 ALGORITHMS = ["oneshot", "twoshot", "auto"]
 # Packs are 16 bytes (8 half-precision elements, 4 float32): every count but 4096 leaves a tail,
-# and 1 and 7 are all tail. The largest are two-shot sizes for "auto" (above 256 KiB).
+# and 1 and 7 are all tail. The largest is one "auto" gives the one-shot kernel (from 1 MiB).
 COUNTS = [1, 7, 1000, 4096, 65536 + 3, (1 << 20) + 5]
 
 

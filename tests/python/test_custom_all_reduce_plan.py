@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from ncclkit import Communicator, custom_all_reduce
 from ncclkit.buffers import Buffer
-from ncclkit.custom_all_reduce import ONESHOT_MAX_BYTES, TWOSHOT_MAX_BYTES, CustomAllReduce, plan
+from ncclkit.custom_all_reduce import AUTO_MIN_BYTES, ONESHOT_MAX_BYTES, CustomAllReduce, plan
 
 MiB = 1024 * 1024
 
@@ -48,28 +48,22 @@ def test_auto_without_setup_is_nccl_and_explicit_asks_for_setup() -> None:
 
 def test_auto_chooses_by_size() -> None:
     state = available()
-    choices = {
-        n: plan(state, "auto", dtype="bfloat16", op="sum", nbytes=n)[0]
-        for n in (0, 2, ONESHOT_MAX_BYTES, ONESHOT_MAX_BYTES + 2, TWOSHOT_MAX_BYTES, TWOSHOT_MAX_BYTES + 2)
-    }
+    sizes = (0, 2, AUTO_MIN_BYTES - 2, AUTO_MIN_BYTES, ONESHOT_MAX_BYTES, ONESHOT_MAX_BYTES + 2)
+    choices = {n: plan(state, "auto", dtype="bfloat16", op="sum", nbytes=n)[0] for n in sizes}
     assert choices == {
-        0: "oneshot",
-        2: "oneshot",
+        0: "nccl",
+        2: "nccl",
+        AUTO_MIN_BYTES - 2: "nccl",
+        AUTO_MIN_BYTES: "oneshot",
         ONESHOT_MAX_BYTES: "oneshot",
-        ONESHOT_MAX_BYTES + 2: "twoshot",
-        TWOSHOT_MAX_BYTES: "twoshot",
-        TWOSHOT_MAX_BYTES + 2: "nccl",
+        ONESHOT_MAX_BYTES + 2: "nccl",
     }
-    assert ONESHOT_MAX_BYTES < TWOSHOT_MAX_BYTES
 
 
 def test_auto_never_asks_more_than_the_buffer_holds() -> None:
-    small = available(max_bytes=64 * 1024)
-    assert plan(small, "auto", dtype="float32", op="sum", nbytes=64 * 1024) == ("oneshot", None)
-    assert plan(small, "auto", dtype="float32", op="sum", nbytes=64 * 1024 + 4) == ("nccl", None)
-    middle = available(max_bytes=ONESHOT_MAX_BYTES + 1024)
-    assert plan(middle, "auto", dtype="float32", op="sum", nbytes=ONESHOT_MAX_BYTES + 1024) == ("twoshot", None)
-    assert plan(middle, "auto", dtype="float32", op="sum", nbytes=ONESHOT_MAX_BYTES + 1028) == ("nccl", None)
+    small = available(max_bytes=AUTO_MIN_BYTES + 1024)
+    assert plan(small, "auto", dtype="float32", op="sum", nbytes=AUTO_MIN_BYTES + 1024) == ("oneshot", None)
+    assert plan(small, "auto", dtype="float32", op="sum", nbytes=AUTO_MIN_BYTES + 1028) == ("nccl", None)
 
 
 def test_explicit_algorithm_runs_at_any_size_the_buffer_holds() -> None:
