@@ -174,15 +174,19 @@ def buffer(count: int = 1000, dtype: str = "float16", ptr: int = 0x10000) -> Buf
     return Buffer(ptr, count, dtype, 0)
 
 
+# float16 elements of the smallest message "auto" gives the one-shot kernel.
+AUTO_COUNT = AUTO_MIN_BYTES // 2
+
+
 def test_launch_runs_the_chosen_kernel(machine: FakeMachine) -> None:
     native = FakeBuffer(machine, 0, 0, 2, 8 * MiB)
     comm = Communicator(SimpleNamespace(valid=True))
     custom_all_reduce._states[comm] = available(native=native)
-    send, recv = buffer(ptr=0x1000), buffer(ptr=0x9000)
+    send, recv = buffer(ptr=0x1000, count=AUTO_COUNT), buffer(ptr=0x9000, count=AUTO_COUNT)
     assert custom_all_reduce.launch(comm, send, recv, "sum", 77, "auto")
     assert custom_all_reduce.launch(comm, send, recv, "sum", 77, "twoshot")
     assert not custom_all_reduce.launch(comm, send, recv, "sum", 77, "nccl")
-    assert native.calls == [(0x1000, 0x9000, 1000, 6, 1, 77), (0x1000, 0x9000, 1000, 6, 2, 77)]
+    assert native.calls == [(0x1000, 0x9000, AUTO_COUNT, 6, 1, 77), (0x1000, 0x9000, AUTO_COUNT, 6, 2, 77)]
 
 
 def test_fallback_is_logged_once_per_reason(machine: FakeMachine, caplog: pytest.LogCaptureFixture) -> None:
@@ -213,7 +217,7 @@ def stand_in_communicator(monkeypatch: pytest.MonkeyPatch, send: Buffer, recv: B
 
 
 def test_communicator_all_reduce_routes_by_algorithm(machine: FakeMachine, monkeypatch: pytest.MonkeyPatch) -> None:
-    send, recv = buffer(ptr=0x1000), buffer(ptr=0x9000)
+    send, recv = buffer(ptr=0x1000, count=AUTO_COUNT), buffer(ptr=0x9000, count=AUTO_COUNT)
     comm, nccl_calls = stand_in_communicator(monkeypatch, send, recv)
     comm.all_reduce("x", "y", stream=5)  # not set up: NCCL
     native = FakeBuffer(machine, 0, 0, 2, 8 * MiB)
@@ -222,11 +226,11 @@ def test_communicator_all_reduce_routes_by_algorithm(machine: FakeMachine, monke
     comm.all_reduce("x", "y", stream=5, algorithm="nccl")
     comm.all_reduce("x", "y", op="max", stream=5)
     comm.all_reduce("x", "y", stream=5, algorithm="twoshot")
-    assert native.calls == [(0x1000, 0x9000, 1000, 6, 1, 5), (0x1000, 0x9000, 1000, 6, 2, 5)]
+    assert native.calls == [(0x1000, 0x9000, AUTO_COUNT, 6, 1, 5), (0x1000, 0x9000, AUTO_COUNT, 6, 2, 5)]
     assert nccl_calls == [
-        (0x1000, 0x9000, 1000, 6, 0, 5),
-        (0x1000, 0x9000, 1000, 6, 0, 5),
-        (0x1000, 0x9000, 1000, 6, 2, 5),
+        (0x1000, 0x9000, AUTO_COUNT, 6, 0, 5),
+        (0x1000, 0x9000, AUTO_COUNT, 6, 0, 5),
+        (0x1000, 0x9000, AUTO_COUNT, 6, 2, 5),
     ]
     with pytest.raises(ValueError, match="^algorithm must be one of"):
         comm.all_reduce("x", "y", algorithm="ring")
