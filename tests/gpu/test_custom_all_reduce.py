@@ -164,8 +164,11 @@ def run_everywhere(comms: list[ncclkit.Communicator], dtype: str, count: int, al
     inputs = [small_integers(dtype, count, c.device, seed + c.rank) for c in comms]
     outputs = [poisoned_like(x) for x in inputs]
     expected = torch.stack([x.cpu().double() for x in inputs]).sum(0)
-    for c, x, out in zip(comms, inputs, outputs):  # one thread: each kernel waits for the others' launch
-        c.all_reduce(x, out, algorithm=algorithm)
+    # One thread drives every GPU: NCCL (which "auto" picks for small messages) needs the calls
+    # grouped; a custom kernel waits on its GPU for the others' launch.
+    with ncclkit.group():
+        for c, x, out in zip(comms, inputs, outputs):
+            c.all_reduce(x, out, algorithm=algorithm)
     torch.cuda.synchronize()
     for out in outputs:
         assert_matches(out, expected, exact=True)
