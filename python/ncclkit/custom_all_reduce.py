@@ -219,6 +219,7 @@ def connect(
     if not 0 <= rank < world_size:
         msg = f"rank {rank} is out of range for world_size {world_size}"
         raise ValueError(msg)
+    served_here = store is None and world_size > 1
     if store is None:
         store = _LocalStore() if world_size == 1 else _torchrun_store(world_size, timeout)
     if key is None:
@@ -249,6 +250,10 @@ def connect(
         except (RuntimeError, ValueError) as error:
             mapped = f"rank {rank} could not map the other ranks' buffers: {error}"
         reason = _first_reason(_all_gather(store, f"{key}/mapped", rank, world_size, {"reason": mapped}))
+    if served_here:
+        from .distributed import leave_store
+
+        leave_store(store, key, rank, world_size)
     state = CustomAllReduce(rank, world_size, device, max_bytes, native if reason is None else None, reason)
     if reason is not None:
         state.log_once(f"unavailable, all_reduce stays with NCCL: {reason}", logging.WARNING)

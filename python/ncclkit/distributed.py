@@ -50,9 +50,20 @@ def _store(env: dict[str, str], timeout: timedelta) -> Any:
 def share_unique_id(env: dict[str, str], key: str, timeout: timedelta) -> UniqueId:
     """Rank 0's new UniqueId, on every rank, through the TCPStore at MASTER_ADDR:MASTER_PORT."""
     store = _store(env, timeout)
-    if env["RANK"] == "0":
+    rank, world_size = int(env["RANK"]), int(env["WORLD_SIZE"])
+    if rank == 0:
         store.set(key, bytes(UniqueId.generate()))
-    return UniqueId(store.get(key))  # waits for rank 0
+    unique_id = UniqueId(store.get(key))  # waits for rank 0
+    leave_store(store, key, rank, world_size)
+    return unique_id
+
+
+def leave_store(store: Any, key: str, rank: int, world_size: int) -> None:
+    """Outside torchrun's agent, rank 0 serves the store _store() makes, which closes when rank 0
+    lets go of it: rank 0 waits here until every rank has read what it needed under ``key``."""
+    store.set(f"{key}/read/{rank}", b"1")
+    if rank == 0:
+        store.wait([f"{key}/read/{r}" for r in range(world_size)])
 
 
 def init_from_env(*, timeout: timedelta = timedelta(minutes=5), **config: Any) -> Communicator:
