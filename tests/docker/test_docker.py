@@ -276,3 +276,26 @@ def test_the_build_stage_runs_ci_build_wheel_and_the_wheel_stage_holds_only_its_
     )
     script = REPO / "ci" / "build_wheel.sh"
     assert script.is_file() and os.access(script, os.X_OK), f"{script} is missing or not executable"
+
+
+def test_install_python_takes_the_ppa_only_for_a_version_ubuntu_lacks(tmp_path: Path) -> None:
+    """docker/install_python.sh, which both Python stages run, against stand-ins for apt and Python."""
+    calls = tmp_path / "calls"
+    # rm too: the script empties apt's lists, which are this machine's own here.
+    for tool, status in {"apt-get": 0, "add-apt-repository": 0, "rm": 0, "python3.10": 0, "apt-cache": 1}.items():
+        (tmp_path / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> {calls}\nexit {status}\n')
+        (tmp_path / tool).chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    script = REPO / "docker" / "install_python.sh"
+    subprocess.run(["bash", str(script), "3.10", "g++"], env=env, check=True, capture_output=True)
+    made = calls.read_text().splitlines()
+    assert made[5].startswith("rm -rf /var/lib/apt/lists/")  # the glob, as this machine expands it
+    assert made[:5] + made[6:] == [
+        "apt-get update",
+        "apt-cache show python3.10-venv",
+        "apt-get install -y --no-install-recommends software-properties-common",
+        "add-apt-repository -y ppa:deadsnakes/ppa",
+        "apt-get install -y --no-install-recommends python3.10-venv g++",
+        "python3.10 -m venv /opt/venv",
+    ]
+    assert DOCKERFILE.read_text().count("bash /tmp/install_python.sh") == 2  # builder and test
