@@ -46,6 +46,7 @@ class Extension:
     path: Path  # unpacked
     name: str  # inside the wheel, e.g. ncclkit/_comm.cpython-312-x86_64-linux-gnu.so
     record: dict[str, Any]
+    dynamic: dict[str, list[str]]  # its NEEDED and RUNPATH/RPATH entries, read once for every rule
 
 
 def _which(tool: str) -> str | None:
@@ -129,8 +130,8 @@ def requirements(metadata: email.message.Message, extensions: list[Extension]) -
 def rpaths(extensions: list[Extension]) -> Result:
     wrong, missing = [], []
     for e in extensions:
-        entries = dynamic_section(e.path)
-        needed, paths = entries.get("NEEDED", []), entries.get("RUNPATH", []) + entries.get("RPATH", [])
+        needed = e.dynamic.get("NEEDED", [])
+        paths = e.dynamic.get("RUNPATH", []) + e.dynamic.get("RPATH", [])
         resolved = []
         for p in paths:
             relative = re.sub(r"^\$(ORIGIN|\{ORIGIN\})/?", "", p)
@@ -219,15 +220,15 @@ def external_libraries(extensions: list[Extension]) -> dict[str, str]:
     what `auditwheel repair --exclude` is given."""
     external = {}
     for e in extensions:
-        for library in dynamic_section(e.path).get("NEEDED", []):
+        for library in e.dynamic.get("NEEDED", []):
             reason = _external_reason(library, e.record)
             if reason:
                 external[library] = reason
     return external
 
 
-def bundled_externals(root: Path, extensions: list[Extension]) -> Result:
-    external = external_libraries(extensions)
+def bundled_externals(root: Path, external: dict[str, str]) -> Result:
+    """``external``: external_libraries() of the wheel's extensions."""
     # auditwheel renames what it grafts (libnccl-1a2b3c4d.so.2) into <package>.libs/
     grafted = [
         p.relative_to(root).as_posix()
@@ -277,7 +278,8 @@ def _oldest_glibc(platform: str) -> tuple[int, int]:
     return min(versions)
 
 
-def manylinux(wheel: Path, extensions: list[Extension]) -> Result:
+def manylinux(wheel: Path, on_purpose: dict[str, str]) -> Result:
+    """``on_purpose``: external_libraries() of the wheel's extensions, which auditwheel finds missing."""
     if shutil.which("auditwheel") is None:
         return Result("manylinux", True, "not looked at: auditwheel is not installed (pip install auditwheel)")
     out = subprocess.run(["auditwheel", "show", "--json", str(wheel)], capture_output=True, text=True, check=False)
@@ -286,7 +288,6 @@ def manylinux(wheel: Path, extensions: list[Extension]) -> Result:
     except json.JSONDecodeError:
         return Result("manylinux", False, f"auditwheel show --json failed: {out.stderr.strip()[-500:]}")
     needed_tag = report["sym_tag"]  # what the versioned glibc/libstdc++ symbols allow
-    on_purpose = external_libraries(extensions)
     outside = sorted(set(report["external_libs"]) - set(on_purpose))
     if outside:
         return Result(
@@ -321,7 +322,9 @@ def _unpacked(wheel: Path) -> Iterator[tuple[Path, email.message.Message, list[E
         for record_file in sorted(root.rglob("*.build.json")):
             (library,) = record_file.parent.glob(record_file.name.removesuffix(".build.json") + ".*.so")
             record = json.loads(record_file.read_text())
-            extensions.append(Extension(library, library.relative_to(root).as_posix(), record))
+            extensions.append(
+                Extension(library, library.relative_to(root).as_posix(), record, dynamic_section(library))
+            )
         yield root, email.message_from_string(metadata_file.read_text()), extensions
 
 
@@ -329,16 +332,17 @@ def check_wheel(wheel: Path, *, size_budget_mib: float = DEFAULT_SIZE_BUDGET_MIB
     with _unpacked(wheel) as (root, metadata, extensions):
         if not extensions:
             return [Result("build records", False, "no <extension>.build.json in the wheel: ncclkit did not build it")]
+        external = external_libraries(extensions)
         return [
             python_tag(wheel, extensions),
             version_label(metadata["Version"], metadata["Name"], extensions),
             requirements(metadata, extensions),
             rpaths(extensions),
-            bundled_externals(root, extensions),
+            bundled_externals(root, external),
             static_symbols(extensions),
             archs(extensions),
             size(wheel, size_budget_mib),
-            manylinux(wheel, extensions),
+            manylinux(wheel, external),
         ]
 
 
