@@ -30,17 +30,44 @@ OPS = sorted(_comm.OPS)
 FLOAT8 = {"float8_e4m3fn", "float8_e5m2"}
 
 
-def random_input(dtype: str, count: int, device: int, op: str = "sum") -> torch.Tensor:
-    """Fresh random values that keep every op of a few ranks exact for integers and finite for floats."""
+# Significand bits (the implicit one included) of each float dtype: integers up to 2**bits are exact.
+SIGNIFICAND_BITS = {
+    "float16": 11,
+    "bfloat16": 8,
+    "float32": 24,
+    "float64": 53,
+    "float8_e4m3fn": 4,
+    "float8_e5m2": 3,
+}
+
+
+def random_input(dtype: str, count: int, device: int, op: str = "sum", ranks: int = 1) -> torch.Tensor:
+    """Fresh random values for which op over `ranks` ranks is exact in any order of operations:
+    integers in a range whose sums (and products) stay exact in the dtype; for one rank, floats use
+    their whole significand, since nothing is added."""
     target = TORCH_DTYPES[dtype]
-    if target.is_floating_point:
-        values = torch.randn(count, device=f"cuda:{device}", dtype=torch.float64)
+    on = f"cuda:{device}"
+    if target.is_floating_point and ranks == 1:
+        values = torch.randn(count, device=on, dtype=torch.float64)
         if dtype in FLOAT8:
             values = values.clamp(-4, 4)
         return values.to(target)
+    if target.is_floating_point and op == "prod":
+        # Signed powers of two from 1/2 to 2: a product over 8 ranks fits even float8.
+        signs = torch.randint(0, 2, (count,), device=on) * 2 - 1
+        return (signs * torch.exp2(torch.randint(-1, 2, (count,), device=on).double())).to(target)
+    if target.is_floating_point:
+        bound = max(1, 2 ** SIGNIFICAND_BITS[dtype] // ranks)
+        return torch.randint(-bound, bound + 1, (count,), device=on, dtype=torch.int64).to(target)
     low = 1 if op == "prod" else (0 if dtype.startswith("uint") else -50)
     high = 3 if op == "prod" else 50
-    return torch.randint(low, high, (count,), device=f"cuda:{device}", dtype=torch.int64).to(target)
+    return torch.randint(low, high, (count,), device=on, dtype=torch.int64).to(target)
+
+
+def exact_over(op: str, ranks: int) -> bool:
+    """Whether op over `ranks` ranks of random_input(..., ranks=ranks) is exact: always, but for a
+    float average over a rank count that is not a power of two (NCCL scales each input by 1/ranks)."""
+    return op != "avg" or ranks & (ranks - 1) == 0
 
 
 def poisoned_like(t: torch.Tensor, count: int | None = None) -> torch.Tensor:
@@ -70,9 +97,9 @@ def reduce(inputs: list[torch.Tensor], op: str) -> torch.Tensor:
 
 
 def assert_matches(result: torch.Tensor, expected: torch.Tensor, *, exact: bool) -> None:
-    """Equal values (so -0 == +0, and a NaN poison never passes) for integers and single-rank
-    results; floats of several ranks within a few units of their precision. The expected values
-    may be on another GPU."""
+    """Equal values (so -0 == +0, and a NaN poison never passes) for integers and where `exact`;
+    otherwise floats within a few units of their precision. The expected values may be on another
+    GPU."""
     want = expected.to(result.device, result.dtype)
     wide = torch.float64 if result.dtype.is_floating_point else torch.int64
     if exact or not result.dtype.is_floating_point:
@@ -82,28 +109,17 @@ def assert_matches(result: torch.Tensor, expected: torch.Tensor, *, exact: bool)
     torch.testing.assert_close(result.to(torch.float64), want.to(torch.float64), rtol=8 * eps, atol=8 * eps)
 
 
+def rejected_as_expected(dtype: str, op: str, error: ncclkit.NcclError) -> bool:
+    """NCCL builds whose host code lacks the fp8 types (2.28.3 and 2.28.9 here) reject avg of fp8:
+    that must be NcclError(ncclInvalidArgument), never a wrong result."""
+    return dtype in FLOAT8 and op == "avg" and error.name == "ncclInvalidArgument"
+
+
 def run_collective(dtype: str, op: str, run: Callable[[], None]) -> None:
-    """Run a collective. NCCL builds whose host code lacks the fp8 types (2.28.3 and 2.28.9 here)
-    reject avg of fp8: that must be NcclError(ncclInvalidArgument), never a wrong result, and the
-    test is then an expected failure."""
-    if dtype not in FLOAT8 or op != "avg":
-        run()
-        return
+    """Run a collective; an expected rejection (above) makes the test an expected failure."""
     try:
         run()
     except ncclkit.NcclError as error:
-        assert error.name == "ncclInvalidArgument", error
-        pytest.xfail(f"NCCL {ncclkit.get_version()} rejects avg of {dtype}")
-
-
-def on_every_gpu(
-    comms: list[ncclkit.Communicator],
-    collective: Callable[..., None],
-    inputs: list[torch.Tensor],
-    outputs: list[torch.Tensor],
-    **kwargs: object,
-) -> None:
-    """collective(comm, input, output, **kwargs) for each communicator of this process, as one NCCL group."""
-    with ncclkit.group():
-        for comm, x, out in zip(comms, inputs, outputs):
-            collective(comm, x, out, **kwargs)
+        if not rejected_as_expected(dtype, op, error):
+            raise
+        pytest.xfail(f"NCCL {ncclkit.get_version()} rejects {op} of {dtype}")

@@ -1,17 +1,20 @@
-"""Every collective, dtype and op, on one rank and on every GPU of this machine, against torch."""
+"""Every collective, dtype and op, on one rank and on every GPU of this machine, against exact
+expected results computed by torch."""
 
 from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
 import ncclkit  # noqa: E402
-from reference import DTYPES, OPS, assert_matches, on_every_gpu, poisoned_like, random_input, reduce, run_collective  # noqa: E402
+from collective_matrix import COUNT, Case, cases, enqueue, every_rank_input, verify  # noqa: E402
+from reference import DTYPES, OPS, assert_matches, poisoned_like, random_input, reduce, run_collective  # noqa: E402
 
 pytestmark = pytest.mark.gpu
-
-COUNT = 1000  # not a multiple of any vector width, on purpose
 
 
 @pytest.mark.parametrize("in_place", [False, True])
@@ -26,95 +29,20 @@ def test_all_reduce_one_rank(comm: ncclkit.Communicator, dtype: str, op: str, in
     assert_matches(out, expected, exact=True)
 
 
-@pytest.mark.parametrize("op", OPS)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_all_reduce_every_gpu(comms: list[ncclkit.Communicator], dtype: str, op: str) -> None:
-    inputs = [random_input(dtype, COUNT, c.device, op) for c in comms]
-    outputs = [poisoned_like(x) for x in inputs]
-    expected = reduce(inputs, op)
-    run_collective(dtype, op, lambda: on_every_gpu(comms, ncclkit.Communicator.all_reduce, inputs, outputs, op=op))
+@pytest.mark.parametrize("case", cases(), ids=str)
+def test_every_gpu(comms: list[ncclkit.Communicator], case: Case) -> None:
+    inputs = every_rank_input(case, len(comms), comms[0].device, seed=random.randrange(2**31))
+    results = []
+
+    def run() -> None:
+        with ncclkit.group():
+            for c in comms:
+                results.append(enqueue(c, case, [x.to(c.device) for x in inputs]))
+
+    run_collective(case.dtype, case.op, run)
     torch.cuda.synchronize()
-    for out in outputs:
-        assert_matches(out, expected, exact=len(comms) == 1)
-
-
-@pytest.mark.parametrize("op", OPS)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_reduce_every_gpu(comms: list[ncclkit.Communicator], dtype: str, op: str) -> None:
-    root = len(comms) - 1
-    inputs = [random_input(dtype, COUNT, c.device, op) for c in comms]
-    outputs = [poisoned_like(x) for x in inputs]
-    expected = reduce(inputs, op)
-    run_collective(
-        dtype, op, lambda: on_every_gpu(comms, ncclkit.Communicator.reduce, inputs, outputs, op=op, root=root)
-    )
-    torch.cuda.synchronize()
-    assert_matches(outputs[root], expected, exact=len(comms) == 1)
-
-
-@pytest.mark.parametrize("in_place", [False, True])
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_broadcast_every_gpu(comms: list[ncclkit.Communicator], dtype: str, in_place: bool) -> None:
-    root = len(comms) - 1
-    inputs = [random_input(dtype, COUNT, c.device) for c in comms]
-    expected = inputs[root].clone()
-    outputs = inputs if in_place else [poisoned_like(x) for x in inputs]
-    with ncclkit.group():
-        for c, x, out in zip(comms, inputs, outputs):
-            c.broadcast(x, None if in_place else out, root=root)
-    torch.cuda.synchronize()
-    for out in outputs:
-        assert_matches(out, expected, exact=True)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_all_gather_every_gpu(comms: list[ncclkit.Communicator], dtype: str) -> None:
-    inputs = [random_input(dtype, COUNT, c.device) for c in comms]
-    outputs = [poisoned_like(x, COUNT * len(comms)) for x in inputs]
-    on_every_gpu(comms, ncclkit.Communicator.all_gather, inputs, outputs)
-    torch.cuda.synchronize()
-    expected = torch.cat([x.to(outputs[0].device) for x in inputs])
-    for out in outputs:
-        assert_matches(out, expected, exact=True)
-
-
-@pytest.mark.parametrize("op", OPS)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_reduce_scatter_every_gpu(comms: list[ncclkit.Communicator], dtype: str, op: str) -> None:
-    n = len(comms)
-    inputs = [random_input(dtype, COUNT * n, c.device, op) for c in comms]
-    outputs = [poisoned_like(x, COUNT) for x in inputs]
-    expected = reduce(inputs, op)
-    run_collective(dtype, op, lambda: on_every_gpu(comms, ncclkit.Communicator.reduce_scatter, inputs, outputs, op=op))
-    torch.cuda.synchronize()
-    for rank, out in enumerate(outputs):
-        assert_matches(out, expected[rank * COUNT : (rank + 1) * COUNT], exact=n == 1)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_all_to_all_every_gpu(comms: list[ncclkit.Communicator], dtype: str) -> None:
-    n = len(comms)
-    inputs = [random_input(dtype, COUNT * n, c.device) for c in comms]
-    outputs = [poisoned_like(x) for x in inputs]
-    on_every_gpu(comms, ncclkit.Communicator.all_to_all, inputs, outputs)
-    torch.cuda.synchronize()
-    for rank, out in enumerate(outputs):
-        expected = torch.cat([x[rank * COUNT : (rank + 1) * COUNT].to(out.device) for x in inputs])
-        assert_matches(out, expected, exact=True)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_send_recv_ring(comms: list[ncclkit.Communicator], dtype: str) -> None:
-    n = len(comms)
-    inputs = [random_input(dtype, COUNT, c.device) for c in comms]
-    outputs = [poisoned_like(x) for x in inputs]
-    with ncclkit.group():
-        for rank, (c, x, out) in enumerate(zip(comms, inputs, outputs)):
-            c.send(x, (rank + 1) % n)
-            c.recv(out, (rank - 1) % n)
-    torch.cuda.synchronize()
-    for rank, out in enumerate(outputs):
-        assert_matches(out, inputs[(rank - 1) % n], exact=True)
+    for out, expected in results:
+        verify(case, len(comms), out, expected)
 
 
 def test_explicit_stream(comm: ncclkit.Communicator) -> None:
@@ -185,6 +113,30 @@ def test_split_and_finalize(comm: ncclkit.Communicator) -> None:
     child.destroy()
     torch.cuda.synchronize()
     assert_matches(out, x, exact=True)
+
+
+def test_split_into_halves_every_gpu(comms: list[ncclkit.Communicator]) -> None:
+    n = len(comms)
+    half = [c.rank * 2 // n for c in comms]  # 0 below n / 2, 1 from there
+    # ncclCommSplit is collective and blocks until every rank has called it: one thread per rank.
+    with ThreadPoolExecutor(n) as pool:
+        children = list(pool.map(lambda c, color: c.split(color=color), comms, half))
+    try:
+        for color in set(half):
+            members = [child for child, h in zip(children, half) if h == color]
+            assert [(m.rank, m.world_size) for m in members] == [(r, len(members)) for r in range(len(members))]
+        inputs = [random_input("int32", COUNT, c.device) for c in comms]
+        outputs = [poisoned_like(x) for x in inputs]
+        with ncclkit.group():
+            for child, x, out in zip(children, inputs, outputs):
+                child.all_reduce(x, out)
+        torch.cuda.synchronize()
+        for out, color in zip(outputs, half):
+            expected = reduce([x for x, h in zip(inputs, half) if h == color], "sum")
+            assert_matches(out, expected, exact=True)
+    finally:
+        for child in children:
+            child.destroy()
 
 
 def test_non_blocking_communicator() -> None:

@@ -1,17 +1,22 @@
 """One rank of the torchrun test: communicators from the torchrun environment and from a process
-group, collectives checked exactly against inputs every rank can recompute (eagerly, compiled with
-torch.compile(fullgraph=True), and replayed from a CUDA graph), DDP's gradients through
-ncclkit's comm hooks against DDP's own NCCL path, and the custom all-reduce's kernels."""
+group, every collective, dtype and op checked exactly against inputs every rank can recompute
+(and all-reduce compiled with torch.compile(fullgraph=True) and replayed from a CUDA graph), a
+split into halves, DDP's gradients through ncclkit's comm hooks against DDP's own NCCL path, the
+custom all-reduce's kernels, and abort() of a communicator whose peers never join its call."""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 
 import ncclkit
 import torch
 import torch.distributed as dist
+from collective_matrix import cases, enqueue, every_rank_input, verify
 from ncclkit import custom_all_reduce, distributed, functional
+from reference import rejected_as_expected
 from torch.nn.parallel import DistributedDataParallel
 
 
@@ -25,27 +30,72 @@ def poisoned(count: int, device: torch.device) -> torch.Tensor:
     return torch.full((count,), -(2**62), dtype=torch.int64, device=device)
 
 
-def check(comm: ncclkit.Communicator, device: torch.device) -> dict[str, bool]:
-    rank, world = comm.rank, comm.world_size
-    count = 4096 + 3
-    mine = rank_input(rank, count).to(device)
-    everyone = [rank_input(r, count) for r in range(world)]
+def check_every_collective(comm: ncclkit.Communicator, device: torch.device, seed: int) -> dict[str, object]:
+    """Every case of collective_matrix, one at a time, against exact expected results; the cases'
+    inputs are seeded alike on every rank, so each rank computes every rank's inputs itself."""
+    wrong, rejected = [], []
+    every_case = cases()
+    for index, case in enumerate(every_case):
+        inputs = every_rank_input(case, comm.world_size, comm.device, seed + index)
+        try:
+            out, expected = enqueue(comm, case, inputs)
+        except ncclkit.NcclError as error:
+            (rejected if rejected_as_expected(case.dtype, case.op, error) else wrong).append(f"{case}: {error}")
+            continue
+        torch.cuda.synchronize(device)
+        try:
+            verify(case, comm.world_size, out, expected)
+        except AssertionError as error:
+            wrong.append(f"{case}: {error}")
+    return {"cases": len(every_case), "wrong": wrong, "rejected": len(rejected)}
 
-    summed = poisoned(count, device)
-    comm.all_reduce(mine, summed)
-    gathered = poisoned(count * world, device)
-    comm.all_gather(mine, gathered)
-    # A ring of send/recv in one group: each rank receives its left neighbour's input.
-    from_left = poisoned(count, device)
-    with ncclkit.group():
-        comm.send(mine, (rank + 1) % world)
-        comm.recv(from_left, (rank - 1) % world)
+
+def check_split_into_halves(comm: ncclkit.Communicator, device: torch.device) -> dict[str, bool]:
+    rank, world = comm.rank, comm.world_size
+    color = rank * 2 // world  # 0 below world / 2, 1 from there
+    members = [r for r in range(world) if r * 2 // world == color]
+    count = 4096 + 3
+    out = poisoned(count, device)
+    with comm.split(color=color) as half:
+        identity = (half.rank, half.world_size) == (members.index(rank), len(members))
+        half.all_reduce(rank_input(rank, count).to(device), out)
+        torch.cuda.synchronize(device)
+    return {"identity": identity, "all_reduce": torch.equal(out.cpu(), sum(rank_input(r, count) for r in members))}
+
+
+def check_abort_while_blocked(comm: ncclkit.Communicator, device: torch.device) -> dict[str, object]:
+    """On a fresh communicator (a split of `comm`), the last rank starts an all_reduce that no other
+    rank joins, so its kernel waits for them; its abort() must return, and its stream then finish.
+    A watchdog ends the process with a result saying so where either hangs."""
+    child = comm.split(color=0)
+    x = torch.ones(1024, device=device)
+    child.all_reduce(x)  # on every rank first: the connections exist, so the lone call only waits on the GPU
     torch.cuda.synchronize(device)
-    return {
-        "all_reduce": torch.equal(summed.cpu(), torch.stack(everyone).sum(0)),
-        "all_gather": torch.equal(gathered.cpu(), torch.cat(everyone)),
-        "send_recv": torch.equal(from_left.cpu(), everyone[(rank - 1) % world]),
-    }
+    result: dict[str, object] = {}
+    blocked = comm.rank == comm.world_size - 1
+    if blocked:
+        stream = torch.cuda.Stream(device)
+        child.all_reduce(x, stream=stream)
+        time.sleep(1.0)
+        result["was_waiting"] = not stream.query()
+
+        def hung() -> None:
+            print("RESULT " + json.dumps({"abort": "no return in 60 s from abort() or the stream"}), flush=True)
+            os._exit(3)
+
+        watchdog = threading.Timer(60, hung)
+        watchdog.start()
+        start = time.monotonic()
+        child.abort()
+        stream.synchronize()
+        watchdog.cancel()
+        result["returned_after_s"] = round(time.monotonic() - start, 3)
+    # Every rank is past the lone call's abort before the others free their side.
+    comm.all_reduce(torch.zeros(1, device=device))
+    torch.cuda.synchronize(device)
+    if not blocked:
+        child.abort()
+    return result
 
 
 def check_compiled_and_captured(comm: ncclkit.Communicator, device: torch.device) -> dict[str, bool]:
@@ -173,23 +223,28 @@ def main() -> None:
     local_rank = int(os.environ["LOCAL_RANK"])
     device = torch.device("cuda", local_rank)
     torch.cuda.set_device(device)
+    seed = int(os.environ["NCCLKIT_TEST_SEED"])
     with ncclkit.init_from_env() as comm:
-        from_env = check(comm, device)
+        from_env = check_every_collective(comm, device, seed)
+        halves = check_split_into_halves(comm, device)
         compiled = check_compiled_and_captured(comm, device)
         custom = check_custom_all_reduce(comm, device)
+        abort = check_abort_while_blocked(comm, device)
         identity = (comm.rank, comm.world_size, comm.device)
     dist.init_process_group("nccl", device_id=device)
     with ncclkit.Communicator.from_process_group() as comm:
-        from_group = check(comm, device)
+        from_group = check_every_collective(comm, device, seed + 1)
         ddp = check_ddp(comm, device)
     dist.destroy_process_group()
     result = {
         "rank_size_device": identity,
         "from_env": from_env,
         "from_group": from_group,
+        "halves": halves,
         "compiled": compiled,
         "ddp": ddp,
         "custom_all_reduce": custom,
+        "abort": abort,
     }
     print("RESULT " + json.dumps(result))
 
