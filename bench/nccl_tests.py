@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--nccl-tests", type=Path, help="the directory of nccl-tests' binaries")
     parser.add_argument("--collectives", nargs="+", default=["all_reduce", "all_gather", "reduce_scatter"])
+    parser.add_argument("--reports", type=Path, help="keep both tools' JSON reports in this directory")
     parser.add_argument("-b", default="64M")
     parser.add_argument("-e", default="1G")
     parser.add_argument("-f", default="2")
@@ -131,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
         if not args.nccl_tests:
             parser.error("give --nccl-tests DIR (or --build SOURCE --out-dir DIR)")
+        reports = args.reports or scratch
+        reports.mkdir(parents=True, exist_ok=True)
         gpus = torch.cuda.device_count()
         flags = ["-b", args.b, "-e", args.e, "-f", args.f, "-n", args.n, "-w", "5", "-g", str(gpus)]
         # nccl-tests finds the same libnccl.so.2 ncclkit loads.
@@ -143,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         print("| --- | ---: | ---: | ---: | ---: |")
         goals = []
         for collective in args.collectives:
-            theirs = run(args.nccl_tests / BINARIES[collective], flags, scratch / f"{collective}-nccl-tests.json", env)
-            ours_file = scratch / f"{collective}-ncclkit.json"
+            theirs = run(args.nccl_tests / BINARIES[collective], flags, reports / f"{collective}-nccl-tests.json", env)
+            ours_file = reports / f"{collective}-ncclkit.json"
             command = [sys.executable, "-m", "ncclkit", "bench", "collectives", collective, *flags, "--no-progress"]
             subprocess.run([*command, "--json", str(ours_file)], check=True, stdout=subprocess.DEVNULL)
             ours = json.loads(ours_file.read_text())
