@@ -54,12 +54,16 @@ def nccl_home(library: Path, nccl_h: Path, scratch: Path) -> Path:
     return scratch
 
 
-def build_command(source: Path, out_dir: Path, home: Path, archs: str) -> list[str]:
+def build_command(source: Path, out_dir: Path, home: Path, archs: str, collectives: list[str]) -> list[str]:
+    """make for the binaries of `collectives` only: a newer nccl-tests' other tests (alltoall's
+    device API) may need a newer nccl.h than the NCCL being measured has."""
     gencode = " ".join(f"-gencode=arch=compute_{a},code=sm_{a}" for a in archs.split(";"))
+    binaries = " ".join(BINARIES[c].removesuffix("_perf") for c in collectives)
     return ["make", "-C", str(source / "src"), "-j", str(os.cpu_count() or 1), "MPI=0"] + [
         f"NCCL_HOME={home}",
         f"NVCC_GENCODE={gencode}",
         f"BUILDDIR={out_dir.resolve()}",
+        f"BIN_FILES_LIST={binaries}",
     ]
 
 
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             if not header.is_file():
                 parser.error(f"no {header} beside the loaded {library}: give --nccl-include")
             home = nccl_home(library, header, scratch / "nccl")
-            subprocess.run(build_command(args.build, args.out_dir, home, args.archs), check=True)
+            subprocess.run(build_command(args.build, args.out_dir, home, args.archs, args.collectives), check=True)
             if not args.nccl_tests:
                 return 0
         if not args.nccl_tests:

@@ -65,12 +65,13 @@ def test_build_against_the_loaded_nccl(tmp_path: Path) -> None:
     home = nccl_tests.nccl_home(library, header, tmp_path / "home")
     assert (home / "lib" / "libnccl.so").resolve() == library
     assert (home / "include" / "nccl.h").resolve() == header
-    command = nccl_tests.build_command(tmp_path / "src", tmp_path / "out", home, "90;100")
+    command = nccl_tests.build_command(tmp_path / "src", tmp_path / "out", home, "90;100", ["all_reduce", "all_to_all"])
     assert command[:3] == ["make", "-C", str(tmp_path / "src" / "src")]
-    assert command[-3:] == [
+    assert command[-4:] == [
         f"NCCL_HOME={home}",
         "NVCC_GENCODE=-gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_100,code=sm_100",
         f"BUILDDIR={(tmp_path / 'out').resolve()}",
+        "BIN_FILES_LIST=all_reduce alltoall",  # only what is measured
     ]
 
 
