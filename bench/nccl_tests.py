@@ -1,5 +1,5 @@
 """`ncclkit bench collectives` beside nccl-tests on the same GPUs, NCCL and flags: busbw per size
-and the ratio, as one Markdown table.
+(the median of --repeats alternating runs of each) and the ratio, as one Markdown table.
 
     python bench/nccl_tests.py --build /path/to/nccl-tests-source --out-dir /tmp/nccl-tests
     python bench/nccl_tests.py --nccl-tests /tmp/nccl-tests [-b 64M -e 1G -f 2] [--collectives ...]
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,26 +68,28 @@ def build_command(source: Path, out_dir: Path, home: Path, archs: str, collectiv
     ]
 
 
-def by_size(document: dict) -> dict[int, dict]:
-    """nccl-tests' and ncclkit's JSON alike: results with size, out_of_place and in_place."""
-    return {r["size"]: r for r in document["results"]}
+def busbw_by_size(documents: list[dict]) -> dict[int, float]:
+    """Out-of-place busbw per size, the median over repeated runs; nccl-tests' JSON and ncclkit's
+    alike (results with size and out_of_place.bus_bw)."""
+    runs: dict[int, list[float]] = {}
+    for document in documents:
+        for result in document["results"]:
+            runs.setdefault(result["size"], []).append(result["out_of_place"]["bus_bw"])
+    return {size: statistics.median(values) for size, values in runs.items()}
 
 
-def rows(collective: str, ours: dict, theirs: dict) -> list[str]:
-    """Table rows of the sizes both ran, out of place; the ratio is ncclkit's busbw over nccl-tests'."""
+def rows(collective: str, ours: dict[int, float], theirs: dict[int, float]) -> list[str]:
+    """Table rows of the sizes both ran; the ratio is ncclkit's busbw over nccl-tests'."""
     lines = []
-    mine, reference = by_size(ours), by_size(theirs)
-    for size in sorted(set(mine) & set(reference)):
-        a, b = mine[size]["out_of_place"]["bus_bw"], reference[size]["out_of_place"]["bus_bw"]
-        ratio = f"{a / b:.3f}" if b else "-"
-        lines.append(f"| {collective} | {size} | {b:.1f} | {a:.1f} | {ratio} |")
+    for size in sorted(set(ours) & set(theirs)):
+        ratio = f"{ours[size] / theirs[size]:.3f}" if theirs[size] else "-"
+        lines.append(f"| {collective} | {size} | {theirs[size]:.1f} | {ours[size]:.1f} | {ratio} |")
     return lines
 
 
-def goal(collective: str, ours: dict, theirs: dict) -> str:
-    mine, reference = by_size(ours), by_size(theirs)
-    sizes = [s for s in sorted(set(mine) & set(reference)) if s >= GOAL_FROM_BYTES]
-    ratios = [mine[s]["out_of_place"]["bus_bw"] / reference[s]["out_of_place"]["bus_bw"] for s in sizes]
+def goal(collective: str, ours: dict[int, float], theirs: dict[int, float]) -> str:
+    sizes = [s for s in sorted(set(ours) & set(theirs)) if s >= GOAL_FROM_BYTES]
+    ratios = [ours[s] / theirs[s] for s in sizes]
     if not ratios:
         return f"{collective}: no size from {GOAL_FROM_BYTES} bytes up was run"
     worst = min(ratios)
@@ -113,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-e", default="1G")
     parser.add_argument("-f", default="2")
     parser.add_argument("-n", default="20")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each tool, alternating; the median counts")
     args = parser.parse_args(argv)
     unknown = [c for c in args.collectives if c not in BINARIES]
     if unknown:
@@ -150,13 +154,16 @@ def main(argv: list[str] | None = None) -> int:
         print("| --- | ---: | ---: | ---: | ---: |")
         goals = []
         for collective in args.collectives:
-            theirs = run(args.nccl_tests / BINARIES[collective], flags, reports / f"{collective}-nccl-tests.json", env)
-            ours_file = reports / f"{collective}-ncclkit.json"
-            command = [sys.executable, "-m", "ncclkit", "bench", "collectives", collective, *flags, "--no-progress"]
-            subprocess.run([*command, "--json", str(ours_file)], check=True, stdout=subprocess.DEVNULL)
-            ours = json.loads(ours_file.read_text())
-            print("\n".join(rows(collective, ours, theirs)))
-            goals.append(goal(collective, ours, theirs))
+            theirs, ours = [], []
+            for repeat in range(args.repeats):  # alternating, so that drifts of the machine hit both alike
+                report = reports / f"{collective}-nccl-tests-{repeat}.json"
+                theirs.append(run(args.nccl_tests / BINARIES[collective], flags, report, env))
+                report = reports / f"{collective}-ncclkit-{repeat}.json"
+                command = [sys.executable, "-m", "ncclkit", "bench", "collectives", collective, *flags, "--no-progress"]
+                subprocess.run([*command, "--json", str(report)], check=True, stdout=subprocess.DEVNULL)
+                ours.append(json.loads(report.read_text()))
+            print("\n".join(rows(collective, busbw_by_size(ours), busbw_by_size(theirs))))
+            goals.append(goal(collective, busbw_by_size(ours), busbw_by_size(theirs)))
         print("\n" + "\n".join(goals))
     return 0
 

@@ -5,6 +5,9 @@ memory, a single kernel that copies its input into a buffer every rank has mappe
 ranks at a flag barrier and sums their buffers is several times faster for small messages. This is
 the design vLLM and TensorRT-LLM use: "one-shot" (every rank reads every buffer) for the smallest
 sizes, "two-shot" (reduce-scatter, then all-gather, through the same buffers) above, NCCL beyond.
+Up to 512 KiB, one-shot skips the barriers: each rank writes its input into every rank's buffer
+as 16-byte lines that carry the call's flag beside 8 bytes of data (NCCL's LL protocol), and
+each rank sums the lines as their flags arrive.
 
 Set it up once per communicator, on every rank::
 
@@ -18,8 +21,9 @@ Set it up once per communicator, on every rank::
 
 Sums of float16, bfloat16 and float32, for 1 to 8 ranks whose GPUs all reach each other peer to
 peer (cudaDeviceCanAccessPeer); the ranks agree at setup, and where they cannot all use it, every
-rank logs why once and "auto" stays with NCCL. Each rank's buffer holds ``max_bytes`` of input and
-as much scratch; a larger message goes to NCCL.
+rank logs why once and "auto" stays with NCCL. Each rank's buffer holds ``max_bytes`` of input,
+as much scratch, and 4 x world_size x min(max_bytes, 512 KiB) of lines; a larger message goes to
+NCCL.
 
 CUDA graphs: the buffers are registered (mapped by every rank) at setup, and a call copies its
 input into this rank's buffer inside its one kernel, so capturing ``all_reduce`` captures
@@ -62,10 +66,10 @@ MAX_RANKS = 8
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 # algorithm="auto": one-shot from AUTO_MIN_BYTES up to ONESHOT_MAX_BYTES (and the buffer), NCCL
 # elsewhere; two-shot only when asked for. Measured on two H100s joined by NVLink, NCCL 2.28.9,
-# bfloat16, in CUDA graphs (bench/RESULTS.md): below 1 MiB NCCL's 6-10 us beat the custom
-# kernels; from 1 MiB to 8 MiB one-shot is ahead (18 against 28 us at 2 MiB); two-shot was never
-# the fastest on two ranks. Other world sizes are not measured yet.
-AUTO_MIN_BYTES = 1024 * 1024
+# bfloat16, in CUDA graphs (bench/RESULTS.md): one-shot took 0.46-0.60 of NCCL's time from 1 KiB
+# to 256 KiB (2.7-5.3 us against 6.0-8.8) and stayed ahead up to 8 MiB (44.6 against 47.7 us);
+# two-shot was never the fastest on two ranks. Other world sizes are not measured yet.
+AUTO_MIN_BYTES = 1
 ONESHOT_MAX_BYTES = DEFAULT_MAX_BYTES
 
 _KEY_PREFIX = "ncclkit/custom_all_reduce"

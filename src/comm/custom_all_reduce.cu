@@ -3,8 +3,10 @@
 //
 // Each call is one kernel, so that a CUDA graph captures it whole: it first copies this rank's
 // input into this rank's registered buffer, then meets the other ranks at a barrier, then reads
-// their buffers. The input itself is never shared, so any tensor works, and a captured call
-// reads whatever its input holds at replay.
+// their buffers; or, for the smallest one-shot messages, writes its input into every rank's
+// buffer with flags beside the data, and waits for the others' (low_latency_one_shot_kernel).
+// The input itself is never shared, so any tensor works, and a captured call reads whatever its
+// input holds at replay.
 //
 // Barriers are per block: block b of every rank touches the same elements of every buffer (the
 // grid and the element-to-thread mapping depend only on the size, which every rank shares), so
@@ -40,6 +42,8 @@ constexpr int kThreads = Layout::kThreads;
 struct Signals {
   uint32_t flags[kMaxBlocks][kMaxRanks];  // [block][rank]: written by that rank
   uint32_t counters[kMaxBlocks];          // this rank's own count per block
+  uint32_t low_latency_calls;             // low-latency one-shot calls so far
+  uint32_t low_latency_blocks_done;       // blocks of the running one that have finished
 };
 static_assert(sizeof(Signals) <= Layout::kSignalBytes, "the signals outgrew their area");
 static_assert(Layout::kThreads >= kMaxRanks && Layout::kThreads >= 16, "a block waits for each rank with one thread");
@@ -208,6 +212,126 @@ __global__ void __launch_bounds__(kThreads, 1) one_shot_kernel(const __grid_cons
   if (threadIdx.x == 0) self->counters[blockIdx.x] = count;
 }
 
+// The low-latency one-shot, for the smallest messages, where the barriers are the cost: each
+// rank writes its input straight into its slot of every rank's buffer as NCCL's LL protocol
+// does, 8 data bytes per 16-byte line beside two copies of the call's flag. A 16-byte store's
+// 8-byte halves each arrive whole, so a reader that sees the flag twice has the data too: no
+// barrier, one trip over the link. A reader zeroes each line it has read, so a flag seen is
+// always this call's (flags are never zero), whatever the count has wrapped to. Even and odd
+// calls use separate slots: a rank one call ahead writes the next call's lines while a slower
+// rank may still be reading this call's.
+struct Line {
+  uint32_t data0, flag0, data1, flag1;
+};
+
+__device__ __forceinline__ void store_line(Line* at, uint2 data, uint32_t flag) {
+  asm volatile("st.volatile.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(at), "r"(data.x), "r"(flag), "r"(data.y),
+               "r"(flag)
+               : "memory");
+}
+
+__device__ __forceinline__ uint2 wait_line(Line* at, uint32_t flag) {
+  uint32_t data0, flag0, data1, flag1;
+  do {
+    asm volatile("ld.volatile.global.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(data0), "=r"(flag0), "=r"(data1), "=r"(flag1)
+                 : "l"(at)
+                 : "memory");
+  } while (flag0 != flag || flag1 != flag);
+  store_line(at, make_uint2(0, 0), 0);  // read: the next call on this parity cannot mistake it
+  return make_uint2(data0, data1);
+}
+
+// 8 bytes of elements (a line's data); the last chunk of a message may be partly past its end.
+template <typename E>
+union Chunk {
+  static constexpr int kCount = 8 / sizeof(typename E::Bits);
+  uint2 word;
+  typename E::Bits v[kCount];
+};
+
+template <typename E>
+__device__ __forceinline__ uint2 load_chunk(const BitsOf<E>* in, size_t chunk, size_t count, bool aligned) {
+  Chunk<E> c{};
+  const size_t first = chunk * Chunk<E>::kCount;
+  if (aligned && first + Chunk<E>::kCount <= count) return *reinterpret_cast<const uint2*>(in + first);
+#pragma unroll
+  for (int i = 0; i < Chunk<E>::kCount; ++i) {
+    if (first + i < count) c.v[i] = in[first + i];
+  }
+  return c.word;
+}
+
+template <typename E>
+__device__ __forceinline__ void store_chunk(BitsOf<E>* out, size_t chunk, size_t count, uint2 word, bool aligned) {
+  Chunk<E> c;
+  c.word = word;
+  const size_t first = chunk * Chunk<E>::kCount;
+  if (aligned && first + Chunk<E>::kCount <= count) {
+    *reinterpret_cast<uint2*>(out + first) = word;
+    return;
+  }
+#pragma unroll
+  for (int i = 0; i < Chunk<E>::kCount; ++i) {
+    if (first + i < count) out[first + i] = c.v[i];
+  }
+}
+
+// Rank 0's chunk plus rank 1's ... in that order on every rank, as sum_packs.
+template <typename E, int N>
+__device__ __forceinline__ uint2 sum_chunks(const uint2 (&from)[N]) {
+  Chunk<E> in[N];
+#pragma unroll
+  for (int r = 0; r < N; ++r) in[r].word = from[r];
+  Chunk<E> out;
+#pragma unroll
+  for (int i = 0; i < Chunk<E>::kCount; ++i) {
+    float total = E::to_float(in[0].v[i]);
+#pragma unroll
+    for (int r = 1; r < N; ++r) total += E::to_float(in[r].v[i]);
+    out.v[i] = E::from_float(total);
+  }
+  return out.word;
+}
+
+template <typename E, int N>
+__global__ void __launch_bounds__(kThreads, 1) low_latency_one_shot_kernel(const __grid_constant__ Peers peers, int rank,
+                                                                            const BitsOf<E>* in, BitsOf<E>* out,
+                                                                            size_t count, size_t lines_offset,
+                                                                            size_t slot_bytes) {
+  auto* self = reinterpret_cast<Signals*>(peers.base[rank]);
+  // Read once: the last block of this call moves it on for the next one.
+  const uint32_t calls = *reinterpret_cast<volatile uint32_t*>(&self->low_latency_calls);
+  const uint32_t flag = calls % 0xFFFFFFFFu + 1;  // 1 .. 2^32 - 1: never a zeroed line's
+  const size_t set_offset = lines_offset + (calls & 1) * N * slot_bytes;
+  const size_t chunks = (count + Chunk<E>::kCount - 1) / Chunk<E>::kCount;
+  const bool in_aligned = reinterpret_cast<uintptr_t>(in) % 8 == 0;
+  const bool out_aligned = reinterpret_cast<uintptr_t>(out) % 8 == 0;
+  const size_t first = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+
+  // Every line out first, then the waits: the links carry them all while the rank waits.
+  for (size_t j = first; j < chunks; j += stride) {
+    const uint2 mine = load_chunk<E>(in, j, count, in_aligned);
+#pragma unroll
+    for (int r = 0; r < N; ++r) {
+      store_line(reinterpret_cast<Line*>(peers.base[r] + set_offset + rank * slot_bytes) + j, mine, flag);
+    }
+  }
+  // The same thread read in[j] above, so out may be in.
+  for (size_t j = first; j < chunks; j += stride) {
+    uint2 from[N];
+#pragma unroll
+    for (int r = 0; r < N; ++r) from[r] = wait_line(reinterpret_cast<Line*>(peers.base[rank] + set_offset + r * slot_bytes) + j, flag);
+    store_chunk<E>(out, j, count, sum_chunks<E, N>(from), out_aligned);
+  }
+  __syncthreads();
+  if (threadIdx.x == 0 && atomicAdd(&self->low_latency_blocks_done, 1) == gridDim.x - 1) {
+    self->low_latency_blocks_done = 0;
+    self->low_latency_calls = calls + 1;
+  }
+}
+
 // Reduce-scatter then all-gather: rank r sums segment r of everyone's input into its scratch,
 // and everyone copies every segment from its owner's scratch. Each rank reads 2/N of each
 // peer's data instead of all of it, for the same two barriers.
@@ -273,9 +397,14 @@ struct Launch {
   void* out;
   size_t count;
   size_t max_bytes;
+  size_t low_latency_max_bytes;
   int blocks;  // the most this call may use
   cudaStream_t stream;
 };
+
+// Where the low-latency lines start, and one rank's slot: 16-byte lines for 8 bytes of data each.
+inline size_t lines_offset(size_t max_bytes) { return Layout::kSignalBytes + 2 * max_bytes; }
+inline size_t slot_bytes(size_t low_latency_max_bytes) { return 2 * low_latency_max_bytes; }
 
 template <typename E, int N>
 void launch(CustomAllReduceAlgorithm algorithm, const Launch& a) {
@@ -289,7 +418,13 @@ void launch(CustomAllReduceAlgorithm algorithm, const Launch& a) {
   const unsigned grid = static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(wanted, a.blocks)));
   const auto* in = static_cast<const Bits*>(a.in);
   auto* out = static_cast<Bits*>(a.out);
-  if (algorithm == CustomAllReduceAlgorithm::kOneShot) {
+  if (algorithm == CustomAllReduceAlgorithm::kOneShot && a.count * sizeof(Bits) <= a.low_latency_max_bytes) {
+    const size_t chunks = (a.count * sizeof(Bits) + 7) / 8;
+    const unsigned lines_grid =
+        static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>((chunks + kThreads - 1) / kThreads, a.blocks)));
+    low_latency_one_shot_kernel<E, N><<<lines_grid, kThreads, 0, a.stream>>>(
+        a.peers, a.rank, in, out, a.count, lines_offset(a.max_bytes), slot_bytes(a.low_latency_max_bytes));
+  } else if (algorithm == CustomAllReduceAlgorithm::kOneShot) {
     one_shot_kernel<E, N><<<grid, kThreads, 0, a.stream>>>(a.peers, a.rank, in, out, packs, tail);
   } else {
     two_shot_kernel<E, N><<<grid, kThreads, 0, a.stream>>>(a.peers, a.rank, in, out, packs, tail, a.max_bytes);
@@ -319,7 +454,11 @@ void launch_for_world(int world_size, CustomAllReduceAlgorithm algorithm, const 
 using custom_ar::Layout;
 
 CustomAllReduce::CustomAllReduce(int device, int rank, int world_size, std::size_t max_bytes)
-    : device_(device), rank_(rank), world_size_(world_size), max_bytes_(max_bytes) {
+    : device_(device),
+      rank_(rank),
+      world_size_(world_size),
+      max_bytes_(max_bytes),
+      low_latency_max_bytes_(std::min(max_bytes, Layout::kLowLatencyMaxBytes)) {
   if (world_size < 1 || world_size > Layout::kMaxRanks) {
     throw std::invalid_argument("custom all-reduce supports 1 to " + std::to_string(Layout::kMaxRanks) +
                                 " ranks, not " + std::to_string(world_size));
@@ -334,10 +473,13 @@ CustomAllReduce::CustomAllReduce(int device, int rank, int world_size, std::size
   }
   DeviceGuard guard(device);
   NCCLKIT_CUDA_CHECK(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, device));
-  NCCLKIT_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&buffer_), Layout::kSignalBytes + 2 * max_bytes));
+  const std::size_t lines_at = custom_ar::lines_offset(max_bytes);
+  const std::size_t lines_bytes = 2 * world_size * custom_ar::slot_bytes(low_latency_max_bytes_);
+  NCCLKIT_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&buffer_), lines_at + lines_bytes));
   try {
-    // Zero counts before any other rank can see the buffer: they get its handle only after this.
+    // Zero counts and lines before any other rank can see the buffer: they get its handle only after this.
     NCCLKIT_CUDA_CHECK(cudaMemset(buffer_, 0, Layout::kSignalBytes));
+    NCCLKIT_CUDA_CHECK(cudaMemset(buffer_ + lines_at, 0, lines_bytes));
     NCCLKIT_CUDA_CHECK(cudaDeviceSynchronize());
   } catch (...) {
     cudaFree(buffer_);
@@ -460,6 +602,7 @@ void CustomAllReduce::all_reduce(Ptr send, Ptr recv, std::size_t count, int dtyp
   launch.out = reinterpret_cast<void*>(recv);
   launch.count = count;
   launch.max_bytes = max_bytes_;
+  launch.low_latency_max_bytes = low_latency_max_bytes_;
   launch.blocks = blocks_;
   launch.stream = reinterpret_cast<cudaStream_t>(stream);
   DeviceGuard guard(device_);

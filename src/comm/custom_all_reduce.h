@@ -22,9 +22,13 @@ namespace ncclkit {
 
 // What each rank's buffer holds, in order:
 //   signals   flags[block][rank]: rank's count of barriers its block `block` has reached, written
-//             by that rank; counters[block]: this rank's own count, read and written only here.
+//             by that rank; counters[block]: this rank's own count, read and written only here;
+//             the low-latency one-shot's count of calls.
 //   data      this rank's input, copied in by the kernel (max_bytes).
 //   scratch   two-shot: this rank's reduced segment, which the others gather (max_bytes).
+//   lines     low-latency one-shot: two sets (even and odd calls) of one slot per rank, into which
+//             that rank writes its input as 16-byte lines of 8 data bytes and two flags
+//             (2 x world_size x 2 x ll_max_bytes).
 struct CustomAllReduceLayout {
   static constexpr int kMaxRanks = 8;
   // Blocks per kernel: enough to saturate NVLink at these sizes (vLLM's and TensorRT-LLM's
@@ -35,6 +39,9 @@ struct CustomAllReduceLayout {
   static constexpr std::size_t kVectorBytes = 16;
   // The signal area, padded so that data starts page-aligned.
   static constexpr std::size_t kSignalBytes = 4096;
+  // One-shot messages up to this size take the low-latency kernel: its lines carry their own
+  // flags, so a call needs no barrier, for twice the bytes on the wire.
+  static constexpr std::size_t kLowLatencyMaxBytes = 512 * 1024;
 };
 
 enum class CustomAllReduceAlgorithm : int { kOneShot = 1, kTwoShot = 2 };
@@ -69,6 +76,8 @@ class CustomAllReduce {
   int rank() const noexcept { return rank_; }
   int world_size() const noexcept { return world_size_; }
   std::size_t max_bytes() const noexcept { return max_bytes_; }
+  // The largest one-shot message the low-latency kernel takes: min(max_bytes, kLowLatencyMaxBytes).
+  std::size_t low_latency_max_bytes() const noexcept { return low_latency_max_bytes_; }
   int multiprocessors() const noexcept { return multiprocessors_; }
 
  private:
@@ -78,6 +87,7 @@ class CustomAllReduce {
   int rank_;
   int world_size_;
   std::size_t max_bytes_;
+  std::size_t low_latency_max_bytes_;
   int multiprocessors_ = 0;
   int blocks_ = 0;  // 0 until connected
   char* buffer_ = nullptr;

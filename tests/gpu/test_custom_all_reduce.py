@@ -25,7 +25,8 @@ pytestmark = pytest.mark.gpu
 DTYPES = ["float16", "bfloat16", "float32"]
 ALGORITHMS = ["oneshot", "twoshot", "auto"]
 # Packs are 16 bytes (8 half-precision elements, 4 float32): every count but 4096 leaves a tail,
-# and 1 and 7 are all tail. The largest is one "auto" gives the one-shot kernel (from 1 MiB).
+# and 1 and 7 are all tail. One-shot takes its low-latency kernel up to 512 KiB, the barrier
+# kernel for the largest.
 COUNTS = [1, 7, 1000, 4096, 65536 + 3, (1 << 20) + 5]
 
 
@@ -129,9 +130,10 @@ def test_ipc_handle_round_trip_in_one_process(comm: ncclkit.Communicator) -> Non
 
 
 @pytest.mark.parametrize("in_place", [False, True])
-@pytest.mark.parametrize("algorithm", ["oneshot", "twoshot"])
-def test_cuda_graph_replays_on_new_inputs(custom: ncclkit.Communicator, algorithm: str, in_place: bool) -> None:
-    count = 40_000 + 3
+@pytest.mark.parametrize(("algorithm", "count"), [("oneshot", 40_003), ("oneshot", 600_003), ("twoshot", 40_003)])
+def test_cuda_graph_replays_on_new_inputs(
+    custom: ncclkit.Communicator, algorithm: str, count: int, in_place: bool
+) -> None:
     static = torch.zeros(count, dtype=torch.float16, device=f"cuda:{custom.device}")
     out = static if in_place else poisoned_like(static)
     graph = torch.cuda.CUDAGraph()
@@ -190,7 +192,15 @@ def test_the_ranks_stay_in_step_over_many_calls(in_process: list[ncclkit.Communi
     must advance alike on every rank, and no call may overwrite a buffer another rank still reads."""
     if not custom_all_reduce.get(in_process[0]).available:
         pytest.skip(custom_all_reduce.get(in_process[0]).reason)
-    shapes = [(7, "oneshot"), (300_001, "twoshot"), (20_000, "oneshot"), (3, "twoshot"), (1 << 21, "twoshot")]
+    # One-shot at 7 and 20 000 elements takes the low-latency kernel; at 2^19 + 1 (1 MiB), the barrier one.
+    shapes = [
+        (7, "oneshot"),
+        (300_001, "twoshot"),
+        (20_000, "oneshot"),
+        ((1 << 19) + 1, "oneshot"),
+        (3, "twoshot"),
+        (1 << 21, "twoshot"),
+    ]
     inputs = {
         (count, c.rank): small_integers("bfloat16", count, c.device, count + c.rank)
         for count, _ in shapes

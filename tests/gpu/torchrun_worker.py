@@ -180,7 +180,13 @@ def check_custom_all_reduce(comm: ncclkit.Communicator, device: torch.device) ->
         return {"unavailable": state.reason}
     rank, world = comm.rank, comm.world_size
     cases = {
-        "oneshot": [(torch.float16, 4096 + 3), (torch.bfloat16, 999), (torch.float32, 20_001)],
+        # Up to 512 KiB one-shot takes its low-latency kernel; (1 << 19) + 7 bfloat16 is past it.
+        "oneshot": [
+            (torch.float16, 4096 + 3),
+            (torch.bfloat16, 999),
+            (torch.float32, 20_001),
+            (torch.bfloat16, (1 << 19) + 7),
+        ],
         "twoshot": [(torch.bfloat16, (1 << 20) + 5), (torch.float32, 100_003), (torch.float16, 5)],
         "auto": [(torch.float16, 1000), (torch.bfloat16, 3 * (1 << 17) + 1)],
     }

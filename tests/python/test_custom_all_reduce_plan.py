@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from ncclkit import Communicator, custom_all_reduce
 from ncclkit.buffers import Buffer
-from ncclkit.custom_all_reduce import AUTO_MIN_BYTES, ONESHOT_MAX_BYTES, CustomAllReduce, plan
+from ncclkit.custom_all_reduce import ONESHOT_MAX_BYTES, CustomAllReduce, plan
 
 MiB = 1024 * 1024
 
@@ -48,22 +48,21 @@ def test_auto_without_setup_is_nccl_and_explicit_asks_for_setup() -> None:
 
 def test_auto_chooses_by_size() -> None:
     state = available()
-    sizes = (0, 2, AUTO_MIN_BYTES - 2, AUTO_MIN_BYTES, ONESHOT_MAX_BYTES, ONESHOT_MAX_BYTES + 2)
+    sizes = (0, 2, 4096, ONESHOT_MAX_BYTES, ONESHOT_MAX_BYTES + 2)
     choices = {n: plan(state, "auto", dtype="bfloat16", op="sum", nbytes=n)[0] for n in sizes}
     assert choices == {
         0: "nccl",
-        2: "nccl",
-        AUTO_MIN_BYTES - 2: "nccl",
-        AUTO_MIN_BYTES: "oneshot",
+        2: "oneshot",
+        4096: "oneshot",
         ONESHOT_MAX_BYTES: "oneshot",
         ONESHOT_MAX_BYTES + 2: "nccl",
     }
 
 
 def test_auto_never_asks_more_than_the_buffer_holds() -> None:
-    small = available(max_bytes=AUTO_MIN_BYTES + 1024)
-    assert plan(small, "auto", dtype="float32", op="sum", nbytes=AUTO_MIN_BYTES + 1024) == ("oneshot", None)
-    assert plan(small, "auto", dtype="float32", op="sum", nbytes=AUTO_MIN_BYTES + 1028) == ("nccl", None)
+    small = available(max_bytes=MiB)
+    assert plan(small, "auto", dtype="float32", op="sum", nbytes=MiB) == ("oneshot", None)
+    assert plan(small, "auto", dtype="float32", op="sum", nbytes=MiB + 4) == ("nccl", None)
 
 
 def test_explicit_algorithm_runs_at_any_size_the_buffer_holds() -> None:
@@ -174,8 +173,8 @@ def buffer(count: int = 1000, dtype: str = "float16", ptr: int = 0x10000) -> Buf
     return Buffer(ptr, count, dtype, 0)
 
 
-# float16 elements of the smallest message "auto" gives the one-shot kernel.
-AUTO_COUNT = AUTO_MIN_BYTES // 2
+# float16 elements of a message "auto" gives the one-shot kernel.
+AUTO_COUNT = 1000
 
 
 def test_launch_runs_the_chosen_kernel(machine: FakeMachine) -> None:
