@@ -181,8 +181,9 @@ def _write(rows: list[Row], args: argparse.Namespace, config: dict[str, Any], en
         args.csv.write_text(report.to_csv(rows))
     if args.plot:
         ranks = environment["world_size"]
+        # Two lines: with three collectives, one would run past the figure's width.
         title = (
-            f"{', '.join(config['collectives'])}, {args.datatype}, {ranks} rank(s): {environment['ranks'][0]['name']}"
+            f"{', '.join(config['collectives'])}, {args.datatype}, {ranks} rank(s)\n{environment['ranks'][0]['name']}"
         )
         plot.plot(rows, args.plot, args.plot_y, title)
 
