@@ -15,6 +15,7 @@ from .buffers import Buffer, as_buffer
 from .build_info import build_info
 
 
+@functools.cache  # per collective call, several times: the loader's checks once
 def _nccl() -> ModuleType:
     return _comm_loader.require()
 

@@ -6,6 +6,7 @@
 #include "comm/communicator.h"
 #include "comm/custom_all_reduce.h"
 #include "comm/dlpack.h"
+#include "comm/fast_all_reduce.h"
 #include "comm/nccl_error.h"
 #include "comm/types.h"
 #include "ncclkit/config.h"
@@ -131,8 +132,6 @@ PYBIND11_MODULE(_comm, m) {
       .def_property_readonly("rank", &Communicator::rank)
       .def_property_readonly("world_size", &Communicator::world_size)
       .def_property_readonly("device", &Communicator::device)
-      .def("all_reduce", &Communicator::all_reduce, py::arg("send"), py::arg("recv"), py::arg("count"),
-           py::arg("dtype"), py::arg("op"), py::arg("stream"))
       .def("broadcast", &Communicator::broadcast, py::arg("send"), py::arg("recv"), py::arg("count"),
            py::arg("dtype"), py::arg("root"), py::arg("stream"))
       .def("reduce", &Communicator::reduce, py::arg("send"), py::arg("recv"), py::arg("count"), py::arg("dtype"),
@@ -147,6 +146,7 @@ PYBIND11_MODULE(_comm, m) {
            py::arg("stream"))
       .def("all_to_all", &Communicator::all_to_all, py::arg("send"), py::arg("recv"), py::arg("count_per_peer"),
            py::arg("dtype"), py::arg("stream"));
+  ncclkit::bind_fast_all_reduce(comm);
 #if NCCLKIT_HAS_COMM_SHRINK
   comm.def("shrink", &Communicator::shrink, py::arg("exclude_ranks"), py::arg("abort_first") = false);
 #endif

@@ -93,6 +93,25 @@ def test_destroyed_communicator() -> None:
         c.destroy()
 
 
+def test_raw_all_reduce_binding_checks_its_arguments(comm: ncclkit.Communicator) -> None:
+    """Comm.all_reduce is a CPython fast call, not a pybind11 binding: its errors all the same."""
+    handle, x = comm._handle, torch.ones(8, device="cuda")
+    float32, total = _comm.DTYPES["float32"], _comm.OPS["sum"]
+    with pytest.raises(TypeError, match=r"takes 6 arguments, got 5$"):
+        handle.all_reduce(x.data_ptr(), x.data_ptr(), 8, float32, total)
+    with pytest.raises(OverflowError):
+        handle.all_reduce(-1, x.data_ptr(), 8, float32, total, 0)
+    with pytest.raises(TypeError):
+        handle.all_reduce(x.data_ptr(), x.data_ptr(), "8", float32, total, 0)
+    with pytest.raises(ValueError, match="^unknown NCCL reduction op 99$"):
+        handle.all_reduce(x.data_ptr(), x.data_ptr(), 8, float32, 99, 0)
+    with pytest.raises(TypeError):
+        _comm.Comm.all_reduce(object(), x.data_ptr(), x.data_ptr(), 8, float32, total, 0)
+    handle.all_reduce(x.data_ptr(), x.data_ptr(), 8, float32, total, 0)
+    torch.cuda.synchronize()
+    assert torch.equal(x.cpu(), torch.ones(8))
+
+
 def test_nccl_failure_is_an_nccl_error_with_nccls_text() -> None:
     # Past ncclkit's own checks, straight to NCCL: rank 5 of 2.
     with pytest.raises(ncclkit.NcclError) as error:
