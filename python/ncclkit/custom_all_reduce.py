@@ -184,6 +184,12 @@ def _peer_problem(nccl: ModuleType, everyone: list[dict], rank: int, device: int
     for peer, other in enumerate(everyone):
         if peer == rank:
             continue
+        # A rank finds the others' scratch and lines at offsets its own max_bytes gives.
+        if other["max_bytes"] != me["max_bytes"]:
+            return (
+                f"ranks {rank} and {peer} asked for buffers of {me['max_bytes']} and {other['max_bytes']} bytes: "
+                "every rank must pass the same max_bytes"
+            )
         if other["host"] != me["host"]:
             hosts = f"{me['host']}, {other['host']}"
             return f"ranks {rank} and {peer} are on different hosts ({hosts}): custom all-reduce is for one node"
@@ -232,7 +238,7 @@ def connect(
     key = f"{_KEY_PREFIX}/{key}"
     nccl = _native()
     native, reason = _allocate(nccl, device, rank, world_size, max_bytes)
-    me: dict[str, Any] = {"reason": reason, **_process()}
+    me: dict[str, Any] = {"reason": reason, "max_bytes": max_bytes, **_process()}
     if native is not None:
         me |= {
             "bus_id": nccl.pci_bus_id(device),

@@ -369,6 +369,15 @@ def test_any_rank_unable_makes_every_rank_fall_back_once(
     assert all(r.levelno == logging.WARNING for r in caplog.records)
 
 
+def test_ranks_must_agree_on_max_bytes(machine: FakeMachine, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ThreadStore()
+    states = run_ranks(
+        monkeypatch, 2, lambda r: custom_all_reduce.connect(r, 2, r, store=store, max_bytes=(r + 1) * MiB, key="test")
+    )
+    reason = f"ranks 0 and 1 asked for buffers of {MiB} and {2 * MiB} bytes: every rank must pass the same max_bytes"
+    assert [(s.available, s.reason) for s in states] == [(False, reason), (False, reason)]
+
+
 def test_a_rocm_build_says_custom_all_reduce_is_cuda_only(monkeypatch: pytest.MonkeyPatch) -> None:
     rocm = SimpleNamespace(DTYPES={"float16": 6})  # _comm of NCCLKIT_NCCL=rccl: no CustomAllReduce
     monkeypatch.setattr(custom_all_reduce, "_native", lambda: rocm)
