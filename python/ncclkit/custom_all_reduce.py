@@ -66,7 +66,7 @@ MAX_RANKS = 8
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 # algorithm="auto": one-shot from AUTO_MIN_BYTES up to ONESHOT_MAX_BYTES (and the buffer), NCCL
 # elsewhere; two-shot only when asked for. Measured on two H100s joined by NVLink, NCCL 2.28.9,
-# bfloat16, in CUDA graphs (bench/RESULTS.md): one-shot took 0.46-0.60 of NCCL's time from 1 KiB
+# bfloat16, in CUDA graphs (bench/RESULTS.md): one-shot took 0.44-0.60 of NCCL's time from 1 KiB
 # to 256 KiB (2.7-5.3 us against 6.0-8.8) and stayed ahead up to 8 MiB (44.6 against 47.7 us);
 # two-shot was never the fastest on two ranks. Other world sizes are not measured yet.
 AUTO_MIN_BYTES = 1
