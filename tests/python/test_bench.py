@@ -546,13 +546,18 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
 
 
 # -- the overhead benchmark's arithmetic -----------------------------------------------------------
-def test_per_call_time_is_a_median_of_loops() -> None:
+def test_per_call_times_come_from_interleaved_rounds() -> None:
     calls, syncs = [], []
     us = overhead.per_call_us(
-        lambda: calls.append(1), iters=100, warmup=10, repeats=3, synchronize=lambda: syncs.append(1)
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+        iters=100,
+        warmup=10,
+        repeats=3,
+        synchronize=lambda: syncs.append(1),
     )
-    assert (len(calls), len(syncs)) == (10 + 3 * 100, 1 + 3)
-    assert 0 < us < 1e6
+    assert (len(calls), len(syncs)) == (2 * (10 + 3 * 100), 1 + 3 * 2)
+    assert calls[20::100] == ["a", "b"] * 3  # round by round, every path's loop in turn
+    assert set(us) == {"a", "b"} and all(0 < t < 1e6 for t in us.values())
 
 
 def results(tensor: float, pointer: float, cupy: float | None) -> list[overhead.Result]:

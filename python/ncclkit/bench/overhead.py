@@ -7,8 +7,8 @@ on a 1-rank communicator, in one process, through
 - CuPy's NCCL (cupy.cuda.nccl) on a raw pointer, where CuPy is installed.
 
 Each time is that of a Python loop issuing -n calls, divided by -n: the median of --repeats
-loops, after -w untimed calls. Goals: ncclkit on a torch tensor at most 3 us per call, and on a
-raw pointer within 10% of CuPy.
+rounds, after -w untimed calls; each round runs every path's loop in turn. Goals: ncclkit on a
+torch tensor at most 3 us per call, and on a raw pointer within 10% of CuPy.
 """
 
 from __future__ import annotations
@@ -57,20 +57,29 @@ class Goal:
 
 
 def per_call_us(
-    call: Callable[[], object], *, iters: int, warmup: int, repeats: int, synchronize: Callable[[], None]
-) -> float:
-    """Median over `repeats` of the host time of `iters` calls, per call, in microseconds."""
-    for _ in range(warmup):
-        call()
-    synchronize()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(iters):
+    calls: Mapping[str, Callable[[], object]],
+    *,
+    iters: int,
+    warmup: int,
+    repeats: int,
+    synchronize: Callable[[], None],
+) -> dict[str, float]:
+    """Per call of each of `calls`, in microseconds: the median over `repeats` rounds of the host
+    time of `iters` calls. A round times every path's loop in turn, so that a machine that speeds
+    up or slows down during the run does so for every path alike, and the ratios hold."""
+    for call in calls.values():
+        for _ in range(warmup):
             call()
-        samples.append((time.perf_counter() - start) / iters * 1e6)
-        synchronize()  # the GPU's queue drains between loops, never during one
-    return statistics.median(samples)
+    synchronize()
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(iters):
+                call()
+            samples[name].append((time.perf_counter() - start) / iters * 1e6)
+            synchronize()  # the GPU's queue drains between loops, never during one
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 # -- the paths: each yields the call to time, on one float32 element x ---------------------------
@@ -198,7 +207,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-n", "--iters", type=at_least(1), default=10000, help="calls per timed loop (default: 10000)")
     p.add_argument("-w", "--warmup_iters", type=at_least(0), default=1000, help="untimed calls first (default: 1000)")
-    p.add_argument("--repeats", type=at_least(1), default=5, help="timed loops; their median counts (default: 5)")
+    p.add_argument("--repeats", type=at_least(1), default=5, help="timed rounds; their median counts (default: 5)")
     p.add_argument("--device", type=at_least(0), default=0, help="the GPU (default: 0)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the results, with the machine, as JSON")
     p.add_argument("--csv", type=Path, metavar="FILE", help="also write the results as CSV")
@@ -210,22 +219,21 @@ def measure(args: argparse.Namespace) -> list[Result]:
 
     torch.cuda.set_device(args.device)
     x = torch.zeros(1, dtype=torch.float32, device=f"cuda:{args.device}")
-    results = []
-    for name, path in PATHS.items():
-        try:
-            with path(x) as call:
-                us = per_call_us(
-                    call,
-                    iters=args.iters,
-                    warmup=args.warmup_iters,
-                    repeats=args.repeats,
-                    synchronize=functools.partial(torch.cuda.synchronize, x.device),
-                )
-        except Unavailable as why:
-            results.append(Result(name, None, str(why)))
-            continue
-        results.append(Result(name, us))
-    return results
+    calls, unavailable = {}, {}
+    with contextlib.ExitStack() as paths:  # every path open at once, for the interleaved rounds
+        for name, path in PATHS.items():
+            try:
+                calls[name] = paths.enter_context(path(x))
+            except Unavailable as why:
+                unavailable[name] = str(why)
+        times = per_call_us(
+            calls,
+            iters=args.iters,
+            warmup=args.warmup_iters,
+            repeats=args.repeats,
+            synchronize=functools.partial(torch.cuda.synchronize, x.device),
+        )
+    return [Result(name, times.get(name), unavailable.get(name, "")) for name in PATHS]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -247,9 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "on a 1-rank communicator"
     )
     print(
-        f"# cuda:{args.device} {environment['ranks'][0]['name']}; median of {args.repeats} loops of {args.iters} "
-        f"calls, after {args.warmup_iters} untimed; NCCL {environment['nccl']}, torch {environment['torch']}; "
-        f"{environment['date']}"
+        f"# cuda:{args.device} {environment['ranks'][0]['name']}; median of {args.repeats} rounds of {args.iters} "
+        f"calls per path, the paths in turn, after {args.warmup_iters} untimed; NCCL {environment['nccl']}, "
+        f"torch {environment['torch']}; {environment['date']}"
     )
     print(table(results, found))
     if args.json:
