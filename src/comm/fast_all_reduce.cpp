@@ -14,12 +14,16 @@ namespace ncclkit {
 namespace {
 
 bool unsigned_argument(PyObject* value, unsigned long long& out) {
+  if (!PyLong_Check(value)) {  // numpy's integers and other __index__ types, as pybind11 takes them
+    py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(value));
+    return index && unsigned_argument(index.ptr(), out);
+  }
   out = PyLong_AsUnsignedLongLong(value);
   return !(out == static_cast<unsigned long long>(-1) && PyErr_Occurred());
 }
 
 bool int_argument(PyObject* value, int& out) {
-  const long wide = PyLong_AsLong(value);
+  const long wide = PyLong_AsLong(value);  // takes __index__ types too
   if (wide == -1 && PyErr_Occurred()) return false;
   if (wide < INT_MIN || wide > INT_MAX) {
     PyErr_SetString(PyExc_OverflowError, "all_reduce: dtype and op must fit a C int");
