@@ -102,6 +102,19 @@ __device__ __forceinline__ uint32_t load_acquire(const uint32_t* address) {
   return value;
 }
 
+// This thread's first element index and the grid's stride, for the grid-stride loops.
+struct GridStride {
+  size_t first, stride;
+};
+
+__device__ __forceinline__ GridStride grid_stride() {
+  return {static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x, static_cast<size_t>(gridDim.x) * blockDim.x};
+}
+
+__device__ __forceinline__ bool aligned(const void* address, size_t bytes) {
+  return reinterpret_cast<uintptr_t>(address) % bytes == 0;
+}
+
 template <int N>
 __device__ __forceinline__ void barrier(const Peers& peers, Signals* self, int rank, uint32_t count) {
   __syncthreads();  // the block's writes come before thread r's release
@@ -188,10 +201,8 @@ __global__ void __launch_bounds__(kThreads, 1) one_shot_kernel(const __grid_cons
   char* const own = peers.base[rank];
   auto* self = reinterpret_cast<Signals*>(own);
   uint32_t count = self->counters[blockIdx.x];
-  const bool in_aligned = reinterpret_cast<uintptr_t>(in) % Layout::kVectorBytes == 0;
-  const bool out_aligned = reinterpret_cast<uintptr_t>(out) % Layout::kVectorBytes == 0;
-  const size_t first = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  const bool in_aligned = aligned(in, Layout::kVectorBytes), out_aligned = aligned(out, Layout::kVectorBytes);
+  const auto [first, stride] = grid_stride();
   const size_t tail_at = packs * P::kCount;
 
   P* mine = data_of<E>(own);
@@ -305,10 +316,8 @@ __global__ void __launch_bounds__(kThreads, 1) low_latency_one_shot_kernel(const
   const uint32_t flag = calls % 0xFFFFFFFFu + 1;  // 1 .. 2^32 - 1: never a zeroed line's
   const size_t set_offset = lines_offset + (calls & 1) * N * slot_bytes;
   const size_t chunks = (count + Chunk<E>::kCount - 1) / Chunk<E>::kCount;
-  const bool in_aligned = reinterpret_cast<uintptr_t>(in) % 8 == 0;
-  const bool out_aligned = reinterpret_cast<uintptr_t>(out) % 8 == 0;
-  const size_t first = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  const bool in_aligned = aligned(in, sizeof(uint2)), out_aligned = aligned(out, sizeof(uint2));
+  const auto [first, stride] = grid_stride();
 
   // Every line out first, then the waits: the links carry them all while the rank waits.
   for (size_t j = first; j < chunks; j += stride) {
@@ -343,10 +352,8 @@ __global__ void __launch_bounds__(kThreads, 1) two_shot_kernel(const __grid_cons
   char* const own = peers.base[rank];
   auto* self = reinterpret_cast<Signals*>(own);
   uint32_t count = self->counters[blockIdx.x];
-  const bool in_aligned = reinterpret_cast<uintptr_t>(in) % Layout::kVectorBytes == 0;
-  const bool out_aligned = reinterpret_cast<uintptr_t>(out) % Layout::kVectorBytes == 0;
-  const size_t first = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  const bool in_aligned = aligned(in, Layout::kVectorBytes), out_aligned = aligned(out, Layout::kVectorBytes);
+  const auto [first, stride] = grid_stride();
   const size_t tail_at = packs * P::kCount;
   const size_t part = (packs + N - 1) / N;  // segment s is packs [s * part, (s + 1) * part)
 
