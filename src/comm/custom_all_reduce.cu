@@ -241,6 +241,11 @@ __device__ __forceinline__ void store_line(Line* at, uint2 data, uint32_t flag) 
                : "memory");
 }
 
+// Line j of rank `slot`'s slot, in the set of lines at `set` of the buffer at `base`.
+__device__ __forceinline__ Line* line_at(char* base, size_t set, size_t slot_bytes, int slot, size_t j) {
+  return reinterpret_cast<Line*>(base + set + slot * slot_bytes) + j;
+}
+
 __device__ __forceinline__ uint2 wait_line(Line* at, uint32_t flag) {
   uint32_t data0, flag0, data1, flag1;
   do {
@@ -306,10 +311,9 @@ __device__ __forceinline__ uint2 sum_chunks(const uint2 (&from)[N]) {
 }
 
 template <typename E, int N>
-__global__ void __launch_bounds__(kThreads, 1) low_latency_one_shot_kernel(const __grid_constant__ Peers peers, int rank,
-                                                                            const BitsOf<E>* in, BitsOf<E>* out,
-                                                                            size_t count, size_t lines_offset,
-                                                                            size_t slot_bytes) {
+__global__ void __launch_bounds__(kThreads, 1)
+    low_latency_one_shot_kernel(const __grid_constant__ Peers peers, int rank, const BitsOf<E>* in, BitsOf<E>* out,
+                                size_t count, size_t lines_offset, size_t slot_bytes) {
   auto* self = reinterpret_cast<Signals*>(peers.base[rank]);
   // Read once: the last block of this call moves it on for the next one.
   const uint32_t calls = *reinterpret_cast<volatile uint32_t*>(&self->low_latency_calls);
@@ -324,14 +328,14 @@ __global__ void __launch_bounds__(kThreads, 1) low_latency_one_shot_kernel(const
     const uint2 mine = load_chunk<E>(in, j, count, in_aligned);
 #pragma unroll
     for (int r = 0; r < N; ++r) {
-      store_line(reinterpret_cast<Line*>(peers.base[r] + set_offset + rank * slot_bytes) + j, mine, flag);
+      store_line(line_at(peers.base[r], set_offset, slot_bytes, rank, j), mine, flag);
     }
   }
   // The same thread read in[j] above, so out may be in.
   for (size_t j = first; j < chunks; j += stride) {
     uint2 from[N];
 #pragma unroll
-    for (int r = 0; r < N; ++r) from[r] = wait_line(reinterpret_cast<Line*>(peers.base[rank] + set_offset + r * slot_bytes) + j, flag);
+    for (int r = 0; r < N; ++r) from[r] = wait_line(line_at(peers.base[rank], set_offset, slot_bytes, r, j), flag);
     store_chunk<E>(out, j, count, sum_chunks<E, N>(from), out_aligned);
   }
   __syncthreads();
