@@ -11,9 +11,10 @@ calls; a sleeping kernel queued first lets the host queue the whole batch before
 GB/s counts the fewest bytes each call must move: for the linear, the weights, scales and
 activations once; for the norms, x (and the residual) read, the outputs written, the weight. "% copy"
 is that over the bandwidth of a large device-to-device copy (bytes read plus written) measured in
-the same run. The baselines: for the linear, dequantizing in torch then F.linear in the
-activation dtype, and F.linear on the unquantized weight; for the norms, torch eager
-(F.rms_norm) and torch.compile of the same code.
+the same run; the time of a 4-byte copy, timed alike, is the floor every call pays. The
+baselines: for the linear, dequantizing in torch then F.linear in the activation dtype, and
+F.linear on the unquantized weight; for the norms, torch eager (F.rms_norm) and torch.compile of
+the same code.
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ def copy_bandwidth() -> float:
     dst = torch.empty_like(src)
     seconds = median_time([partial(dst.copy_, src)])
     return 2 * src.nbytes / seconds
+
+
+def launch_floor() -> float:
+    """Seconds per call of a kernel that moves almost nothing (a 4-byte copy), timed as the others
+    are: what any call here costs before it moves its bytes."""
+    src = torch.zeros(1, device="cuda")
+    dst = torch.empty_like(src)
+    return median_time([partial(dst.copy_, src)])
 
 
 def torch_dequantize(qweight: torch.Tensor, scales: torch.Tensor, bits: int, group_size: int | None) -> torch.Tensor:
@@ -177,13 +186,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.manual_seed(0)
     copy = copy_bandwidth()
+    floor = launch_floor()
     record = read_record("ncclkit._kernels")
     lines = [
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {torch.cuda.get_device_name()}, "
         f"{args.dtype} activations",
         f"ncclkit {__version__} (commit {record['git_commit']}, CUDA {record['cuda']['nvcc_version']}, "
         f"SASS {' '.join(record['cuda']['archs_sass'])}), torch {torch.__version__} (CUDA {torch.version.cuda})",
-        f"device-to-device copy: {copy / 1e9:.0f} GB/s (read + written)",
+        f"device-to-device copy: {copy / 1e9:.0f} GB/s (read + written); a call that moves 4 bytes: "
+        f"{floor * 1e6:.1f} us",
         "",
         "| kernel | shape | ncclkit (us) | GB/s | % copy | torch A (us) | speed-up | torch B (us) | speed-up |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
