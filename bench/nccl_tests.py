@@ -162,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
                 command = [sys.executable, "-m", "ncclkit", "bench", "collectives", collective, *flags, "--no-progress"]
                 subprocess.run([*command, "--json", str(report)], check=True, stdout=subprocess.DEVNULL)
                 ours.append(json.loads(report.read_text()))
-            print("\n".join(rows(collective, busbw_by_size(ours), busbw_by_size(theirs))))
-            goals.append(goal(collective, busbw_by_size(ours), busbw_by_size(theirs)))
+            ours_busbw, theirs_busbw = busbw_by_size(ours), busbw_by_size(theirs)
+            print("\n".join(rows(collective, ours_busbw, theirs_busbw)))
+            goals.append(goal(collective, ours_busbw, theirs_busbw))
         print("\n" + "\n".join(goals))
     return 0
 
