@@ -22,10 +22,17 @@ ncclDataType_t as_dtype(int dtype) {
 }
 
 ncclRedOp_t as_op(int op) {
-  for (const auto& entry : nccl_ops()) {
-    if (entry.second == op) return entry.second;
+  // One bit per op this build knows, worked out once: all_reduce is called often enough that a
+  // walk over nccl_ops() would show.
+  static const unsigned known = [] {
+    unsigned bits = 0;
+    for (const auto& entry : nccl_ops()) bits |= 1u << entry.second;
+    return bits;
+  }();
+  if (op < 0 || op >= 32 || !(known >> op & 1u)) {
+    throw std::invalid_argument("unknown NCCL reduction op " + std::to_string(op));
   }
-  throw std::invalid_argument("unknown NCCL reduction op " + std::to_string(op));
+  return static_cast<ncclRedOp_t>(op);
 }
 
 void* as_ptr(Communicator::Ptr p) { return reinterpret_cast<void*>(p); }
@@ -186,11 +193,23 @@ void Communicator::abort() {
   nccl_check(ncclCommAbort(comm), "ncclCommAbort");
 }
 
+// NCCL makes a communicator's device current for its launches and gives the caller's back after
+// (its group.cc), so enqueueing needs no device guard, nor the cudaGetDevice one costs on every
+// call. Except with one rank: NCCL then enqueues at once on the current device, a copy (which CUDA
+// runs on the stream's device whatever the current one) or, for avg, a kernel, which needs the
+// stream's device current.
+std::optional<DeviceGuard> Communicator::device_for(ncclRedOp_t op) const {
+  if (world_size_ == 1 && op != ncclSum && op != ncclProd && op != ncclMax && op != ncclMin) {
+    return std::optional<DeviceGuard>(std::in_place, device_);
+  }
+  return std::nullopt;
+}
+
 void Communicator::all_reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int op, Ptr stream) {
   ncclComm_t comm = checked();
   ncclDataType_t t = as_dtype(dtype);
   ncclRedOp_t o = as_op(op);
-  DeviceGuard guard(device_);
+  const auto guard = device_for(o);
   py::gil_scoped_release release;
   check(ncclAllReduce(as_ptr(send), as_ptr(recv), count, t, o, comm, as_stream(stream)), "ncclAllReduce");
 }
@@ -199,7 +218,6 @@ void Communicator::broadcast(Ptr send, Ptr recv, std::size_t count, int dtype, i
   ncclComm_t comm = checked();
   check_peer(root, "root");
   ncclDataType_t t = as_dtype(dtype);
-  DeviceGuard guard(device_);
   py::gil_scoped_release release;
   check(ncclBroadcast(as_ptr(send), as_ptr(recv), count, t, root, comm, as_stream(stream)), "ncclBroadcast");
 }
@@ -209,7 +227,7 @@ void Communicator::reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int 
   check_peer(root, "root");
   ncclDataType_t t = as_dtype(dtype);
   ncclRedOp_t o = as_op(op);
-  DeviceGuard guard(device_);
+  const auto guard = device_for(o);
   py::gil_scoped_release release;
   check(ncclReduce(as_ptr(send), as_ptr(recv), count, t, o, root, comm, as_stream(stream)), "ncclReduce");
 }
@@ -217,7 +235,6 @@ void Communicator::reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int 
 void Communicator::all_gather(Ptr send, Ptr recv, std::size_t send_count, int dtype, Ptr stream) {
   ncclComm_t comm = checked();
   ncclDataType_t t = as_dtype(dtype);
-  DeviceGuard guard(device_);
   py::gil_scoped_release release;
   check(ncclAllGather(as_ptr(send), as_ptr(recv), send_count, t, comm, as_stream(stream)), "ncclAllGather");
 }
@@ -226,7 +243,7 @@ void Communicator::reduce_scatter(Ptr send, Ptr recv, std::size_t recv_count, in
   ncclComm_t comm = checked();
   ncclDataType_t t = as_dtype(dtype);
   ncclRedOp_t o = as_op(op);
-  DeviceGuard guard(device_);
+  const auto guard = device_for(o);
   py::gil_scoped_release release;
   check(ncclReduceScatter(as_ptr(send), as_ptr(recv), recv_count, t, o, comm, as_stream(stream)),
         "ncclReduceScatter");
@@ -236,7 +253,6 @@ void Communicator::send(Ptr buf, std::size_t count, int dtype, int peer, Ptr str
   ncclComm_t comm = checked();
   check_peer(peer, "peer");
   ncclDataType_t t = as_dtype(dtype);
-  DeviceGuard guard(device_);
   py::gil_scoped_release release;
   check(ncclSend(as_ptr(buf), count, t, peer, comm, as_stream(stream)), "ncclSend");
 }
@@ -245,7 +261,6 @@ void Communicator::recv(Ptr buf, std::size_t count, int dtype, int peer, Ptr str
   ncclComm_t comm = checked();
   check_peer(peer, "peer");
   ncclDataType_t t = as_dtype(dtype);
-  DeviceGuard guard(device_);
   py::gil_scoped_release release;
   check(ncclRecv(as_ptr(buf), count, t, peer, comm, as_stream(stream)), "ncclRecv");
 }
@@ -254,7 +269,6 @@ void Communicator::all_to_all(Ptr send, Ptr recv, std::size_t count_per_peer, in
   ncclComm_t comm = checked();
   ncclDataType_t t = as_dtype(dtype);
   const std::size_t block = count_per_peer * element_size(t);
-  DeviceGuard guard(device_);
   py::gil_scoped_release release;
   check(ncclGroupStart(), "ncclGroupStart");
   for (int peer = 0; peer < world_size_; ++peer) {

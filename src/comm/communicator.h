@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cuda_check.h"
 #include "common/gpu_api.h"
 #include "ncclkit/config.h"
 
@@ -73,6 +74,7 @@ class Communicator {
   void wait_ready() const;
   void check(ncclResult_t code, const char* call) const;
   void check_peer(int peer, const char* what) const;
+  std::optional<DeviceGuard> device_for(ncclRedOp_t op) const;
 
   ncclComm_t comm_ = nullptr;
   int rank_ = 0;

@@ -33,23 +33,34 @@ bool int_argument(PyObject* value, int& out) {
   return true;
 }
 
+// The Communicator inside `self`. The method descriptor has checked self's type already, so this
+// skips the type lookup py::cast would repeat on every call.
+Communicator* communicator(PyObject* self) {
+  auto value = reinterpret_cast<py::detail::instance*>(self)->get_value_and_holder();
+  if (!value.holder_constructed()) {
+    PyErr_SetString(PyExc_TypeError, "all_reduce: the Comm was never initialized (make one with Comm.init_rank)");
+    return nullptr;
+  }
+  return value.value_ptr<Communicator>();
+}
+
 PyObject* all_reduce(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
   if (nargs != 6) {
     PyErr_Format(PyExc_TypeError, "all_reduce(send, recv, count, dtype, op, stream) takes 6 arguments, got %zd",
                  nargs);
     return nullptr;
   }
+  Communicator* comm = communicator(self);
   unsigned long long send, recv, count, stream;
   int dtype, op;
-  if (!unsigned_argument(args[0], send) || !unsigned_argument(args[1], recv) ||
+  if (comm == nullptr || !unsigned_argument(args[0], send) || !unsigned_argument(args[1], recv) ||
       !unsigned_argument(args[2], count) || !int_argument(args[3], dtype) || !int_argument(args[4], op) ||
       !unsigned_argument(args[5], stream)) {
     return nullptr;
   }
   try {
-    py::cast<Communicator&>(py::handle(self))
-        .all_reduce(static_cast<Communicator::Ptr>(send), static_cast<Communicator::Ptr>(recv),
-                    static_cast<std::size_t>(count), dtype, op, static_cast<Communicator::Ptr>(stream));
+    comm->all_reduce(static_cast<Communicator::Ptr>(send), static_cast<Communicator::Ptr>(recv),
+                     static_cast<std::size_t>(count), dtype, op, static_cast<Communicator::Ptr>(stream));
   } catch (...) {
     py::detail::try_translate_exceptions();  // the translators pybind11 itself would run, NcclError's too
     return nullptr;

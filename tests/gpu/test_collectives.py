@@ -29,6 +29,25 @@ def test_all_reduce_one_rank(comm: ncclkit.Communicator, dtype: str, op: str, in
     assert_matches(out, expected, exact=True)
 
 
+@pytest.mark.parametrize("in_place", [False, True])
+@pytest.mark.parametrize("op", OPS)
+def test_one_rank_on_a_gpu_that_is_not_current(op: str, in_place: bool) -> None:
+    """Collectives leave the device to NCCL, which makes the communicator's current for its launches
+    but not, with one rank, for avg's kernel: ncclkit does that one itself."""
+    if torch.cuda.device_count() < 2:
+        pytest.skip("needs 2 GPUs: a communicator on one while the other is current")
+    device = torch.cuda.device_count() - 1
+    with ncclkit.Communicator.init_rank(1, ncclkit.UniqueId.generate(), 0, device=device) as comm:
+        torch.cuda.set_device(0)
+        x = random_input("float32", COUNT, device, op)
+        expected = reduce([x], op)
+        out = x if in_place else poisoned_like(x)
+        run_collective("float32", op, lambda: comm.all_reduce(x, None if in_place else out, op=op))
+        torch.cuda.synchronize(device)
+        assert torch.cuda.current_device() == 0
+        assert_matches(out, expected, exact=True)
+
+
 @pytest.mark.parametrize("case", cases(), ids=str)
 def test_every_gpu(comms: list[ncclkit.Communicator], case: Case) -> None:
     inputs = every_rank_input(case, len(comms), comms[0].device, seed=random.randrange(2**31))
