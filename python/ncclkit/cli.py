@@ -101,7 +101,7 @@ def info(build: dict[str, Any], as_json: bool, *, own: bool) -> int:
     if own:
         rows.insert(
             next(i for i, (name, _) in enumerate(rows) if name == "Python"),
-            ("kernel dtypes", _kernel_features(kernels)),
+            ("kernel features", _kernel_features(kernels)),
         )
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

@@ -10,6 +10,16 @@ namespace ncclkit::kernels {
 // build enabled it (NCCLKIT_ENABLE_BF16).
 enum class Dtype : int { float16 = 0, bfloat16 = 1 };
 
+// Where a kernel goes: the stream, and whether the kernel may launch programmatically, starting
+// while the kernel before it ends (dependent_launch.h).
+struct LaunchTarget {
+  cudaStream_t stream;
+  bool programmatic;
+};
+// Programmatic where `device` is sm_90 or newer, the build has NCCLKIT_ENABLE_PDL, and the
+// environment has not turned it off (NCCLKIT_PDL=0).
+LaunchTarget launch_target(int device, cudaStream_t stream);
+
 // The most activation rows the GEMV takes; more go through dequantize + a GEMM (ncclkit.ops).
 constexpr int kGemvMaxRows = 16;
 
@@ -22,7 +32,7 @@ struct GemvArgs {
   void* out;            // [m, n]
   int m, n, k, bits, group_size;
 };
-void weight_only_gemv(Dtype dtype, const GemvArgs& args, cudaStream_t stream);
+void weight_only_gemv(Dtype dtype, const GemvArgs& args, const LaunchTarget& target);
 
 // out[n, k] = w[n, k] in the activation dtype.
 void dequantize_weight(Dtype dtype, const void* qweight, const void* scales, void* out, int n, int k, int bits,
@@ -31,6 +41,6 @@ void dequantize_weight(Dtype dtype, const void* qweight, const void* scales, voi
 // out = x / sqrt(mean(x^2) + eps) * weight over the last dimension (hidden) of [rows, hidden].
 // With a residual: residual += x first (in place), and the norm is of that sum.
 void rms_norm(Dtype dtype, const void* x, void* residual, const void* weight, void* out, int rows, int hidden,
-              float eps, cudaStream_t stream);
+              float eps, const LaunchTarget& target);
 
 }  // namespace ncclkit::kernels

@@ -33,6 +33,7 @@ py::dict feature_macros() {
   py::dict features;
   features["NCCLKIT_ENABLE_BF16"] = NCCLKIT_ENABLE_BF16;
   features["NCCLKIT_ENABLE_FP8"] = NCCLKIT_ENABLE_FP8;
+  features["NCCLKIT_ENABLE_PDL"] = NCCLKIT_ENABLE_PDL;
   return features;
 }
 
@@ -51,7 +52,7 @@ PYBIND11_MODULE(_kernels, m) {
         ncclkit::DeviceGuard guard(device);
         k::GemvArgs args{pointer<const void>(x), pointer<const void>(qweight), pointer<const void>(scales),
                          pointer<const void>(bias), pointer<void>(out), rows, n, kdim, bits, group_size};
-        k::weight_only_gemv(static_cast<k::Dtype>(dtype), args, stream_of(stream));
+        k::weight_only_gemv(static_cast<k::Dtype>(dtype), args, k::launch_target(device, stream_of(stream)));
       },
       py::arg("x"), py::arg("qweight"), py::arg("scales"), py::arg("bias"), py::arg("out"), py::arg("m"),
       py::arg("n"), py::arg("k"), py::arg("bits"), py::arg("group_size"), py::arg("dtype"), py::arg("device"),
@@ -72,9 +73,15 @@ PYBIND11_MODULE(_kernels, m) {
          float eps, int dtype, int device, std::uintptr_t stream) {
         ncclkit::DeviceGuard guard(device);
         k::rms_norm(static_cast<k::Dtype>(dtype), pointer<const void>(x), pointer<void>(residual),
-                    pointer<const void>(weight), pointer<void>(out), rows, hidden, eps, stream_of(stream));
+                    pointer<const void>(weight), pointer<void>(out), rows, hidden, eps,
+                    k::launch_target(device, stream_of(stream)));
       },
       py::arg("x"), py::arg("residual"), py::arg("weight"), py::arg("out"), py::arg("rows"), py::arg("hidden"),
       py::arg("eps"), py::arg("dtype"), py::arg("device"), py::arg("stream"),
       "RMSNorm of x's rows into out; with a residual (not 0), residual += x first and the norm is of that");
+  m.def(
+      "programmatic_launch", [](int device) { return k::launch_target(device, nullptr).programmatic; },
+      py::arg("device"),
+      "Whether the GEMV and the norms launch programmatically on this device: each may start while the "
+      "kernel before it ends (sm_90 or newer, NCCLKIT_ENABLE_PDL in the build, NCCLKIT_PDL not 0)");
 }

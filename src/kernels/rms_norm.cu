@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/cuda_check.h"
+#include "kernels/dependent_launch.h"
 #include "kernels/dtypes.h"
 #include "kernels/launch.h"
 
@@ -36,6 +37,8 @@ __global__ void __launch_bounds__(kMaxThreads)
   const size_t row = static_cast<size_t>(blockIdx.x) * hidden;
   const int vectors = hidden / kVector;
   const T* source = kAdd ? residual : x;  // what pass 2 normalizes
+  wait_for_prior_kernels();  // x may come from the kernel before (dependent_launch.h)
+  let_next_kernel_start();
 
   float squares = 0.f;
   for (int v = threadIdx.x; v < vectors; v += blockDim.x) {
@@ -83,7 +86,7 @@ __global__ void __launch_bounds__(kMaxThreads)
 }  // namespace rms_norm_kernels
 
 void rms_norm(Dtype dtype, const void* x, void* residual, const void* weight, void* out, int rows, int hidden,
-              float eps, cudaStream_t stream) {
+              float eps, const LaunchTarget& target) {
   const int vectors = hidden / rms_norm_kernels::kVector;
   const int threads = std::min(rms_norm_kernels::kMaxThreads, (vectors + 31) / 32 * 32);
   dispatch(dtype, [&](auto tag) {
@@ -92,12 +95,12 @@ void rms_norm(Dtype dtype, const void* x, void* residual, const void* weight, vo
     const auto* wt = static_cast<const T*>(weight);
     auto* outt = static_cast<T*>(out);
     if (residual != nullptr) {
-      rms_norm_kernels::rms_norm_kernel<T, true>
-          <<<rows, threads, 0, stream>>>(xt, static_cast<T*>(residual), wt, outt, hidden, eps);
+      launch_kernel(rms_norm_kernels::rms_norm_kernel<T, true>, rows, threads, target, xt, static_cast<T*>(residual),
+                    wt, outt, hidden, eps);
     } else {
-      rms_norm_kernels::rms_norm_kernel<T, false><<<rows, threads, 0, stream>>>(xt, nullptr, wt, outt, hidden, eps);
+      launch_kernel(rms_norm_kernels::rms_norm_kernel<T, false>, rows, threads, target, xt, nullptr, wt, outt, hidden,
+                    eps);
     }
-    NCCLKIT_CUDA_CHECK(cudaGetLastError());
   });
 }
 

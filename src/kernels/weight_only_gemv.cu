@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "common/cuda_check.h"
+#include "kernels/dependent_launch.h"
 #include "kernels/dtypes.h"
 #include "kernels/launch.h"
 #include "kernels/weight_layout.h"
@@ -166,6 +167,10 @@ __device__ __forceinline__ void warp_reduce_scatter(float (&v)[V], int lane) {
   }
 }
 
+// What a block prefetches of each row of its tile before the kernel before it has finished: at
+// most what the first blocks, a wave on every SM, can hold in L2 between them until they read it.
+constexpr int kPrefetchBytesPerRow = 4096;
+
 // MT: the most rows this instance takes (m <= MT), so that the accumulators stay in registers.
 // A block is one tile of kRows output channels, its kWarps warps splitting K; each round a thread
 // loads kUnroll chunks of every row of the tile, then computes them.
@@ -182,6 +187,15 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
   const int groups = Bits == 4 ? k >> group_shift : 0;  // scales per row
   const int chunk_group_shift = Bits == 4 ? group_shift - 5 : 0;  // a chunk is 32 weights
   const int first_row = blockIdx.x * kRows;
+
+  // Launched programmatically (dependent_launch.h), the block may be running before the kernel
+  // ahead of it on the stream ends: it gets its weights coming, then waits before any load.
+  if (threadIdx.x < kRows) {
+    const int row = min(first_row + static_cast<int>(threadIdx.x), n - 1);
+    prefetch_l2(qweight + static_cast<size_t>(row) * row_bytes, min(row_bytes, kPrefetchBytesPerRow));
+  }
+  wait_for_prior_kernels();
+  let_next_kernel_start();
 
   // The thread that stores a value reads its epilogue operands now, while the weights stream.
   const int value = kWarps > 1 ? static_cast<int>(threadIdx.x) : lane / kLanesPerValue;
@@ -257,39 +271,40 @@ struct Tile {
 };
 
 template <typename T, int Bits, int MT, typename Shape>
-void launch(const GemvArgs& a, cudaStream_t stream) {
+void launch(const GemvArgs& a, const LaunchTarget& target) {
   const int group_shift = Bits == 4 ? __builtin_ctz(static_cast<unsigned>(a.group_size)) : 0;
   const int blocks = (a.n + Shape::rows - 1) / Shape::rows;
-  gemv_kernel<T, Bits, MT, Shape::rows, Shape::unroll, Shape::warps, Shape::min_blocks>
-      <<<blocks, Shape::warps * 32, 0, stream>>>(static_cast<const T*>(a.x), static_cast<const uint8_t*>(a.qweight),
-                                                 static_cast<const T*>(a.scales), static_cast<const T*>(a.bias),
-                                                 static_cast<T*>(a.out), a.m, a.n, a.k, group_shift);
-  NCCLKIT_CUDA_CHECK(cudaGetLastError());
+  launch_kernel(gemv_kernel<T, Bits, MT, Shape::rows, Shape::unroll, Shape::warps, Shape::min_blocks>, blocks,
+                Shape::warps * 32, target, static_cast<const T*>(a.x), static_cast<const uint8_t*>(a.qweight),
+                static_cast<const T*>(a.scales), static_cast<const T*>(a.bias), static_cast<T*>(a.out), a.m, a.n,
+                a.k, group_shift);
 }
 
-// The instance with the fewest rows that holds m, and its tile. For one row, 4 warps split K over
-// 4 channels, with registers capped so that 8 blocks (32 warps) fit on an SM: on an H100 it was the
-// best, or within 3% of it, of the tiles tried (2 or 8 channels, 2 or 8 warps, 2 chunks a round, a
-// tighter cap).
+// The instance with the fewest rows that holds m, and its tile. For one row, 4 warps split K; int8
+// takes 4 channels, 2 chunks a round, registers capped for 8 blocks an SM; int4, whose chunks hold
+// twice the weights, 8 channels at 4 blocks an SM. On an H100 (bench/RESULTS.md) those were the
+// best, or within 3% of it, at the four shapes of the benchmark, of the tiles tried: 2 to 16
+// channels, 2 to 8 warps, 1 or 2 chunks a round, 2 to 16 blocks an SM.
 template <typename T, int Bits>
-void launch_rows(const GemvArgs& a, cudaStream_t stream) {
+void launch_rows(const GemvArgs& a, const LaunchTarget& target) {
   static_assert(kGemvMaxRows == 16);
-  if (a.m <= 1) return launch<T, Bits, 1, Tile<4, 1, 4, 8>>(a, stream);
-  if (a.m <= 2) return launch<T, Bits, 2, Tile<4, 1, 4, 6>>(a, stream);
-  if (a.m <= 4) return launch<T, Bits, 4, Tile<4, 1, 4>>(a, stream);
-  if (a.m <= 8) return launch<T, Bits, 8, Tile<4, 1, 4>>(a, stream);
-  launch<T, Bits, 16, Tile<2, 1, 4>>(a, stream);  // 32 partial sums per thread, as for 8 rows
+  using OneRow = std::conditional_t<Bits == 8, Tile<4, 2, 4, 8>, Tile<8, 1, 4, 4>>;
+  if (a.m <= 1) return launch<T, Bits, 1, OneRow>(a, target);
+  if (a.m <= 2) return launch<T, Bits, 2, Tile<4, 1, 4, 6>>(a, target);
+  if (a.m <= 4) return launch<T, Bits, 4, Tile<4, 1, 4>>(a, target);
+  if (a.m <= 8) return launch<T, Bits, 8, Tile<4, 1, 4>>(a, target);
+  launch<T, Bits, 16, Tile<2, 1, 4>>(a, target);  // 32 partial sums per thread, as for 8 rows
 }
 
 }  // namespace gemv_kernels
 
-void weight_only_gemv(Dtype dtype, const GemvArgs& args, cudaStream_t stream) {
+void weight_only_gemv(Dtype dtype, const GemvArgs& args, const LaunchTarget& target) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     if (args.bits == 8) {
-      gemv_kernels::launch_rows<T, 8>(args, stream);
+      gemv_kernels::launch_rows<T, 8>(args, target);
     } else {
-      gemv_kernels::launch_rows<T, 4>(args, stream);
+      gemv_kernels::launch_rows<T, 4>(args, target);
     }
   });
 }

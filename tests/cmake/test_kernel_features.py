@@ -1,4 +1,4 @@
-"""NCCLKIT_ENABLE_BF16 and NCCLKIT_ENABLE_FP8: decided from the build's archs and the options,
+"""NCCLKIT_ENABLE_BF16, NCCLKIT_ENABLE_FP8 and NCCLKIT_ENABLE_PDL: decided from the build's archs and the options,
 written into ncclkit/kernel_config.h and handed on for the build record."""
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ def kernel_features(tmp_path: Path, sass: str, ptx: str = "", **options: str) ->
 @pytest.mark.parametrize(
     ("sass", "ptx", "features"),
     [
-        ("75", "", "NCCLKIT_ENABLE_BF16=0;NCCLKIT_ENABLE_FP8=0"),
-        ("75;80;86", "", "NCCLKIT_ENABLE_BF16=1;NCCLKIT_ENABLE_FP8=0"),
-        ("80", "90", "NCCLKIT_ENABLE_BF16=1;NCCLKIT_ENABLE_FP8=1"),  # PTX counts: the driver builds it for newer GPUs
-        ("90a", "", "NCCLKIT_ENABLE_BF16=1;NCCLKIT_ENABLE_FP8=1"),
-        ("100f;120", "120", "NCCLKIT_ENABLE_BF16=1;NCCLKIT_ENABLE_FP8=1"),
+        ("75", "", "NCCLKIT_ENABLE_BF16=0;NCCLKIT_ENABLE_FP8=0;NCCLKIT_ENABLE_PDL=0"),
+        ("75;80;86", "", "NCCLKIT_ENABLE_BF16=1;NCCLKIT_ENABLE_FP8=0;NCCLKIT_ENABLE_PDL=0"),
+        ("89", "", "NCCLKIT_ENABLE_BF16=1;NCCLKIT_ENABLE_FP8=1;NCCLKIT_ENABLE_PDL=0"),
+        # PTX counts: the driver builds it for newer GPUs
+        ("80", "90", "NCCLKIT_ENABLE_BF16=1;NCCLKIT_ENABLE_FP8=1;NCCLKIT_ENABLE_PDL=1"),
+        ("90a", "", "NCCLKIT_ENABLE_BF16=1;NCCLKIT_ENABLE_FP8=1;NCCLKIT_ENABLE_PDL=1"),
+        ("100f;120", "120", "NCCLKIT_ENABLE_BF16=1;NCCLKIT_ENABLE_FP8=1;NCCLKIT_ENABLE_PDL=1"),
     ],
 )
 def test_from_the_archs(tmp_path: Path, sass: str, ptx: str, features: str) -> None:
@@ -49,7 +51,12 @@ def test_from_the_archs(tmp_path: Path, sass: str, ptx: str, features: str) -> N
 
 def test_off_turns_a_dtype_off(tmp_path: Path) -> None:
     run = kernel_features(tmp_path, "90", NCCLKIT_ENABLE_BF16="off")
-    assert "features=NCCLKIT_ENABLE_BF16=0;NCCLKIT_ENABLE_FP8=1" in run.stderr, run.stderr
+    assert "features=NCCLKIT_ENABLE_BF16=0;NCCLKIT_ENABLE_FP8=1;NCCLKIT_ENABLE_PDL=1" in run.stderr, run.stderr
+
+
+def test_off_turns_programmatic_launch_off(tmp_path: Path) -> None:
+    run = kernel_features(tmp_path, "90", NCCLKIT_ENABLE_PDL="off")
+    assert "features=NCCLKIT_ENABLE_BF16=1;NCCLKIT_ENABLE_FP8=1;NCCLKIT_ENABLE_PDL=0" in run.stderr, run.stderr
 
 
 def test_on_without_an_arch_that_has_it(tmp_path: Path) -> None:

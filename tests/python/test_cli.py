@@ -39,7 +39,7 @@ def test_info_table_shows_build_and_machine(mismatched_machine: None, capsys: py
     assert "CUDA driver           12.2" in out
     assert "- CUDA driver too old: found a driver for CUDA 12.2" in out
     kernels = read_record("ncclkit._kernels")["features"]
-    assert f"kernel dtypes         NCCLKIT_ENABLE_BF16={kernels['NCCLKIT_ENABLE_BF16']}, " in out
+    assert f"kernel features       NCCLKIT_ENABLE_BF16={kernels['NCCLKIT_ENABLE_BF16']}, " in out
 
 
 def test_info_json(mismatched_machine: None, capsys: pytest.CaptureFixture[str]) -> None:

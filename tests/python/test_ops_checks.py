@@ -1,6 +1,6 @@
 """ncclkit.ops without a GPU: every bad argument is a ValueError or TypeError naming it, raised
 before a kernel is launched; the fake implementations give torch.compile the right shapes; the
-quantizer writes the documented layout; the build records its kernel dtypes."""
+quantizer writes the documented layout; the build records its kernel features."""
 
 from __future__ import annotations
 
@@ -213,9 +213,9 @@ def test_int4_nibble_order() -> None:
     assert not qweight[0, 4:].any()
 
 
-def test_build_records_kernel_dtypes() -> None:
+def test_build_records_kernel_features() -> None:
     features = read_record("ncclkit._kernels")["features"]
-    assert {features["NCCLKIT_ENABLE_BF16"], features["NCCLKIT_ENABLE_FP8"]} <= {0, 1}
+    assert {features["NCCLKIT_ENABLE_BF16"], features["NCCLKIT_ENABLE_FP8"], features["NCCLKIT_ENABLE_PDL"]} <= {0, 1}
     from ncclkit import _kernels
 
     assert _kernels.features == {k: v for k, v in features.items() if k.startswith("NCCLKIT_ENABLE_")}

@@ -11,7 +11,9 @@ calls; a sleeping kernel queued first lets the host queue the whole batch before
 GB/s counts the fewest bytes each call must move: for the linear, the weights, scales and
 activations once; for the norms, x (and the residual) read, the outputs written, the weight. "% copy"
 is that over the bandwidth of a large device-to-device copy (bytes read plus written) measured in
-the same run; the time of a 4-byte copy, timed alike, is the floor every call pays. The
+the same run; the time of a 4-byte copy, timed alike, is the floor every call pays. The header
+says whether the kernels launched programmatically (each starting while the one before it ends;
+NCCLKIT_PDL=0 turns that off, to time without it). The
 baselines: for the linear, dequantizing in torch then F.linear in the activation dtype, and
 F.linear on the unquantized weight; for the norms, torch eager (F.rms_norm) and torch.compile of
 the same code.
@@ -188,13 +190,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     copy = copy_bandwidth()
     floor = launch_floor()
     record = read_record("ncclkit._kernels")
+    programmatic = ops._kernels().programmatic_launch(torch.cuda.current_device())
     lines = [
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {torch.cuda.get_device_name()}, "
         f"{args.dtype} activations",
         f"ncclkit {__version__} (commit {record['git_commit']}, CUDA {record['cuda']['nvcc_version']}, "
         f"SASS {' '.join(record['cuda']['archs_sass'])}), torch {torch.__version__} (CUDA {torch.version.cuda})",
         f"device-to-device copy: {copy / 1e9:.0f} GB/s (read + written); a call that moves 4 bytes: "
-        f"{floor * 1e6:.1f} us",
+        f"{floor * 1e6:.1f} us; programmatic launch: {'on' if programmatic else 'off'}",
         "",
         "| kernel | shape | ncclkit (us) | GB/s | % copy | torch A (us) | speed-up | torch B (us) | speed-up |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
