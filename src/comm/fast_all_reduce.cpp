@@ -5,6 +5,7 @@
 #include "comm/fast_all_reduce.h"
 
 #include <climits>
+#include <cstdint>
 
 #include <pybind11/detail/exception_translation.h>
 
@@ -13,13 +14,17 @@ namespace py = pybind11;
 namespace ncclkit {
 namespace {
 
-bool unsigned_argument(PyObject* value, unsigned long long& out) {
+// unsigned long, not unsigned long long: from an int past 2^30, as an address is, CPython's long
+// long conversion goes through a byte array, at six times the cost (two addresses a call).
+static_assert(sizeof(unsigned long) == sizeof(std::uint64_t), "a 64-bit unsigned long (LP64, as on Linux)");
+
+bool unsigned_argument(PyObject* value, unsigned long& out) {
   if (!PyLong_Check(value)) {  // numpy's integers and other __index__ types, as pybind11 takes them
     py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(value));
     return index && unsigned_argument(index.ptr(), out);
   }
-  out = PyLong_AsUnsignedLongLong(value);
-  return !(out == static_cast<unsigned long long>(-1) && PyErr_Occurred());
+  out = PyLong_AsUnsignedLong(value);
+  return !(out == static_cast<unsigned long>(-1) && PyErr_Occurred());
 }
 
 bool int_argument(PyObject* value, int& out) {
@@ -51,7 +56,7 @@ PyObject* all_reduce(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
     return nullptr;
   }
   Communicator* comm = communicator(self);
-  unsigned long long send, recv, count, stream;
+  unsigned long send, recv, count, stream;
   int dtype, op;
   if (comm == nullptr || !unsigned_argument(args[0], send) || !unsigned_argument(args[1], recv) ||
       !unsigned_argument(args[2], count) || !int_argument(args[3], dtype) || !int_argument(args[4], op) ||
