@@ -4,6 +4,7 @@ exact, the table, JSON and CSV, the command line, the progress bar and the optio
 from __future__ import annotations
 
 import csv
+import functools
 import importlib.util
 import io
 import json
@@ -549,15 +550,16 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
 def test_per_call_times_come_from_interleaved_rounds() -> None:
     calls, syncs = [], []
     us = overhead.per_call_us(
-        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+        {name: functools.partial(calls.append, name) for name in "abc"},
         iters=100,
         warmup=10,
-        repeats=3,
+        repeats=4,
         synchronize=lambda: syncs.append(1),
     )
-    assert (len(calls), len(syncs)) == (2 * (10 + 3 * 100), 1 + 3 * 2)
-    assert calls[20::100] == ["a", "b"] * 3  # round by round, every path's loop in turn
-    assert set(us) == {"a", "b"} and all(0 < t < 1e6 for t in us.values())
+    assert (len(calls), len(syncs)) == (3 * (10 + 4 * 100), 1 + 4 * 3)
+    # Round by round, every path's loop in turn, each round starting one path further on.
+    assert calls[30::100] == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]
+    assert set(us) == set("abc") and all(0 < t < 1e6 for t in us.values())
 
 
 def results(tensor: float, pointer: float, cupy: float | None) -> list[overhead.Result]:

@@ -66,14 +66,18 @@ def per_call_us(
 ) -> dict[str, float]:
     """Per call of each of `calls`, in microseconds: the median over `repeats` rounds of the host
     time of `iters` calls. A round times every path's loop in turn, so that a machine that speeds
-    up or slows down during the run does so for every path alike, and the ratios hold."""
+    up or slows down during the run does so for every path alike, and the ratios hold; each round
+    starts one path further on, so that no path always runs after the same one (whose work can
+    leave the caches cold, or the GPU's queue long, for the next)."""
     for call in calls.values():
         for _ in range(warmup):
             call()
     synchronize()
     samples: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
+    order = list(calls.items())
+    for round_ in range(repeats):
+        shift = round_ % len(order)
+        for name, call in order[shift:] + order[:shift]:
             start = time.perf_counter()
             for _ in range(iters):
                 call()
@@ -207,7 +211,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-n", "--iters", type=at_least(1), default=10000, help="calls per timed loop (default: 10000)")
     p.add_argument("-w", "--warmup_iters", type=at_least(0), default=1000, help="untimed calls first (default: 1000)")
-    p.add_argument("--repeats", type=at_least(1), default=5, help="timed rounds; their median counts (default: 5)")
+    p.add_argument("--repeats", type=at_least(1), default=12, help="timed rounds; their median counts (default: 12)")
     p.add_argument("--device", type=at_least(0), default=0, help="the GPU (default: 0)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the results, with the machine, as JSON")
     p.add_argument("--csv", type=Path, metavar="FILE", help="also write the results as CSV")
