@@ -191,6 +191,30 @@ __device__ __forceinline__ bool tail_thread(int tail) {
   return blockIdx.x == 0 && static_cast<int>(threadIdx.x) < tail;
 }
 
+// A block of a barrier kernel: this rank's buffer and signals, and the block's barrier count,
+// read at the start and left at the end (finish) for the same block of the next call.
+template <int N>
+struct BarrierBlock {
+  const Peers& peers;
+  int rank;
+  char* own;
+  Signals* self;
+  uint32_t count;
+
+  __device__ BarrierBlock(const Peers& peers, int rank)
+      : peers(peers),
+        rank(rank),
+        own(peers.base[rank]),
+        self(reinterpret_cast<Signals*>(own)),
+        count(self->counters[blockIdx.x]) {}
+
+  // Returns once this block of every rank has got here.
+  __device__ void wait_for_all_ranks() { barrier<N>(peers, self, rank, ++count); }
+  __device__ void finish() const {
+    if (threadIdx.x == 0) self->counters[blockIdx.x] = count;
+  }
+};
+
 // Every rank reads every rank's whole input: the fewest steps, the most traffic; for the
 // smallest messages, where the latency is the barriers'.
 template <typename E, int N>
@@ -198,17 +222,15 @@ __global__ void __launch_bounds__(kThreads, 1) one_shot_kernel(const __grid_cons
                                                                 const BitsOf<E>* in, BitsOf<E>* out, size_t packs,
                                                                 int tail) {
   using P = Pack<E>;
-  char* const own = peers.base[rank];
-  auto* self = reinterpret_cast<Signals*>(own);
-  uint32_t count = self->counters[blockIdx.x];
+  BarrierBlock<N> block(peers, rank);
   const bool in_aligned = aligned(in, Layout::kVectorBytes), out_aligned = aligned(out, Layout::kVectorBytes);
   const auto [first, stride] = grid_stride();
   const size_t tail_at = packs * P::kCount;
 
-  P* mine = data_of<E>(own);
+  P* mine = data_of<E>(block.own);
   for (size_t v = first; v < packs; v += stride) mine[v] = load_pack<E>(in + v * P::kCount, in_aligned);
   if (tail_thread(tail)) reinterpret_cast<BitsOf<E>*>(mine)[tail_at + threadIdx.x] = in[tail_at + threadIdx.x];
-  barrier<N>(peers, self, rank, ++count);  // every rank's input is in its buffer
+  block.wait_for_all_ranks();  // every rank's input is in its buffer
 
   const P* from[N];
 #pragma unroll
@@ -219,8 +241,8 @@ __global__ void __launch_bounds__(kThreads, 1) one_shot_kernel(const __grid_cons
   }
   if (tail_thread(tail)) out[tail_at + threadIdx.x] = sum_elements<E, N>(from, tail_at + threadIdx.x);
   // Past this one, no rank reads this rank's data: the next call may copy over it before its first.
-  barrier<N>(peers, self, rank, ++count);
-  if (threadIdx.x == 0) self->counters[blockIdx.x] = count;
+  block.wait_for_all_ranks();
+  block.finish();
 }
 
 // The low-latency one-shot, for the smallest messages, where the barriers are the cost: each
@@ -353,9 +375,7 @@ __global__ void __launch_bounds__(kThreads, 1) two_shot_kernel(const __grid_cons
                                                                 const BitsOf<E>* in, BitsOf<E>* out, size_t packs,
                                                                 int tail, size_t max_bytes) {
   using P = Pack<E>;
-  char* const own = peers.base[rank];
-  auto* self = reinterpret_cast<Signals*>(own);
-  uint32_t count = self->counters[blockIdx.x];
+  BarrierBlock<N> block(peers, rank);
   const bool in_aligned = aligned(in, Layout::kVectorBytes), out_aligned = aligned(out, Layout::kVectorBytes);
   const auto [first, stride] = grid_stride();
   const size_t tail_at = packs * P::kCount;
@@ -363,7 +383,7 @@ __global__ void __launch_bounds__(kThreads, 1) two_shot_kernel(const __grid_cons
 
   // The copy walks the segments with the index the reduction below uses, so that block b copies
   // exactly what the other ranks' block b will read.
-  P* mine = data_of<E>(own);
+  P* mine = data_of<E>(block.own);
   for (size_t i = first; i < part; i += stride) {
 #pragma unroll
     for (int s = 0; s < N; ++s) {
@@ -372,12 +392,12 @@ __global__ void __launch_bounds__(kThreads, 1) two_shot_kernel(const __grid_cons
     }
   }
   if (tail_thread(tail)) reinterpret_cast<BitsOf<E>*>(mine)[tail_at + threadIdx.x] = in[tail_at + threadIdx.x];
-  barrier<N>(peers, self, rank, ++count);  // every rank's input is in its buffer
+  block.wait_for_all_ranks();  // every rank's input is in its buffer
 
   const P* from[N];
 #pragma unroll
   for (int r = 0; r < N; ++r) from[r] = data_of<E>(peers.base[r]);
-  P* reduced = scratch_of<E>(own, max_bytes);
+  P* reduced = scratch_of<E>(block.own, max_bytes);
   const size_t segment = rank * part;
   for (size_t i = first; i < part && segment + i < packs; i += stride) {
     reduced[i] = sum_packs<E, N>(from, segment + i);
@@ -386,7 +406,7 @@ __global__ void __launch_bounds__(kThreads, 1) two_shot_kernel(const __grid_cons
   // Every segment is reduced. It also ends the reads of the data: a rank leaves this kernel only
   // after its last barrier, so the next call's copy cannot overtake them. The scratch is written
   // again only after the next call's first barrier, which waits for every rank to get there.
-  barrier<N>(peers, self, rank, ++count);
+  block.wait_for_all_ranks();
 
   const P* owners[N];
 #pragma unroll
@@ -398,7 +418,7 @@ __global__ void __launch_bounds__(kThreads, 1) two_shot_kernel(const __grid_cons
       if (v < packs) store_pack<E>(out + v * P::kCount, owners[s][i], out_aligned);
     }
   }
-  if (threadIdx.x == 0) self->counters[blockIdx.x] = count;
+  block.finish();
 }
 
 struct Launch {
