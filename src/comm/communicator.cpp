@@ -193,13 +193,14 @@ void Communicator::abort() {
   nccl_check(ncclCommAbort(comm), "ncclCommAbort");
 }
 
-// NCCL makes a communicator's device current for its launches and gives the caller's back after
-// (its group.cc), so enqueueing needs no device guard, nor the cudaGetDevice one costs on every
-// call. Except with one rank: NCCL then enqueues at once on the current device, a copy (which CUDA
-// runs on the stream's device whatever the current one) or, for avg, a kernel, which needs the
-// stream's device current.
-std::optional<DeviceGuard> Communicator::device_for(ncclRedOp_t op) const {
-  if (world_size_ == 1 && op != ncclSum && op != ncclProd && op != ncclMax && op != ncclMin) {
+// NCCL makes a communicator's device current for its launches (its group.cc), so a collective
+// needs no device guard, nor the cudaGetDevice each guard costs. Except with one rank, where NCCL
+// calls CUDA at once on whatever device is current: a kernel for avg, and out of place a copy on
+// `stream`, which 0, cudaStreamLegacy (1) and cudaStreamPerThread (2) make the current device's.
+std::optional<DeviceGuard> Communicator::one_rank_guard(ncclRedOp_t op, Ptr send, Ptr recv, Ptr stream) const {
+  const bool copy_only = op == ncclSum || op == ncclProd || op == ncclMax || op == ncclMin;
+  const bool current_devices_stream = stream <= 2;
+  if (world_size_ == 1 && (!copy_only || (send != recv && current_devices_stream))) {
     return std::optional<DeviceGuard>(std::in_place, device_);
   }
   return std::nullopt;
@@ -209,7 +210,7 @@ void Communicator::all_reduce(Ptr send, Ptr recv, std::size_t count, int dtype, 
   ncclComm_t comm = checked();
   ncclDataType_t t = as_dtype(dtype);
   ncclRedOp_t o = as_op(op);
-  const auto guard = device_for(o);
+  const auto guard = one_rank_guard(o, send, recv, stream);
   py::gil_scoped_release release;
   check(ncclAllReduce(as_ptr(send), as_ptr(recv), count, t, o, comm, as_stream(stream)), "ncclAllReduce");
 }
@@ -218,6 +219,7 @@ void Communicator::broadcast(Ptr send, Ptr recv, std::size_t count, int dtype, i
   ncclComm_t comm = checked();
   check_peer(root, "root");
   ncclDataType_t t = as_dtype(dtype);
+  const auto guard = one_rank_guard(ncclSum, send, recv, stream);
   py::gil_scoped_release release;
   check(ncclBroadcast(as_ptr(send), as_ptr(recv), count, t, root, comm, as_stream(stream)), "ncclBroadcast");
 }
@@ -227,7 +229,7 @@ void Communicator::reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int 
   check_peer(root, "root");
   ncclDataType_t t = as_dtype(dtype);
   ncclRedOp_t o = as_op(op);
-  const auto guard = device_for(o);
+  const auto guard = one_rank_guard(o, send, recv, stream);
   py::gil_scoped_release release;
   check(ncclReduce(as_ptr(send), as_ptr(recv), count, t, o, root, comm, as_stream(stream)), "ncclReduce");
 }
@@ -235,6 +237,7 @@ void Communicator::reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int 
 void Communicator::all_gather(Ptr send, Ptr recv, std::size_t send_count, int dtype, Ptr stream) {
   ncclComm_t comm = checked();
   ncclDataType_t t = as_dtype(dtype);
+  const auto guard = one_rank_guard(ncclSum, send, recv, stream);
   py::gil_scoped_release release;
   check(ncclAllGather(as_ptr(send), as_ptr(recv), send_count, t, comm, as_stream(stream)), "ncclAllGather");
 }
@@ -243,7 +246,7 @@ void Communicator::reduce_scatter(Ptr send, Ptr recv, std::size_t recv_count, in
   ncclComm_t comm = checked();
   ncclDataType_t t = as_dtype(dtype);
   ncclRedOp_t o = as_op(op);
-  const auto guard = device_for(o);
+  const auto guard = one_rank_guard(o, send, recv, stream);
   py::gil_scoped_release release;
   check(ncclReduceScatter(as_ptr(send), as_ptr(recv), recv_count, t, o, comm, as_stream(stream)),
         "ncclReduceScatter");

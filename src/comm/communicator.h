@@ -74,7 +74,7 @@ class Communicator {
   void wait_ready() const;
   void check(ncclResult_t code, const char* call) const;
   void check_peer(int peer, const char* what) const;
-  std::optional<DeviceGuard> device_for(ncclRedOp_t op) const;
+  std::optional<DeviceGuard> one_rank_guard(ncclRedOp_t op, Ptr send, Ptr recv, Ptr stream) const;
 
   ncclComm_t comm_ = nullptr;
   int rank_ = 0;

@@ -16,8 +16,9 @@ struct LaunchTarget {
   cudaStream_t stream;
   bool programmatic;
 };
-// Programmatic where `device` is sm_90 or newer, the build has NCCLKIT_ENABLE_PDL, and the
-// environment has not turned it off (NCCLKIT_PDL=0).
+// For `device`, which must be current (dependent_launch.cu): programmatic where the build has
+// NCCLKIT_ENABLE_PDL, the device runs this build's code for sm_90 or newer, and the environment
+// has not turned it off (NCCLKIT_PDL=0).
 LaunchTarget launch_target(int device, cudaStream_t stream);
 
 // The most activation rows the GEMV takes; more go through dequantize + a GEMM (ncclkit.ops).

@@ -80,8 +80,12 @@ PYBIND11_MODULE(_kernels, m) {
       py::arg("eps"), py::arg("dtype"), py::arg("device"), py::arg("stream"),
       "RMSNorm of x's rows into out; with a residual (not 0), residual += x first and the norm is of that");
   m.def(
-      "programmatic_launch", [](int device) { return k::launch_target(device, nullptr).programmatic; },
+      "programmatic_launch",
+      [](int device) {
+        ncclkit::DeviceGuard guard(device);
+        return k::launch_target(device, nullptr).programmatic;
+      },
       py::arg("device"),
       "Whether the GEMV and the norms launch programmatically on this device: each may start while the "
-      "kernel before it ends (sm_90 or newer, NCCLKIT_ENABLE_PDL in the build, NCCLKIT_PDL not 0)");
+      "kernel before it ends (code for sm_90 or newer, NCCLKIT_ENABLE_PDL in the build, NCCLKIT_PDL not 0)");
 }

@@ -149,10 +149,9 @@ void rms_norm(Dtype dtype, const void* x, void* residual, const void* weight, vo
     auto* rt = static_cast<T*>(residual);
     const auto* wt = static_cast<const T*>(weight);
     auto* outt = static_cast<T*>(out);
-    // Many rows fill the GPU with blocks either way: 4 vectors a thread put more bytes in flight
-    // on each SM (float16 on an H200: 4096 x 4096 at 83% of the copy bandwidth against 76%,
-    // 4096 x 8192 at 93% against 70%). A few rows, as in decode, want every thread they can get
-    // instead (16 x 4096: 2.0 us against 2.9 us).
+    // Many rows fill the GPU with blocks either way, and 4 vectors a thread put more bytes in
+    // flight on each SM; a few rows, as in decode, want every thread they can get instead
+    // (bench/RESULTS.md: measured at 16 and at 4096 rows and more, not in between).
     if (rows >= rms_norm_kernels::kManyRows) {
       rms_norm_kernels::launch<T, 4>(xt, rt, wt, outt, rows, hidden, eps, target);
     } else {

@@ -167,8 +167,9 @@ __device__ __forceinline__ void warp_reduce_scatter(float (&v)[V], int lane) {
   }
 }
 
-// What a block prefetches of each row of its tile before the kernel before it has finished: at
-// most what the first blocks, a wave on every SM, can hold in L2 between them until they read it.
+// What a block prefetches of each row of its tile before the kernel ahead of it has finished: the
+// first round of the one-row tiles (int8: 128 threads x 2 chunks x 16 bytes), at most. Kept
+// small so that a wave of blocks on every SM prefetches a few MB, far less than L2 holds.
 constexpr int kPrefetchBytesPerRow = 4096;
 
 // MT: the most rows this instance takes (m <= MT), so that the accumulators stay in registers.

@@ -33,18 +33,25 @@ def test_all_reduce_one_rank(comm: ncclkit.Communicator, dtype: str, op: str, in
 @pytest.mark.parametrize("op", OPS)
 def test_one_rank_on_a_gpu_that_is_not_current(op: str, in_place: bool) -> None:
     """Collectives leave the device to NCCL, which makes the communicator's current for its launches
-    but not, with one rank, for avg's kernel: ncclkit does that one itself."""
+    but not, with one rank, for avg's kernel or for a copy on the default stream (handle 0, which
+    names the current device's): ncclkit makes it current for those. The input is written on the
+    communicator's GPU after a sleep there, so work run on the other GPU would read it too early."""
     if torch.cuda.device_count() < 2:
         pytest.skip("needs 2 GPUs: a communicator on one while the other is current")
     device = torch.cuda.device_count() - 1
     with ncclkit.Communicator.init_rank(1, ncclkit.UniqueId.generate(), 0, device=device) as comm:
-        torch.cuda.set_device(0)
-        x = random_input("float32", COUNT, device, op)
-        expected = reduce([x], op)
+        x = poisoned_like(random_input("float32", COUNT, device, op))
+        values = random_input("float32", COUNT, device, op)
+        expected = reduce([values], op)
         out = x if in_place else poisoned_like(x)
+        with torch.cuda.device(device):  # on its default stream, as comm.all_reduce(x) below
+            torch.cuda._sleep(50_000_000)
+            x.copy_(values)
+        torch.cuda.set_device(0)
         run_collective("float32", op, lambda: comm.all_reduce(x, None if in_place else out, op=op))
-        torch.cuda.synchronize(device)
         assert torch.cuda.current_device() == 0
+        for d in range(torch.cuda.device_count()):
+            torch.cuda.synchronize(d)
         assert_matches(out, expected, exact=True)
 
 

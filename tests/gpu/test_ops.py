@@ -74,6 +74,19 @@ def test_weight_only_linear(dtype: torch.dtype, bits: int, group_size: int | Non
     assert_close(out, ref, LINEAR_TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("m", [1, 2, 4, 8, 16])
+@pytest.mark.parametrize(("bits", "group_size", "k"), QUANTIZATIONS, ids=["int8", "int4-g64", "int4-g128"])
+def test_last_tile_partly_filled(bits: int, group_size: int | None, k: int, m: int) -> None:
+    """N - 7 = 11001 output channels, which no tile of the GEMV (2, 4 or 8 channels) divides."""
+    dtype = torch.float16
+    qweight, scales, w = (t[: N - 7] for t in quantized(dtype, bits, group_size, k))
+    x = torch.randn(m, k, dtype=dtype, device="cuda")
+    address = poison_next((m, N - 7), dtype)
+    out = ops.weight_only_linear(x, qweight, scales, bits=bits, group_size=group_size)
+    assert out.data_ptr() == address
+    assert_close(out, x.to(torch.float64) @ w.T, LINEAR_TOLERANCE[dtype])
+
+
 @pytest.mark.parametrize(("bits", "group_size", "k"), QUANTIZATIONS, ids=["int8", "int4-g64", "int4-g128"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_batch_dimensions(dtype: torch.dtype, bits: int, group_size: int | None, k: int) -> None:
@@ -94,8 +107,9 @@ def test_dequantize_weight(dtype: torch.dtype, bits: int, group_size: int | None
     assert torch.equal(out, w.to(dtype))
 
 
-# 11008: more 16-byte vectors than a thread holds at 4096 (4 each); 32776: one more than a
-# block's 1024 threads hold, read again in the second pass.
+# A thread holds 1 of a row's 16-byte vectors below 1024 rows, 4 from 1024 rows (rms_norm.cu), in
+# a block of at most 1024 threads: 11008 (1376 vectors) leaves some to read again below 1024
+# rows, 32776 (4097) at 1024 rows too.
 HIDDEN = [8, 4096, 4160, 11008, 32776]
 
 

@@ -1,0 +1,54 @@
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/cuda_check.h"
+#include "kernels/launch.h"
+#include "ncclkit/kernel_config.h"
+
+namespace ncclkit::kernels {
+
+// Not an anonymous namespace: nvcc names those after the source's path, and the wheel would
+// depend on where the checkout is. One per file, so that no two files' helpers meet at link time.
+namespace dependent_launch_helpers {
+
+// Compiled like every kernel of this extension, so that its image is theirs: see below.
+__global__ void image_probe() {}
+
+// NCCLKIT_PDL=0 turns programmatic launches off (to rule them out, or to time without them).
+bool enabled_by_environment() {
+  const char* value = std::getenv("NCCLKIT_PDL");
+  if (value == nullptr || std::string(value) == "1") return true;
+  if (std::string(value) == "0") return false;
+  throw std::invalid_argument(std::string("NCCLKIT_PDL must be 0 (off) or 1 (on, the default), got '") + value +
+                              "'");
+}
+
+// Whether the current device, `device`, runs kernels compiled for compute_90 or newer, the ones
+// that wait for the kernel before them (dependent_launch.h). A GPU of sm_90 or newer may run
+// code JIT-compiled from an older arch's PTX instead (NCCLKIT_CUDA_ARCHS="80;90a" on an sm_100),
+// whose kernels would not wait: those must launch as before.
+bool runs_kernels_that_wait(int device) {
+  static std::mutex mutex;
+  static std::vector<signed char> known;  // per device: 0 not asked yet, 1 yes, -1 no
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (device >= static_cast<int>(known.size())) known.resize(device + 1);
+  if (known[device] == 0) {
+    cudaFuncAttributes attributes{};
+    NCCLKIT_CUDA_CHECK(cudaFuncGetAttributes(&attributes, image_probe));
+    known[device] = attributes.ptxVersion >= 90 ? 1 : -1;
+  }
+  return known[device] > 0;
+}
+
+}  // namespace dependent_launch_helpers
+
+LaunchTarget launch_target(int device, cudaStream_t stream) {
+  if (!NCCLKIT_ENABLE_PDL || device < 0) return {stream, false};
+  static const bool enabled = dependent_launch_helpers::enabled_by_environment();
+  return {stream, enabled && dependent_launch_helpers::runs_kernels_that_wait(device)};
+}
+
+}  // namespace ncclkit::kernels
