@@ -30,18 +30,24 @@ __device__ __forceinline__ float block_sum(float v) {
   return v;
 }
 
-// data + r in T (rounded once), written to the residual at `at` too.
-template <typename T>
-__device__ __forceinline__ uint4 add_residual(const uint4& data, const uint4& r, T* residual, size_t at) {
-  const auto* xs = reinterpret_cast<const pair_t<T>*>(&data);
-  const auto* rs = reinterpret_cast<const pair_t<T>*>(&r);
-  pair_t<T> sums[4];
+// f(a, b) of two vectors, element by element in float, each result rounded once to T.
+template <typename T, typename F>
+__device__ __forceinline__ uint4 combine(const uint4& a, const uint4& b, F f) {
+  const auto* as = reinterpret_cast<const pair_t<T>*>(&a);
+  const auto* bs = reinterpret_cast<const pair_t<T>*>(&b);
+  pair_t<T> result[4];
 #pragma unroll
   for (int p = 0; p < 4; ++p) {
-    const float2 a = to_float2(xs[p]), b = to_float2(rs[p]);
-    sums[p] = pair_from_floats<T>(a.x + b.x, a.y + b.y);
+    const float2 x = to_float2(as[p]), y = to_float2(bs[p]);
+    result[p] = pair_from_floats<T>(f(x.x, y.x), f(x.y, y.y));
   }
-  const uint4 sum = bit_cast<uint4>(sums);
+  return bit_cast<uint4>(result);
+}
+
+// data + r, written to the residual at `at` too.
+template <typename T>
+__device__ __forceinline__ uint4 add_residual(const uint4& data, const uint4& r, T* residual, size_t at) {
+  const uint4 sum = combine<T>(data, r, [](float a, float b) { return a + b; });
   *reinterpret_cast<uint4*>(residual + at) = sum;
   return sum;
 }
@@ -62,15 +68,7 @@ template <typename T>
 __device__ __forceinline__ void store_normalized(T* out, const T* weight, size_t at, int v, const uint4& data,
                                                  float scale) {
   const uint4 w = load_cached(weight + static_cast<size_t>(v) * kVector);
-  const auto* xs = reinterpret_cast<const pair_t<T>*>(&data);
-  const auto* ws = reinterpret_cast<const pair_t<T>*>(&w);
-  pair_t<T> result[4];
-#pragma unroll
-  for (int p = 0; p < 4; ++p) {
-    const float2 a = to_float2(xs[p]), b = to_float2(ws[p]);
-    result[p] = pair_from_floats<T>(a.x * scale * b.x, a.y * scale * b.y);
-  }
-  *reinterpret_cast<uint4*>(out + at) = bit_cast<uint4>(result);
+  *reinterpret_cast<uint4*>(out + at) = combine<T>(data, w, [scale](float a, float b) { return a * scale * b; });
 }
 
 // With a residual, residual = x + residual (rounded to T) first, and the norm is of that sum.
