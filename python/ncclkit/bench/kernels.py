@@ -13,10 +13,9 @@ activations once; for the norms, x (and the residual) read, the outputs written,
 is that over the bandwidth of a large device-to-device copy (bytes read plus written) measured in
 the same run; the time of a 4-byte copy, timed alike, is the floor every call pays. The header
 says whether the kernels launched programmatically (each starting while the one before it ends;
-NCCLKIT_PDL=0 turns that off, to time without it). The
-baselines: for the linear, dequantizing in torch then F.linear in the activation dtype, and
-F.linear on the unquantized weight; for the norms, torch eager (F.rms_norm) and torch.compile of
-the same code.
+NCCLKIT_PDL=0 turns that off, to time without it). The baselines: for the linear, dequantizing in
+torch then F.linear in the activation dtype, and F.linear on the unquantized weight; for the
+norms, torch eager (F.rms_norm) and torch.compile of the same code.
 """
 
 from __future__ import annotations
