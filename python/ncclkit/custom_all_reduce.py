@@ -64,13 +64,17 @@ OPS = ("sum",)
 MAX_RANKS = 8
 # Each rank's buffer: this much input, and as much scratch for two-shot (vLLM's default size).
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
-# algorithm="auto": one-shot from AUTO_MIN_BYTES up to ONESHOT_MAX_BYTES (and the buffer), NCCL
-# elsewhere; two-shot only when asked for. Measured on two H100s joined by NVLink, NCCL 2.28.9,
-# bfloat16, in CUDA graphs (bench/RESULTS.md): one-shot took 0.44-0.60 of NCCL's time from 1 KiB
-# to 256 KiB (2.7-5.3 us against 6.0-8.8) and stayed ahead up to 8 MiB (44.6 against 47.7 us);
-# two-shot was never the fastest on two ranks. Other world sizes are not measured yet.
+# algorithm="auto": for a message of AUTO_MIN_BYTES or more that the buffer holds, one-shot up to
+# the first limit of its world size, two-shot up to the second, NCCL above. Measured in CUDA graphs,
+# bfloat16, NCCL 2.28.9 (bench/RESULTS.md): on two H100s joined by NVLink, one-shot took 0.44-0.60
+# of NCCL's time from 1 KiB to 256 KiB and stayed ahead up to 8 MiB, two-shot never the fastest; on
+# four H200s, one-shot 0.36-0.93 up to 256 KiB (1.26 at 512 KiB), two-shot 0.81-0.85 from 512 KiB
+# to 4 MiB, 1.02 at 8 MiB. One rank, which reads only its own buffer, takes two ranks' limits; the
+# other world sizes, not measured, four ranks': with more ranks a one-shot output costs more reads,
+# and that is what puts it behind two-shot.
 AUTO_MIN_BYTES = 1
-ONESHOT_MAX_BYTES = DEFAULT_MAX_BYTES
+AUTO_LIMITS = dict.fromkeys((1, 2), (DEFAULT_MAX_BYTES, DEFAULT_MAX_BYTES))
+AUTO_LIMITS_OTHERWISE = (256 * 1024, 4 * 1024 * 1024)
 
 _KEY_PREFIX = "ncclkit/custom_all_reduce"
 
@@ -371,8 +375,13 @@ def plan(state: CustomAllReduce | None, algorithm: str, *, dtype: str, op: str, 
     if unsupported is not None:
         return "nccl", f"{unsupported}; such all_reduce calls use NCCL"
     # By size alone: outside the range NCCL is the faster, which is no fallback to report.
-    if AUTO_MIN_BYTES <= nbytes <= min(ONESHOT_MAX_BYTES, state.max_bytes):
+    if nbytes < AUTO_MIN_BYTES or nbytes > state.max_bytes:
+        return "nccl", None
+    oneshot_max, twoshot_max = AUTO_LIMITS.get(state.world_size, AUTO_LIMITS_OTHERWISE)
+    if nbytes <= oneshot_max:
         return "oneshot", None
+    if nbytes <= twoshot_max:
+        return "twoshot", None
     return "nccl", None
 
 

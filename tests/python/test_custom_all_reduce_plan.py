@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 from ncclkit import Communicator, custom_all_reduce
 from ncclkit.buffers import Buffer
-from ncclkit.custom_all_reduce import ONESHOT_MAX_BYTES, CustomAllReduce, plan
+from ncclkit.custom_all_reduce import CustomAllReduce, plan
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 
 
-def available(max_bytes: int = 8 * MiB, native: Any = None) -> CustomAllReduce:
-    return CustomAllReduce(0, 2, 0, max_bytes, native if native is not None else object())
+def available(max_bytes: int = 8 * MiB, native: Any = None, world_size: int = 2) -> CustomAllReduce:
+    return CustomAllReduce(0, world_size, 0, max_bytes, native if native is not None else object())
 
 
 def unavailable(reason: str = "rank 1's GPU cannot reach rank 0's") -> CustomAllReduce:
@@ -46,23 +47,29 @@ def test_auto_without_setup_is_nccl_and_explicit_asks_for_setup() -> None:
         plan(None, "oneshot", dtype="float16", op="sum", nbytes=64)
 
 
-def test_auto_chooses_by_size() -> None:
-    state = available()
-    sizes = (0, 2, 4096, ONESHOT_MAX_BYTES, ONESHOT_MAX_BYTES + 2)
-    choices = {n: plan(state, "auto", dtype="bfloat16", op="sum", nbytes=n)[0] for n in sizes}
-    assert choices == {
-        0: "nccl",
-        2: "oneshot",
-        4096: "oneshot",
-        ONESHOT_MAX_BYTES: "oneshot",
-        ONESHOT_MAX_BYTES + 2: "nccl",
-    }
+# What "auto" runs by message size: one-shot throughout on one or two ranks; on more, two-shot from
+# just over 256 KiB, NCCL from just over 4 MiB (the limits measured, in custom_all_reduce.py).
+AUTO_SIZES = (0, 2, 4096, 256 * KiB, 256 * KiB + 2, 4 * MiB, 4 * MiB + 2, 8 * MiB, 8 * MiB + 2)
+SMALL_WORLD = ["nccl", "oneshot", "oneshot", "oneshot", "oneshot", "oneshot", "oneshot", "oneshot", "nccl"]
+LARGER_WORLD = ["nccl", "oneshot", "oneshot", "oneshot", "twoshot", "twoshot", "nccl", "nccl", "nccl"]
+
+
+@pytest.mark.parametrize(
+    ("world_size", "choices"),
+    [(1, SMALL_WORLD), (2, SMALL_WORLD), (3, LARGER_WORLD), (4, LARGER_WORLD), (8, LARGER_WORLD)],
+)
+def test_auto_chooses_by_size_and_world_size(world_size: int, choices: list[str]) -> None:
+    state = available(world_size=world_size)
+    assert [plan(state, "auto", dtype="bfloat16", op="sum", nbytes=n)[0] for n in AUTO_SIZES] == choices
 
 
 def test_auto_never_asks_more_than_the_buffer_holds() -> None:
     small = available(max_bytes=MiB)
     assert plan(small, "auto", dtype="float32", op="sum", nbytes=MiB) == ("oneshot", None)
     assert plan(small, "auto", dtype="float32", op="sum", nbytes=MiB + 4) == ("nccl", None)
+    four_ranks = available(max_bytes=MiB, world_size=4)
+    assert plan(four_ranks, "auto", dtype="float32", op="sum", nbytes=MiB) == ("twoshot", None)
+    assert plan(four_ranks, "auto", dtype="float32", op="sum", nbytes=MiB + 4) == ("nccl", None)
 
 
 def test_explicit_algorithm_runs_at_any_size_the_buffer_holds() -> None:
