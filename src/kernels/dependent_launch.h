@@ -1,12 +1,13 @@
 // Programmatic dependent launch (sm_90 and newer; NCCLKIT_ENABLE_PDL): a kernel launched with it
-// may start while the kernel before it on the stream is still finishing, so that its launch, and
-// the weights it prefetches, overlap that kernel's last blocks. Decode runs many short kernels
-// back to back, and each would otherwise pay a launch and a pipeline fill in the open.
+// may start while the kernel before it on the stream is still finishing, so that its launch and
+// its blocks' start overlap that kernel's last blocks. Decode runs many short kernels back to
+// back, and each would otherwise pay its launch in the open.
 //
 // The rule that keeps it correct: such a kernel calls wait_for_prior_kernels() before it reads
 // anything an earlier kernel may have written, or writes anything one may still read; before
-// that it may only compute indices and prefetch into L2 (where every write lands, so a prefetch
-// never returns stale data). let_next_kernel_start() lets the next such kernel launch early.
+// that it may only compute indices. let_next_kernel_start() lets the next such kernel launch
+// early. (Prefetching the weights into L2 before the wait was tried and timed: it slowed the GEMV,
+// by up to 20% at 16 rows; bench/RESULTS.md.)
 #pragma once
 
 #include <cuda_runtime.h>
@@ -35,14 +36,6 @@ __device__ __forceinline__ void wait_for_prior_kernels() {
 __device__ __forceinline__ void let_next_kernel_start() {
 #if NCCLKIT_DEPENDENT_LAUNCH
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-
-// Starts bringing `bytes` (a multiple of 16) at `address` (16-byte aligned) into L2, without
-// waiting for them: one instruction for a whole range.
-__device__ __forceinline__ void prefetch_l2(const void* address, uint32_t bytes) {
-#if NCCLKIT_DEPENDENT_LAUNCH
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(address), "r"(bytes) : "memory");
 #endif
 }
 

@@ -167,11 +167,6 @@ __device__ __forceinline__ void warp_reduce_scatter(float (&v)[V], int lane) {
   }
 }
 
-// What a block prefetches of each row of its tile before the kernel ahead of it has finished: the
-// first round of the one-row tiles (int8: 128 threads x 2 chunks x 16 bytes), at most. Kept
-// small so that a wave of blocks on every SM prefetches a few MB, far less than L2 holds.
-constexpr int kPrefetchBytesPerRow = 4096;
-
 // MT: the most rows this instance takes (m <= MT), so that the accumulators stay in registers.
 // A block is one tile of kRows output channels, its kWarps warps splitting K; each round a thread
 // loads kUnroll chunks of every row of the tile, then computes them.
@@ -190,11 +185,7 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
   const int first_row = blockIdx.x * kRows;
 
   // Launched programmatically (dependent_launch.h), the block may be running before the kernel
-  // ahead of it on the stream ends: it gets its weights coming, then waits before any load.
-  if (threadIdx.x < kRows) {
-    const int row = min(first_row + static_cast<int>(threadIdx.x), n - 1);
-    prefetch_l2(qweight + static_cast<size_t>(row) * row_bytes, min(row_bytes, kPrefetchBytesPerRow));
-  }
+  // ahead of it on the stream ends: it waits before any load.
   wait_for_prior_kernels();
   let_next_kernel_start();
 
