@@ -26,29 +26,29 @@ bool enabled_by_environment() {
                               "'");
 }
 
-// Whether the current device, `device`, runs kernels compiled for compute_90 or newer, the ones
-// that wait for the kernel before them (dependent_launch.h). A GPU of sm_90 or newer may run
-// code JIT-compiled from an older arch's PTX instead (NCCLKIT_CUDA_ARCHS="80;90a" on an sm_100),
-// whose kernels would not wait: those must launch as before.
-bool runs_kernels_that_wait(int device) {
+// The arch this build's code has on the current device, `device`: the compute_XX its image was
+// compiled for. A GPU may run code JIT-compiled from an older arch's PTX (NCCLKIT_CUDA_ARCHS="80;90a"
+// on an sm_100 runs compute_80), whose kernels lack what newer archs have: instructions and the
+// wait of dependent_launch.h.
+int image_arch(int device) {
   static std::mutex mutex;
-  static std::vector<signed char> known;  // per device: 0 not asked yet, 1 yes, -1 no
+  static std::vector<int> known;  // per device: 0 not asked yet
   const std::lock_guard<std::mutex> lock(mutex);
   if (device >= static_cast<int>(known.size())) known.resize(device + 1);
   if (known[device] == 0) {
     cudaFuncAttributes attributes{};
     NCCLKIT_CUDA_CHECK(cudaFuncGetAttributes(&attributes, image_probe));
-    known[device] = attributes.ptxVersion >= 90 ? 1 : -1;
+    known[device] = attributes.ptxVersion;
   }
-  return known[device] > 0;
+  return known[device];
 }
 
 }  // namespace dependent_launch_helpers
 
 LaunchTarget launch_target(int device, cudaStream_t stream) {
-  if (!NCCLKIT_ENABLE_PDL || device < 0) return {stream, false};
-  static const bool enabled = dependent_launch_helpers::enabled_by_environment();
-  return {stream, enabled && dependent_launch_helpers::runs_kernels_that_wait(device)};
+  const int arch = dependent_launch_helpers::image_arch(device);
+  static const bool enabled = NCCLKIT_ENABLE_PDL && dependent_launch_helpers::enabled_by_environment();
+  return {stream, enabled && arch >= 90, arch};
 }
 
 }  // namespace ncclkit::kernels

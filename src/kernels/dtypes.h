@@ -105,4 +105,15 @@ __device__ __forceinline__ uint4 load_streaming(const void* ptr) {
 
 __device__ __forceinline__ uint4 load_cached(const void* ptr) { return __ldg(static_cast<const uint4*>(ptr)); }
 
+// One 16-bit value (an int4 group's scale), loaded in program order with the weights so that both
+// are in flight together.
+__device__ __forceinline__ uint16_t load_scale(const void* ptr) {
+  uint16_t v;
+  asm volatile("ld.global.nc.b16 %0, [%1];" : "=h"(v) : "l"(ptr));
+  return v;
+}
+
+// The i-th 32-bit word of 16 loaded bytes.
+__device__ __forceinline__ uint32_t word(const uint4& v, int i) { return reinterpret_cast<const uint32_t*>(&v)[i]; }
+
 }  // namespace ncclkit::kernels

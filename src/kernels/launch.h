@@ -10,11 +10,14 @@ namespace ncclkit::kernels {
 // build enabled it (NCCLKIT_ENABLE_BF16).
 enum class Dtype : int { float16 = 0, bfloat16 = 1 };
 
-// Where a kernel goes: the stream, and whether the kernel may launch programmatically, starting
-// while the kernel before it ends (dependent_launch.h).
+// Where a kernel goes: the stream; whether the kernel may launch programmatically, starting while
+// the kernel before it ends (dependent_launch.h); and the arch of this build's code that the
+// device runs (the compute_XX it was compiled for: 80 for sm_80 or its PTX), which decides the
+// instructions a kernel may use.
 struct LaunchTarget {
   cudaStream_t stream;
   bool programmatic;
+  int arch;
 };
 // For `device`, which must be current (dependent_launch.cu): programmatic where the build has
 // NCCLKIT_ENABLE_PDL, the device runs this build's code for sm_90 or newer, and the environment
@@ -34,6 +37,9 @@ struct GemvArgs {
   int m, n, k, bits, group_size;
 };
 void weight_only_gemv(Dtype dtype, const GemvArgs& args, const LaunchTarget& target);
+// The same on tensor cores, for code of sm_80 or newer (target.arch): weight_only_gemv hands it
+// the calls of several rows.
+void weight_only_mma(Dtype dtype, const GemvArgs& args, const LaunchTarget& target);
 
 // out[n, k] = w[n, k] in the activation dtype.
 void dequantize_weight(Dtype dtype, const void* qweight, const void* scales, void* out, int n, int k, int bits,

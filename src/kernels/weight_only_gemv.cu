@@ -25,8 +25,6 @@ namespace ncclkit::kernels {
 // depend on where the checkout is. One per file, so that no two files' helpers meet at link time.
 namespace gemv_kernels {
 
-__device__ __forceinline__ uint32_t word(const uint4& v, int i) { return reinterpret_cast<const uint32_t*>(&v)[i]; }
-
 // (a & Mask) ^ Magic, in one instruction where the compiler would spend two.
 template <uint32_t Mask, uint32_t Magic>
 __device__ __forceinline__ uint32_t and_xor(uint32_t a) {
@@ -137,13 +135,6 @@ __device__ __forceinline__ void accumulate_int4(const uint4 (&w)[kRows], const f
       }
     }
   }
-}
-
-// One 16-bit scale, loaded in program order with the weights so that both are in flight together.
-__device__ __forceinline__ uint16_t load_scale(const void* ptr) {
-  uint16_t v;
-  asm volatile("ld.global.nc.b16 %0, [%1];" : "=h"(v) : "l"(ptr));
-  return v;
 }
 
 // Sums each of v[0:V] over the warp, halving the values a lane holds at each exchange (V - 1
@@ -290,7 +281,13 @@ void launch_rows(const GemvArgs& a, const LaunchTarget& target) {
 
 }  // namespace gemv_kernels
 
+// From this many rows on, where the device runs code of sm_80 or newer, the tensor-core kernel
+// (weight_only_mma.cu) takes the call. On an H100 (bench/RESULTS.md) this kernel was the faster at
+// 2 rows (int8 and int4, most shapes), the tensor-core one from 4 rows on.
+constexpr int kMmaMinRows = 4;
+
 void weight_only_gemv(Dtype dtype, const GemvArgs& args, const LaunchTarget& target) {
+  if (args.m >= kMmaMinRows && target.arch >= 80) return weight_only_mma(dtype, args, target);
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     if (args.bits == 8) {

@@ -1,0 +1,209 @@
+// Weight-only quantized GEMV on tensor cores, for up to 16 activation rows (weight_only_gemv hands
+// it those of 4 rows and more). The CUDA-core kernel (weight_only_gemv.cu) spends a multiply-add
+// per weight and row, which from a few rows on costs more than reading the weight; here one
+// mma.sync m16n8k16 multiplies 16 rows (zeros past m) by 8 output channels over 16 k, the weights
+// dequantized into its B operand in registers, so the arithmetic no longer grows with the rows.
+// sm_80 and newer (bfloat16 mma, and m16n8k16 for float16).
+//
+// The mma sums over its 16 k in any order, so the order is chosen to follow the loads: lane
+// (g, t) = (lane / 4, lane % 4) holds B's 4 k of channel g, and those are 4 consecutive k of the
+// 16-byte chunk it loaded; it holds A's same 4 k (by its position t) for rows g and g + 8.
+//
+// A block takes kTiles tiles of 8 channels; its warps split K into groups of 4 chunks per row,
+// one a lane, so a tile's 4 lanes of a channel read 64 contiguous bytes, and each round loads
+// kGroups groups. The activations of a chunk are loaded once for all the tiles. int8 becomes
+// exact integers in the activation dtype and its per-channel scale multiplies the sum; int4
+// becomes q * its group's scale, rounded once to the activation dtype (as ncclkit.ops'
+// dequantizer does). The warps' sums meet in shared memory.
+#include <cstdint>
+#include <type_traits>
+
+#include "common/cuda_check.h"
+#include "kernels/dependent_launch.h"
+#include "kernels/dtypes.h"
+#include "kernels/launch.h"
+#include "kernels/weight_layout.h"
+
+namespace ncclkit::kernels {
+
+// Not an anonymous namespace: nvcc names those after the source's path, and the wheel would
+// depend on where the checkout is. One per file, so that no two files' helpers meet at link time.
+namespace mma_kernels {
+
+// d += a (16 x 16, rows) * b (16 x 8, columns), in float.
+template <typename T>
+__device__ __forceinline__ void mma_16x8x16(float (&d)[4], const uint32_t (&a)[4], pair_t<T> b0, pair_t<T> b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const uint32_t b[2] = {bit_cast<uint32_t>(b0), bit_cast<uint32_t>(b1)};
+  if constexpr (std::is_same_v<T, __half>) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  } else {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  }
+#endif
+}
+
+// A's registers for the mma that takes k 4j..4j+3 of a chunk whose activations are `low` (row g)
+// and `high` (row g + 8): pairs (4j, 4j+1) then (4j+2, 4j+3), row g before row g + 8.
+template <int V>
+__device__ __forceinline__ void activations(const uint4 (&low)[V], const uint4 (&high)[V], int j, uint32_t (&a)[4]) {
+  const uint4& l = low[j / 2];
+  const uint4& h = high[j / 2];
+  const int w = 2 * (j % 2);
+  a[0] = word(l, w);
+  a[1] = word(h, w);
+  a[2] = word(l, w + 1);
+  a[3] = word(h, w + 1);
+}
+
+template <typename T, int Bits, int kTiles, int kGroups, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32)
+    mma_kernel(const T* __restrict__ x, const uint8_t* __restrict__ qweight, const T* __restrict__ scales,
+               const T* __restrict__ bias, T* __restrict__ out, int m, int n, int k, int group_shift) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  constexpr int kThreads = kWarps * 32;
+  constexpr int kXVectors = kWeightsPer16Bytes<Bits> / 8;  // 16 bytes of activations per 8 k
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int g = lane / 4, t = lane % 4;
+  const int row_bytes = Bits == 8 ? k : k / 2;
+  const int chunks = row_bytes / 16;
+  const int groups = Bits == 4 ? k >> group_shift : 0;            // scales per row
+  const int chunk_group_shift = Bits == 4 ? group_shift - 5 : 0;  // a chunk is 32 weights
+  const int first_channel = blockIdx.x * 8 * kTiles;
+
+  // Where channel g of each tile starts, in qweight and in scales (under 2^31 elements, as
+  // ncclkit.ops checks): a channel past n reads channel n - 1 again and is not stored.
+  int weight_offset[kTiles], scale_offset[kTiles];
+#pragma unroll
+  for (int tile = 0; tile < kTiles; ++tile) {
+    const int channel = min(first_channel + 8 * tile + g, n - 1);
+    weight_offset[tile] = channel * row_bytes;
+    scale_offset[tile] = channel * groups;
+  }
+  const bool has_low = g < m, has_high = g + 8 < m;
+  const T* x_low = x + static_cast<size_t>(has_low ? g : 0) * k;
+  const T* x_high = x + static_cast<size_t>(has_high ? g + 8 : 0) * k;
+
+  // Launched programmatically (dependent_launch.h), the block may be running before the kernel
+  // ahead of it on the stream ends: it waits before any load.
+  wait_for_prior_kernels();
+  let_next_kernel_start();
+
+  float acc[kTiles][4] = {};
+  for (int first = 4 * warp; first < chunks; first += 4 * kWarps * kGroups) {  // the same for the whole warp
+    // The weights of every group in flight first; each group's activations (which L1 holds: every
+    // block reads them) when it is computed, so that they take few registers.
+    uint4 w[kGroups][kTiles];
+    [[maybe_unused]] uint16_t s[kGroups][kTiles];
+#pragma unroll
+    for (int u = 0; u < kGroups; ++u) {
+      const int c = first + 4 * kWarps * u + t;
+#pragma unroll
+      for (int tile = 0; tile < kTiles; ++tile) {
+        w[u][tile] = c < chunks ? load_streaming(qweight + (weight_offset[tile] + c * 16)) : uint4{};
+        if constexpr (Bits == 4) {
+          s[u][tile] = c < chunks ? load_scale(scales + (scale_offset[tile] + (c >> chunk_group_shift))) : uint16_t{0};
+        }
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kGroups; ++u) {
+      const int c = first + 4 * kWarps * u + t;
+      const int k0 = c * kWeightsPer16Bytes<Bits>;
+      uint4 low[kXVectors], high[kXVectors];  // zeros past m and past K: every lane takes part in every mma
+#pragma unroll
+      for (int v = 0; v < kXVectors; ++v) {
+        low[v] = c < chunks && has_low ? load_cached(x_low + k0 + 8 * v) : uint4{};
+        high[v] = c < chunks && has_high ? load_cached(x_high + k0 + 8 * v) : uint4{};
+      }
+#pragma unroll
+      for (int tile = 0; tile < kTiles; ++tile) {
+        if constexpr (Bits == 8) {
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            float q[4];
+            dequantize_int8(word(w[u][tile], j), q);
+            uint32_t a[4];
+            activations(low, high, j, a);
+            mma_16x8x16<T>(acc[tile], a, pair_from_floats<T>(q[0], q[1]), pair_from_floats<T>(q[2], q[3]));
+          }
+        } else {
+          const pair_t<T> scale = splat(bit_cast<T>(s[u][tile]));
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            pair_t<T> q[4];
+            dequantize_int4<T>(word(w[u][tile], i), scale, q);
+            uint32_t a[4];
+            activations(low, high, 2 * i, a);
+            mma_16x8x16<T>(acc[tile], a, q[0], q[1]);
+            activations(low, high, 2 * i + 1, a);
+            mma_16x8x16<T>(acc[tile], a, q[2], q[3]);
+          }
+        }
+      }
+    }
+  }
+
+  // Lane (g, t) holds rows g (acc 0, 1) and g + 8 (acc 2, 3) of channels 2t and 2t + 1 of each tile.
+  __shared__ float partial[kWarps][kTiles * 128];
+#pragma unroll
+  for (int tile = 0; tile < kTiles; ++tile) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) partial[warp][tile * 128 + lane * 4 + e] = acc[tile][e];
+  }
+  __syncthreads();
+  for (int value = threadIdx.x; value < kTiles * 128; value += kThreads) {
+    const int tile = value / 128, holder = value / 4 % 32, e = value % 4;
+    const int row = holder / 4 + 8 * (e / 2);
+    const int channel = first_channel + 8 * tile + 2 * (holder % 4) + e % 2;
+    if (row >= m || channel >= n) continue;
+    float total = 0.f;
+#pragma unroll
+    for (int i = 0; i < kWarps; ++i) total += partial[i][value];
+    if constexpr (Bits == 8) total *= to_float(scales[channel]);
+    if (bias != nullptr) total += to_float(bias[channel]);
+    out[static_cast<size_t>(row) * n + channel] = from_float<T>(total);
+  }
+#endif
+}
+
+// A block's shape: tiles of 8 channels, groups of chunks in flight per round, and warps.
+template <int Tiles, int Groups, int Warps>
+struct Shape {
+  static constexpr int tiles = Tiles, groups = Groups, warps = Warps;
+};
+
+// int8: one tile, 4 groups a round, 8 warps; int4: 2 tiles, 2 groups, 8 warps. On an H100
+// (bench/RESULTS.md) those were the best over the benchmark's four shapes at 2 to 16 rows of the
+// six tried (1 to 4 tiles, 2 to 8 groups, 4 or 8 warps; more tiles or groups in flight ran out of
+// blocks an SM, or of registers).
+template <typename T, int Bits>
+void launch(const GemvArgs& a, const LaunchTarget& target) {
+  using S = std::conditional_t<Bits == 8, Shape<1, 4, 8>, Shape<2, 2, 8>>;
+  const int group_shift = Bits == 4 ? __builtin_ctz(static_cast<unsigned>(a.group_size)) : 0;
+  const int blocks = (a.n + 8 * S::tiles - 1) / (8 * S::tiles);
+  launch_kernel(mma_kernel<T, Bits, S::tiles, S::groups, S::warps>, blocks, S::warps * 32, target,
+                static_cast<const T*>(a.x), static_cast<const uint8_t*>(a.qweight), static_cast<const T*>(a.scales),
+                static_cast<const T*>(a.bias), static_cast<T*>(a.out), a.m, a.n, a.k, group_shift);
+}
+
+}  // namespace mma_kernels
+
+void weight_only_mma(Dtype dtype, const GemvArgs& args, const LaunchTarget& target) {
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if (args.bits == 8) {
+      mma_kernels::launch<T, 8>(args, target);
+    } else {
+      mma_kernels::launch<T, 4>(args, target);
+    }
+  });
+}
+
+}  // namespace ncclkit::kernels
