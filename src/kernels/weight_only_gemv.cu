@@ -283,8 +283,8 @@ void launch_rows(const GemvArgs& a, const LaunchTarget& target) {
 
 // From this many rows on, where the device runs code of sm_80 or newer, the tensor-core kernel
 // (weight_only_mma.cu) takes the call. On an H100 (bench/RESULTS.md) this kernel was the faster at
-// 2 rows (int8 and int4, most shapes), the tensor-core one from 4 rows on.
-constexpr int kMmaMinRows = 4;
+// 2 rows (int8 and int4, most shapes), the tensor-core one at 3 (int4; int8 alike) and from 4 on.
+constexpr int kMmaMinRows = 3;
 
 void weight_only_gemv(Dtype dtype, const GemvArgs& args, const LaunchTarget& target) {
   if (args.m >= kMmaMinRows && target.arch >= 80) return weight_only_mma(dtype, args, target);

@@ -1,5 +1,5 @@
 // Weight-only quantized GEMV on tensor cores, for up to 16 activation rows (weight_only_gemv hands
-// it those of 4 rows and more). The CUDA-core kernel (weight_only_gemv.cu) spends a multiply-add
+// it those of 3 rows and more). The CUDA-core kernel (weight_only_gemv.cu) spends a multiply-add
 // per weight and row, which from a few rows on costs more than reading the weight; here one
 // mma.sync m16n8k16 multiplies 16 rows (zeros past m) by 8 output channels over 16 k, the weights
 // dequantized into its B operand in registers, so the arithmetic no longer grows with the rows.
