@@ -98,7 +98,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   float acc[kTiles][4] = {};
   for (int first = 4 * warp; first < chunks; first += 4 * kWarps * kGroups) {  // the same for the whole warp
     // The weights of every group in flight first; each group's activations (which L1 holds: every
-    // block reads them) when it is computed, so that they take few registers.
+    // block reads them) when it is computed.
     uint4 w[kGroups][kTiles];
     [[maybe_unused]] uint16_t s[kGroups][kTiles];
 #pragma unroll
