@@ -11,7 +11,8 @@ calls; a sleeping kernel queued first lets the host queue the whole batch before
 GB/s counts the fewest bytes each call must move: for the linear, the weights, scales and
 activations once; for the norms, x (and the residual) read, the outputs written, the weight. "% copy"
 is that over the bandwidth of a large device-to-device copy (bytes read plus written) measured in
-the same run; the time of a 4-byte copy, timed alike, is the floor every call pays. The header
+the same run; the time of a 4-byte copy, timed alike, is the floor every call pays, and a copy that
+moves as many bytes as the call, timed alike, is what a plain copy of that size achieves. The header
 says whether the kernels launched programmatically (each starting while the one before it ends;
 NCCLKIT_PDL=0 turns that off, to time without it). The baselines: for the linear, dequantizing in
 torch then F.linear in the activation dtype, and F.linear on the unquantized weight; for the
@@ -74,6 +75,17 @@ def copy_bandwidth() -> float:
     return 2 * src.nbytes / seconds
 
 
+def same_bytes_copy(nbytes: int) -> float:
+    """Seconds per call of a device-to-device copy that moves `nbytes` (half read, half written),
+    on rotating buffers, timed as the kernels are."""
+    half = nbytes // 2
+    pairs = [
+        (torch.empty(half, dtype=torch.uint8, device="cuda"), torch.empty(half, dtype=torch.uint8, device="cuda"))
+        for _ in range(copies_for(nbytes))
+    ]
+    return median_time([partial(dst.copy_, src) for src, dst in pairs])
+
+
 def launch_floor() -> float:
     """Seconds per call of a kernel that moves almost nothing (a 4-byte copy), timed as the others
     are: what any call here costs before it moves its bytes."""
@@ -121,7 +133,8 @@ def linear_rows(dtype: torch.dtype, copy: float) -> list[list[str]]:
                 dequant = median_time([partial(torch_linear, x, q, s, bits, group_size) for x, (q, s) in pairs])
                 nbytes = q.nbytes + s.nbytes + xs[0].nbytes
                 name = f"int{bits}" + (f" g{group_size}" if group_size else "")
-                rows.append(row(f"linear {name}", f"M={m} N={n} K={k}", nbytes, ours, copy, dequant, fp16))
+                same = same_bytes_copy(nbytes)
+                rows.append(row(f"linear {name}", f"M={m} N={n} K={k}", nbytes, ours, copy, same, dequant, fp16))
             del xs
         del weights
     return rows
@@ -157,13 +170,16 @@ def norm_rows(dtype: torch.dtype, copy: float) -> list[list[str]]:
             median_time([partial(compiled_fused, x, r, w) for x, r in sets]),
         ]
         shape = f"{n_rows} x {hidden}"
-        rows.append(row("rms_norm", shape, 2 * size + w.nbytes, norm[0], copy, *norm[1:]))
-        rows.append(row("fused_add_rms_norm", shape, 4 * size + w.nbytes, fused[0], copy, *fused[1:]))
+        for kernel, moved, times in (("rms_norm", 2 * size, norm), ("fused_add_rms_norm", 4 * size, fused)):
+            nbytes = moved + w.nbytes
+            rows.append(row(kernel, shape, nbytes, times[0], copy, same_bytes_copy(nbytes), *times[1:]))
         del sets
     return rows
 
 
-def row(kernel: str, shape: str, nbytes: int, ours: float, copy: float, first: float, second: float) -> list[str]:
+def row(
+    kernel: str, shape: str, nbytes: int, ours: float, copy: float, same: float, first: float, second: float
+) -> list[str]:
     bandwidth = nbytes / ours
     return [
         kernel,
@@ -171,6 +187,7 @@ def row(kernel: str, shape: str, nbytes: int, ours: float, copy: float, first: f
         f"{ours * 1e6:.1f}",
         f"{bandwidth / 1e9:.0f}",
         f"{100 * bandwidth / copy:.0f}%",
+        f"{same * 1e6:.1f}",
         f"{first * 1e6:.1f}",
         f"{first / ours:.2f}x",
         f"{second * 1e6:.1f}",
@@ -198,8 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"device-to-device copy: {copy / 1e9:.0f} GB/s (read + written); a call that moves 4 bytes: "
         f"{floor * 1e6:.1f} us; programmatic launch: {'on' if programmatic else 'off'}",
         "",
-        "| kernel | shape | ncclkit (us) | GB/s | % copy | torch A (us) | speed-up | torch B (us) | speed-up |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| kernel | shape | ncclkit (us) | GB/s | % copy | copy, same bytes (us) | torch A (us) | speed-up "
+        "| torch B (us) | speed-up |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += ["| " + " | ".join(r) + " |" for r in linear_rows(dtype, copy) + norm_rows(dtype, copy)]
     lines += [
