@@ -48,5 +48,6 @@ def test_one_rank_per_visible_gpu() -> None:
     every_custom_check = dict.fromkeys(["oneshot", "twoshot", "auto", "graph"], True)
     assert all(r["custom_all_reduce"] == every_custom_check for r in results), results
     last = next(r for r in results if r["rank_size_device"][0] == world - 1)
-    assert last["abort"]["was_waiting"] is True, last["abort"]
+    # One rank alone has no peer to wait for: its all_reduce finishes by itself.
+    assert last["abort"]["was_waiting"] is (world > 1), last["abort"]
     assert last["abort"]["returned_after_s"] < 60, last["abort"]
