@@ -74,14 +74,17 @@ def test_weight_only_linear(dtype: torch.dtype, bits: int, group_size: int | Non
     assert_close(out, ref, LINEAR_TOLERANCE[dtype])
 
 
-@pytest.mark.parametrize("m", [1, 2, 4, 8, 16])
+# 1 and 2 rows run on CUDA cores, 3 and more on tensor cores, where 9 leaves rows 9-15 of the mma empty.
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 8, 9, 16])
+@pytest.mark.parametrize("channels", [N - 7, 5], ids=["11001", "5"])
 @pytest.mark.parametrize(("bits", "group_size", "k"), QUANTIZATIONS, ids=["int8", "int4-g64", "int4-g128"])
-def test_last_tile_partly_filled(bits: int, group_size: int | None, k: int, m: int) -> None:
-    """N - 7 = 11001 output channels, which no tile of the GEMV (2, 4 or 8 channels) divides."""
+def test_last_tile_partly_filled(bits: int, group_size: int | None, k: int, channels: int, m: int) -> None:
+    """11001 output channels, which no tile of the GEMV (2, 4, 8 or 16 channels) divides, and 5,
+    fewer than a tensor-core tile (8 or 16) holds."""
     dtype = torch.float16
-    qweight, scales, w = (t[: N - 7] for t in quantized(dtype, bits, group_size, k))
+    qweight, scales, w = (t[:channels] for t in quantized(dtype, bits, group_size, k))
     x = torch.randn(m, k, dtype=dtype, device="cuda")
-    address = poison_next((m, N - 7), dtype)
+    address = poison_next((m, channels), dtype)
     out = ops.weight_only_linear(x, qweight, scales, bits=bits, group_size=group_size)
     assert out.data_ptr() == address
     assert_close(out, x.to(torch.float64) @ w.T, LINEAR_TOLERANCE[dtype])
