@@ -179,18 +179,31 @@ struct Shape {
   static constexpr int tiles = Tiles, groups = Groups, warps = Warps;
 };
 
-// int8: one tile, 4 groups a round, 8 warps; int4: 2 tiles, 2 groups, 8 warps. On an H100
-// (bench/RESULTS.md) those were the best over the benchmark's four shapes at 2 to 16 rows of the
-// six tried (1 to 4 tiles, 2 to 8 groups, 4 or 8 warps; more tiles or groups in flight ran out of
-// blocks an SM, or of registers).
-template <typename T, int Bits>
+template <typename T, int Bits, typename S>
 void launch(const GemvArgs& a, const LaunchTarget& target) {
-  using S = std::conditional_t<Bits == 8, Shape<1, 4, 8>, Shape<2, 2, 8>>;
   const int group_shift = Bits == 4 ? __builtin_ctz(static_cast<unsigned>(a.group_size)) : 0;
   const int blocks = (a.n + 8 * S::tiles - 1) / (8 * S::tiles);
   launch_kernel(mma_kernel<T, Bits, S::tiles, S::groups, S::warps>, blocks, S::warps * 32, target,
                 static_cast<const T*>(a.x), static_cast<const uint8_t*>(a.qweight), static_cast<const T*>(a.scales),
                 static_cast<const T*>(a.bias), static_cast<T*>(a.out), a.m, a.n, a.k, group_shift);
+}
+
+// The shapes that were the fastest on an H100 (bench/RESULTS.md), of the six tried (1 to 4 tiles,
+// 2 to 8 groups, 4 or 8 warps) at the benchmark's four shapes: int8 one tile, 4 groups a round,
+// 8 warps; int4 2 tiles, 2 groups, 8 warps, but from 8192 channels (11008 and 14336 there) 4 tiles
+// of 2 groups and 4 warps: 17-24% faster there at 16 rows (at 4, 5% slower and 10% faster), and
+// 18-25% slower at 4096 channels.
+constexpr int kManyChannels = 8192;
+
+template <typename T, int Bits>
+void launch_shape(const GemvArgs& a, const LaunchTarget& target) {
+  if constexpr (Bits == 8) {
+    launch<T, 8, Shape<1, 4, 8>>(a, target);
+  } else if (a.n >= kManyChannels) {
+    launch<T, 4, Shape<4, 2, 4>>(a, target);
+  } else {
+    launch<T, 4, Shape<2, 2, 8>>(a, target);
+  }
 }
 
 }  // namespace mma_kernels
@@ -199,9 +212,9 @@ void weight_only_mma(Dtype dtype, const GemvArgs& args, const LaunchTarget& targ
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     if (args.bits == 8) {
-      mma_kernels::launch<T, 8>(args, target);
+      mma_kernels::launch_shape<T, 8>(args, target);
     } else {
-      mma_kernels::launch<T, 4>(args, target);
+      mma_kernels::launch_shape<T, 4>(args, target);
     }
   });
 }
