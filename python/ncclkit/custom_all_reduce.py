@@ -68,8 +68,8 @@ DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 # the first limit of its world size, two-shot up to the second, NCCL above. Measured in CUDA graphs,
 # bfloat16, NCCL 2.28.9 (bench/RESULTS.md): on two H100s joined by NVLink, one-shot took 0.44-0.60
 # of NCCL's time from 1 KiB to 256 KiB and stayed ahead up to 8 MiB, two-shot never the fastest; on
-# four H200s, one-shot 0.36-0.93 up to 256 KiB (1.26 at 512 KiB), two-shot 0.81-0.85 from 512 KiB
-# to 4 MiB, 1.02 at 8 MiB. One rank, which reads only its own buffer, takes two ranks' limits; the
+# four H200s, one-shot 0.36-0.92 up to 256 KiB (1.30 at 512 KiB), two-shot 0.80-0.85 from 512 KiB
+# to 4 MiB, 1.03 at 8 MiB. One rank, which reads only its own buffer, takes two ranks' limits; the
 # other world sizes, not measured, four ranks': with more ranks a one-shot output costs more reads,
 # and that is what puts it behind two-shot.
 AUTO_MIN_BYTES = 1

@@ -52,9 +52,9 @@ __global__ void __launch_bounds__(kThreads)
 template <typename T, int Bits>
 void launch(const void* qweight, const void* scales, void* out, int n, int k, int group_size, cudaStream_t stream) {
   const size_t chunks = static_cast<size_t>(n) * ((Bits == 8 ? k : k / 2) / 16);
-  const int group_shift = Bits == 4 ? __builtin_ctz(static_cast<unsigned>(group_size)) : 0;
   dequantize_kernel<T, Bits><<<static_cast<unsigned>((chunks + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-      static_cast<const uint8_t*>(qweight), static_cast<const T*>(scales), static_cast<T*>(out), n, k, group_shift);
+      static_cast<const uint8_t*>(qweight), static_cast<const T*>(scales), static_cast<T*>(out), n, k,
+      group_shift(Bits, group_size));
   NCCLKIT_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -62,13 +62,9 @@ void launch(const void* qweight, const void* scales, void* out, int n, int k, in
 
 void dequantize_weight(Dtype dtype, const void* qweight, const void* scales, void* out, int n, int k, int bits,
                        int group_size, cudaStream_t stream) {
-  dispatch(dtype, [&](auto tag) {
+  dispatch_weights(dtype, bits, [&](auto tag, auto weight_bits) {
     using T = decltype(tag);
-    if (bits == 8) {
-      dequantize_kernels::launch<T, 8>(qweight, scales, out, n, k, group_size, stream);
-    } else {
-      dequantize_kernels::launch<T, 4>(qweight, scales, out, n, k, group_size, stream);
-    }
+    dequantize_kernels::launch<T, decltype(weight_bits)::value>(qweight, scales, out, n, k, group_size, stream);
   });
 }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "kernels/launch.h"
 #include "ncclkit/kernel_config.h"
@@ -31,6 +32,18 @@ void dispatch(Dtype dtype, F&& f) {
       throw std::invalid_argument("dtype code " + std::to_string(static_cast<int>(dtype)) +
                                   " is not one this build of ncclkit._kernels has");
   }
+}
+
+// f(T{}, std::integral_constant<int, Bits>{}): T as for dispatch, Bits the weights' 8 or 4.
+template <typename F>
+void dispatch_weights(Dtype dtype, int bits, F&& f) {
+  dispatch(dtype, [&](auto tag) {
+    if (bits == 8) {
+      f(tag, std::integral_constant<int, 8>{});
+    } else {
+      f(tag, std::integral_constant<int, 4>{});
+    }
+  });
 }
 
 template <typename T>

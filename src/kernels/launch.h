@@ -19,10 +19,14 @@ struct LaunchTarget {
   bool programmatic;
   int arch;
 };
-// For `device`, which must be current (dependent_launch.cu): programmatic where the build has
-// NCCLKIT_ENABLE_PDL, the device runs this build's code for sm_90 or newer, and the environment
-// has not turned it off (NCCLKIT_PDL=0).
+// For `device`, which must be current (dependent_launch.cpp): the arch is image_arch(device);
+// programmatic where the build has NCCLKIT_ENABLE_PDL, that arch is 90 or newer, and the
+// environment has not turned it off (NCCLKIT_PDL=0).
 LaunchTarget launch_target(int device, cudaStream_t stream);
+
+// The arch this build's code has on `device`, which must be current (image_arch.cu): the
+// compute_XX its kernels were compiled for, which a GPU may run from an older arch's PTX.
+int image_arch(int device);
 
 // The most activation rows the GEMV takes; more go through dequantize + a GEMM (ncclkit.ops).
 constexpr int kGemvMaxRows = 16;
@@ -37,9 +41,6 @@ struct GemvArgs {
   int m, n, k, bits, group_size;
 };
 void weight_only_gemv(Dtype dtype, const GemvArgs& args, const LaunchTarget& target);
-// The same on tensor cores, for code of sm_80 or newer (target.arch): weight_only_gemv hands it
-// the calls of several rows.
-void weight_only_mma(Dtype dtype, const GemvArgs& args, const LaunchTarget& target);
 
 // out[n, k] = w[n, k] in the activation dtype.
 void dequantize_weight(Dtype dtype, const void* qweight, const void* scales, void* out, int n, int k, int bits,

@@ -29,6 +29,11 @@ namespace ncclkit::kernels {
 template <int Bits>
 constexpr int kWeightsPer16Bytes = Bits == 8 ? 16 : 32;
 
+// log2 of the int4 group size (64 or 128): the kernels find a weight's scale by shifting k. 0 for int8.
+inline int group_shift(int bits, int group_size) {
+  return bits == 4 ? __builtin_ctz(static_cast<unsigned>(group_size)) : 0;
+}
+
 // A 16-bit float whose low mantissa bits hold a nibble n exactly is magic + n; the nibble's sign
 // bit is flipped first, so q = value - (magic + 8).
 template <typename T>

@@ -13,11 +13,8 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "common/cuda_check.h"
-#include "kernels/dependent_launch.h"
 #include "kernels/dtypes.h"
-#include "kernels/launch.h"
-#include "kernels/weight_layout.h"
+#include "kernels/gemv.h"
 
 namespace ncclkit::kernels {
 
@@ -255,12 +252,8 @@ struct Tile {
 
 template <typename T, int Bits, int MT, typename Shape>
 void launch(const GemvArgs& a, const LaunchTarget& target) {
-  const int group_shift = Bits == 4 ? __builtin_ctz(static_cast<unsigned>(a.group_size)) : 0;
-  const int blocks = (a.n + Shape::rows - 1) / Shape::rows;
-  launch_kernel(gemv_kernel<T, Bits, MT, Shape::rows, Shape::unroll, Shape::warps, Shape::min_blocks>, blocks,
-                Shape::warps * 32, target, static_cast<const T*>(a.x), static_cast<const uint8_t*>(a.qweight),
-                static_cast<const T*>(a.scales), static_cast<const T*>(a.bias), static_cast<T*>(a.out), a.m, a.n,
-                a.k, group_shift);
+  launch_gemv<T>(gemv_kernel<T, Bits, MT, Shape::rows, Shape::unroll, Shape::warps, Shape::min_blocks>,
+                 (a.n + Shape::rows - 1) / Shape::rows, Shape::warps * 32, a, target);
 }
 
 // The instance with the fewest rows that holds m, and its tile. For one row, 4 warps split K; int8
@@ -288,13 +281,8 @@ constexpr int kMmaMinRows = 3;
 
 void weight_only_gemv(Dtype dtype, const GemvArgs& args, const LaunchTarget& target) {
   if (args.m >= kMmaMinRows && target.arch >= 80) return weight_only_mma(dtype, args, target);
-  dispatch(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    if (args.bits == 8) {
-      gemv_kernels::launch_rows<T, 8>(args, target);
-    } else {
-      gemv_kernels::launch_rows<T, 4>(args, target);
-    }
+  dispatch_weights(dtype, args.bits, [&](auto tag, auto weight_bits) {
+    gemv_kernels::launch_rows<decltype(tag), decltype(weight_bits)::value>(args, target);
   });
 }
 

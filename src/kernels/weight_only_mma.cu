@@ -18,11 +18,8 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "common/cuda_check.h"
-#include "kernels/dependent_launch.h"
 #include "kernels/dtypes.h"
-#include "kernels/launch.h"
-#include "kernels/weight_layout.h"
+#include "kernels/gemv.h"
 
 namespace ncclkit::kernels {
 
@@ -170,6 +167,8 @@ __global__ void __launch_bounds__(kWarps * 32)
     if (bias != nullptr) total += to_float(bias[channel]);
     out[static_cast<size_t>(row) * n + channel] = from_float<T>(total);
   }
+#else
+  __trap();  // code of an arch without m16n8k16: weight_only_gemv never launches it (target.arch)
 #endif
 }
 
@@ -181,18 +180,15 @@ struct Shape {
 
 template <typename T, int Bits, typename S>
 void launch(const GemvArgs& a, const LaunchTarget& target) {
-  const int group_shift = Bits == 4 ? __builtin_ctz(static_cast<unsigned>(a.group_size)) : 0;
-  const int blocks = (a.n + 8 * S::tiles - 1) / (8 * S::tiles);
-  launch_kernel(mma_kernel<T, Bits, S::tiles, S::groups, S::warps>, blocks, S::warps * 32, target,
-                static_cast<const T*>(a.x), static_cast<const uint8_t*>(a.qweight), static_cast<const T*>(a.scales),
-                static_cast<const T*>(a.bias), static_cast<T*>(a.out), a.m, a.n, a.k, group_shift);
+  launch_gemv<T>(mma_kernel<T, Bits, S::tiles, S::groups, S::warps>, (a.n + 8 * S::tiles - 1) / (8 * S::tiles),
+                 S::warps * 32, a, target);
 }
 
 // The shapes that were the fastest on an H100 (bench/RESULTS.md), of the six tried (1 to 4 tiles,
-// 2 to 8 groups, 4 or 8 warps) at the benchmark's four shapes: int8 one tile, 4 groups a round,
-// 8 warps; int4 2 tiles, 2 groups, 8 warps, but from 8192 channels (11008 and 14336 there) 4 tiles
-// of 2 groups and 4 warps: 17-24% faster there at 16 rows (at 4, 5% slower and 10% faster), and
-// 18-25% slower at 4096 channels.
+// 2 to 8 groups, 4 or 8 warps), in total over the benchmark's four shapes: int8 one tile, 4 groups
+// a round, 8 warps; int4 2 tiles, 2 groups, 8 warps, but from 8192 channels (11008 and 14336
+// there) 4 tiles of 2 groups and 4 warps: 17-24% faster there at 16 rows (at 4, 5% slower and 10%
+// faster), and 18-25% slower at 4096 channels.
 constexpr int kManyChannels = 8192;
 
 template <typename T, int Bits>
@@ -209,13 +205,8 @@ void launch_shape(const GemvArgs& a, const LaunchTarget& target) {
 }  // namespace mma_kernels
 
 void weight_only_mma(Dtype dtype, const GemvArgs& args, const LaunchTarget& target) {
-  dispatch(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    if (args.bits == 8) {
-      mma_kernels::launch_shape<T, 8>(args, target);
-    } else {
-      mma_kernels::launch_shape<T, 4>(args, target);
-    }
+  dispatch_weights(dtype, args.bits, [&](auto tag, auto weight_bits) {
+    mma_kernels::launch_shape<decltype(tag), decltype(weight_bits)::value>(args, target);
   });
 }
 

@@ -74,7 +74,7 @@ def chain(
     return ops.rms_norm(x, weights[0][0], 1e-6)
 
 
-@pytest.mark.parametrize("m", [1, 2, 4, 8, 16])  # each of the GEMV's instances
+@pytest.mark.parametrize("m", [1, 2, 3, 16])  # CUDA cores at 1 and 2 rows (two instances), tensor cores above
 @pytest.mark.parametrize("bits", [8, 4])
 def test_back_to_back_chain_equals_one_kernel_at_a_time(bits: int, m: int) -> None:
     if not _kernels.programmatic_launch(0):

@@ -28,8 +28,10 @@ pytestmark = pytest.mark.gpu
 DTYPES = [torch.float16] + ([torch.bfloat16] if "bfloat16" in _kernels.DTYPES else [])
 LINEAR_TOLERANCE = {torch.float16: 2e-3, torch.bfloat16: 1e-2}
 NORM_TOLERANCE = {torch.float16: 1e-3, torch.bfloat16: 8e-3}
-# (bits, group_size, K): K = 4160 is 65 groups of 64, no multiple of 128; 4224 is 33 groups of 128.
-QUANTIZATIONS = [(8, None, 4160), (4, 64, 4160), (4, 128, 4224)]
+# (bits, group_size, K): K = 4176 is 261 chunks of 16 int8 weights, which the tensor-core GEMV's
+# groups of 4 chunks leave one over; 4160 is 65 groups of 64, no multiple of 128; 4224 is 33 groups
+# of 128.
+QUANTIZATIONS = [(8, None, 4176), (4, 64, 4160), (4, 128, 4224)]
 N = 11008
 ROWS = [*range(1, ops.GEMV_MAX_ROWS + 1), 33]
 
@@ -76,12 +78,14 @@ def test_weight_only_linear(dtype: torch.dtype, bits: int, group_size: int | Non
 
 # 1 and 2 rows run on CUDA cores, 3 and more on tensor cores, where 9 leaves rows 9-15 of the mma empty.
 @pytest.mark.parametrize("m", [1, 2, 3, 4, 8, 9, 16])
-@pytest.mark.parametrize("channels", [N - 7, 5], ids=["11001", "5"])
+@pytest.mark.parametrize("channels", [N - 7, 5], ids=str)
 @pytest.mark.parametrize(("bits", "group_size", "k"), QUANTIZATIONS, ids=["int8", "int4-g64", "int4-g128"])
-def test_last_tile_partly_filled(bits: int, group_size: int | None, k: int, channels: int, m: int) -> None:
-    """11001 output channels, which no tile of the GEMV (2, 4, 8 or 16 channels) divides, and 5,
-    fewer than a tensor-core tile (8 or 16) holds."""
-    dtype = torch.float16
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_last_tile_partly_filled(
+    dtype: torch.dtype, bits: int, group_size: int | None, k: int, channels: int, m: int
+) -> None:
+    """11001 output channels, which no block of the GEMV (2 to 32 channels) divides, and 5, fewer
+    than a tensor-core block holds (those of under 8192 channels take the int4 shape of 16)."""
     qweight, scales, w = (t[:channels] for t in quantized(dtype, bits, group_size, k))
     x = torch.randn(m, k, dtype=dtype, device="cuda")
     address = poison_next((m, channels), dtype)
