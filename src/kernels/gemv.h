@@ -10,6 +10,20 @@
 
 namespace ncclkit::kernels {
 
+// A weight row as both kernels walk it, for K = k: its bytes, its 16-byte chunks, its int4 scales,
+// and the shift from a chunk's index to its scale's (a chunk, 32 int4 weights, never straddles a
+// group).
+template <int Bits>
+struct WeightRow {
+  int bytes, chunks, groups, chunk_group_shift;
+
+  __device__ WeightRow(int k, int group_shift)
+      : bytes(Bits == 8 ? k : k / 2),
+        chunks(bytes / 16),
+        groups(Bits == 4 ? k >> group_shift : 0),
+        chunk_group_shift(Bits == 4 ? group_shift - 5 : 0) {}
+};
+
 // kernel(x, qweight, scales, bias, out, m, n, k, group_shift) on `blocks` blocks, from `a`.
 template <typename T>
 void launch_gemv(void (*kernel)(const T*, const uint8_t*, const T*, const T*, T*, int, int, int, int), int blocks,

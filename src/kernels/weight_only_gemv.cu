@@ -166,10 +166,8 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
   constexpr int kValues = MT * kRows;  // partial sums per thread: acc[mi * kRows + r]
   constexpr int kLanesPerValue = 32 / kValues;
   const int lane = threadIdx.x % 32;
-  const int row_bytes = Bits == 8 ? k : k / 2;
-  const int chunks = row_bytes / 16;
-  const int groups = Bits == 4 ? k >> group_shift : 0;  // scales per row
-  const int chunk_group_shift = Bits == 4 ? group_shift - 5 : 0;  // a chunk is 32 weights
+  const WeightRow<Bits> layout(k, group_shift);
+  const int chunks = layout.chunks;
   const int first_row = blockIdx.x * kRows;
 
   // Launched programmatically (dependent_launch.h), the block may be running before the kernel
@@ -194,8 +192,8 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
 #pragma unroll
   for (int r = 0; r < kRows; ++r) {
     const int row = min(first_row + r, n - 1);
-    weight_offset[r] = row * row_bytes;
-    scale_offset[r] = row * groups;
+    weight_offset[r] = row * layout.bytes;
+    scale_offset[r] = row * layout.groups;
   }
 
   float acc[kValues] = {};
@@ -209,7 +207,7 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
         w[u][r] = load_streaming(qweight + (weight_offset[r] + c * 16));
-        if constexpr (Bits == 4) s[u][r] = load_scale(scales + (scale_offset[r] + (c >> chunk_group_shift)));
+        if constexpr (Bits == 4) s[u][r] = load_scale(scales + (scale_offset[r] + (c >> layout.chunk_group_shift)));
       }
     }
 #pragma unroll

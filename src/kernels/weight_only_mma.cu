@@ -68,10 +68,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   constexpr int kXVectors = kWeightsPer16Bytes<Bits> / 8;  // 16 bytes of activations per 8 k
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int g = lane / 4, t = lane % 4;
-  const int row_bytes = Bits == 8 ? k : k / 2;
-  const int chunks = row_bytes / 16;
-  const int groups = Bits == 4 ? k >> group_shift : 0;            // scales per row
-  const int chunk_group_shift = Bits == 4 ? group_shift - 5 : 0;  // a chunk is 32 weights
+  const WeightRow<Bits> layout(k, group_shift);
+  const int chunks = layout.chunks;
   const int first_channel = blockIdx.x * 8 * kTiles;
 
   // Where channel g of each tile starts, in qweight and in scales (under 2^31 elements, as
@@ -80,8 +78,8 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
   for (int tile = 0; tile < kTiles; ++tile) {
     const int channel = min(first_channel + 8 * tile + g, n - 1);
-    weight_offset[tile] = channel * row_bytes;
-    scale_offset[tile] = channel * groups;
+    weight_offset[tile] = channel * layout.bytes;
+    scale_offset[tile] = channel * layout.groups;
   }
   const bool has_low = g < m, has_high = g + 8 < m;
   const T* x_low = x + static_cast<size_t>(has_low ? g : 0) * k;
@@ -105,7 +103,8 @@ __global__ void __launch_bounds__(kWarps * 32)
       for (int tile = 0; tile < kTiles; ++tile) {
         w[u][tile] = c < chunks ? load_streaming(qweight + (weight_offset[tile] + c * 16)) : uint4{};
         if constexpr (Bits == 4) {
-          s[u][tile] = c < chunks ? load_scale(scales + (scale_offset[tile] + (c >> chunk_group_shift))) : uint16_t{0};
+          s[u][tile] =
+              c < chunks ? load_scale(scales + (scale_offset[tile] + (c >> layout.chunk_group_shift))) : uint16_t{0};
         }
       }
     }
