@@ -48,15 +48,19 @@ PYBIND11_MODULE(_kernels, m) {
   m.def(
       "weight_only_gemv",
       [](std::uintptr_t x, std::uintptr_t qweight, std::uintptr_t scales, std::uintptr_t bias, std::uintptr_t out,
-         int rows, int n, int kdim, int bits, int group_size, int dtype, int device, std::uintptr_t stream) {
+         int rows, int n, int kdim, int bits, int group_size, bool static_weights, int dtype, int device,
+         std::uintptr_t stream) {
         ncclkit::DeviceGuard guard(device);
         k::GemvArgs args{pointer<const void>(x), pointer<const void>(qweight), pointer<const void>(scales),
-                         pointer<const void>(bias), pointer<void>(out), rows, n, kdim, bits, group_size};
+                         pointer<const void>(bias), pointer<void>(out), rows, n, kdim, bits, group_size,
+                         static_weights};
         k::weight_only_gemv(static_cast<k::Dtype>(dtype), args, k::launch_target(device, stream_of(stream)));
       },
       py::arg("x"), py::arg("qweight"), py::arg("scales"), py::arg("bias"), py::arg("out"), py::arg("m"),
-      py::arg("n"), py::arg("k"), py::arg("bits"), py::arg("group_size"), py::arg("dtype"), py::arg("device"),
-      py::arg("stream"), "out[m, n] = x[m, k] @ dequantized(qweight)[n, k].T (+ bias); bias 0 for none");
+      py::arg("n"), py::arg("k"), py::arg("bits"), py::arg("group_size"), py::arg("static_weights"),
+      py::arg("dtype"), py::arg("device"), py::arg("stream"),
+      "out[m, n] = x[m, k] @ dequantized(qweight)[n, k].T (+ bias); bias 0 for none. static_weights: no kernel "
+      "just before on the stream writes qweight or scales, so the GEMV may read them before that kernel ends");
   m.def(
       "dequantize_weight",
       [](std::uintptr_t qweight, std::uintptr_t scales, std::uintptr_t out, int n, int kdim, int bits, int group_size,

@@ -158,11 +158,14 @@ __device__ __forceinline__ void warp_reduce_scatter(float (&v)[V], int lane) {
 // MT: the most rows this instance takes (m <= MT), so that the accumulators stay in registers.
 // A block is one tile of kRows output channels, its kWarps warps splitting K; each round a thread
 // loads kUnroll chunks of every row of the tile, then computes them.
-template <typename T, int Bits, int MT, int kRows, int kUnroll, int kWarps, int kMinBlocks>
+// kStaticWeights: GemvArgs::static_weights, a template parameter so that the default instance's
+// registers, and with them its occupancy, are not those of both paths.
+template <typename T, int Bits, int MT, int kRows, int kUnroll, int kWarps, int kMinBlocks, bool kStaticWeights>
 __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
     gemv_kernel(const T* __restrict__ x, const uint8_t* __restrict__ qweight, const T* __restrict__ scales,
                 const T* __restrict__ bias, T* __restrict__ out, int m, int n, int k, int group_shift) {
   constexpr int kThreads = kWarps * 32;
+  constexpr int kRound = kThreads * kUnroll;  // chunks of a row per round
   constexpr int kValues = MT * kRows;  // partial sums per thread: acc[mi * kRows + r]
   constexpr int kLanesPerValue = 32 / kValues;
   const int lane = threadIdx.x % 32;
@@ -170,8 +173,36 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
   const int chunks = layout.chunks;
   const int first_row = blockIdx.x * kRows;
 
+  // Where each row of the tile starts, in qweight and in scales (both under 2^31 elements, as
+  // ncclkit.ops checks): a missing last row of the tile reads row n - 1 again and is not stored.
+  int weight_offset[kRows], scale_offset[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    const int row = min(first_row + r, n - 1);
+    weight_offset[r] = row * layout.bytes;
+    scale_offset[r] = row * layout.groups;
+  }
+
+  // The round of chunks from `first` on (none past the row's end): weights, and int4 scales.
+  uint4 w[kUnroll][kRows];
+  [[maybe_unused]] uint16_t s[kUnroll][kRows];
+  auto load_round = [&](int first) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = first + u * kThreads;
+      if (c >= chunks) break;
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        w[u][r] = load_streaming(qweight + (weight_offset[r] + c * 16));
+        if constexpr (Bits == 4) s[u][r] = load_scale(scales + (scale_offset[r] + (c >> layout.chunk_group_shift)));
+      }
+    }
+  };
+
   // Launched programmatically (dependent_launch.h), the block may be running before the kernel
-  // ahead of it on the stream ends: it waits before any load.
+  // ahead of it on the stream ends: it waits before it reads anything that kernel may write, and
+  // static weights (GemvArgs) are not such a thing.
+  if constexpr (kStaticWeights) load_round(threadIdx.x);
   wait_for_prior_kernels();
   let_next_kernel_start();
 
@@ -186,30 +217,9 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
     if (bias != nullptr) out_bias = to_float(bias[out_row]);
   }
 
-  // Where each row of the tile starts, in qweight and in scales (both under 2^31 elements, as
-  // ncclkit.ops checks): a missing last row of the tile reads row n - 1 again and is not stored.
-  int weight_offset[kRows], scale_offset[kRows];
-#pragma unroll
-  for (int r = 0; r < kRows; ++r) {
-    const int row = min(first_row + r, n - 1);
-    weight_offset[r] = row * layout.bytes;
-    scale_offset[r] = row * layout.groups;
-  }
-
   float acc[kValues] = {};
-  for (int first = threadIdx.x; first < chunks; first += kThreads * kUnroll) {
-    uint4 w[kUnroll][kRows];
-    [[maybe_unused]] uint16_t s[kUnroll][kRows];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int c = first + u * kThreads;
-      if (c >= chunks) break;
-#pragma unroll
-      for (int r = 0; r < kRows; ++r) {
-        w[u][r] = load_streaming(qweight + (weight_offset[r] + c * 16));
-        if constexpr (Bits == 4) s[u][r] = load_scale(scales + (scale_offset[r] + (c >> layout.chunk_group_shift)));
-      }
-    }
+  for (int first = threadIdx.x; first < chunks; first += kRound) {
+    if (!kStaticWeights || first != static_cast<int>(threadIdx.x)) load_round(first);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = first + u * kThreads;
@@ -250,20 +260,20 @@ struct Tile {
 
 template <typename T, int Bits, int MT, typename Shape>
 void launch(const GemvArgs& a, const LaunchTarget& target) {
-  launch_gemv<T>(gemv_kernel<T, Bits, MT, Shape::rows, Shape::unroll, Shape::warps, Shape::min_blocks>,
-                 (a.n + Shape::rows - 1) / Shape::rows, Shape::warps * 32, a, target);
+  auto* kernel = a.static_weights
+                     ? gemv_kernel<T, Bits, MT, Shape::rows, Shape::unroll, Shape::warps, Shape::min_blocks, true>
+                     : gemv_kernel<T, Bits, MT, Shape::rows, Shape::unroll, Shape::warps, Shape::min_blocks, false>;
+  launch_gemv<T>(kernel, (a.n + Shape::rows - 1) / Shape::rows, Shape::warps * 32, a, target);
 }
 
-// The instance with the fewest rows that holds m, and its tile. For one row, 4 warps split K; int8
-// takes 4 channels, 2 chunks a round, registers capped for 8 blocks an SM; int4, whose chunks hold
-// twice the weights, 8 channels at 4 blocks an SM. On an H100 (bench/RESULTS.md) those were the
-// best, or within 3% of it, at the four shapes of the benchmark, of the tiles tried: 2 to 16
-// channels, 2 to 8 warps, 1 or 2 chunks a round, 2 to 16 blocks an SM.
+// The instance with the fewest rows that holds m, and its tile. For one row, 4 warps split K over
+// 8 channels, a chunk a round, at 4 blocks an SM. On an H100 (bench/RESULTS.md) that was the best,
+// or within 3% of it, at the four shapes of the benchmark, of the tiles tried: 2 to 16 channels,
+// 2 to 8 warps, 1 to 4 chunks a round, 2 to 16 blocks an SM (for int8, with static weights too).
 template <typename T, int Bits>
 void launch_rows(const GemvArgs& a, const LaunchTarget& target) {
   static_assert(kGemvMaxRows == 16);
-  using OneRow = std::conditional_t<Bits == 8, Tile<4, 2, 4, 8>, Tile<8, 1, 4, 4>>;
-  if (a.m <= 1) return launch<T, Bits, 1, OneRow>(a, target);
+  if (a.m <= 1) return launch<T, Bits, 1, Tile<8, 1, 4, 4>>(a, target);
   if (a.m <= 2) return launch<T, Bits, 2, Tile<4, 1, 4, 6>>(a, target);
   if (a.m <= 4) return launch<T, Bits, 4, Tile<4, 1, 4>>(a, target);
   if (a.m <= 8) return launch<T, Bits, 8, Tile<4, 1, 4>>(a, target);

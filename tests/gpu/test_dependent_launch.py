@@ -2,7 +2,7 @@
 kernel before them ends. Whether they do follows the build, the GPU and NCCLKIT_PDL; and a chain of
 them, enqueued back to back, gives bit for bit what the same chain gives with the GPU idle
 between every two kernels (a kernel that read its input before the one writing it had finished
-would not)."""
+would not), with the GEMV's static weights read before the wait too."""
 
 from __future__ import annotations
 
@@ -62,21 +62,29 @@ def poison_free_memory(nbytes: int) -> None:
 
 
 def chain(
-    x: torch.Tensor, residual: torch.Tensor, weights: list[tuple[torch.Tensor, ...]], bits: int, *, idle_between: bool
+    x: torch.Tensor,
+    residual: torch.Tensor,
+    weights: list[tuple[torch.Tensor, ...]],
+    bits: int,
+    *,
+    static_weights: bool,
+    idle_between: bool,
 ) -> torch.Tensor:
     """LAYERS decoder-like layers (residual-add + norm, quantized projection), then a norm."""
     settle = torch.cuda.synchronize if idle_between else (lambda: None)
+    group_size = 64 if bits == 4 else None
     for norm, qweight, scales in weights:
         h = ops.fused_add_rms_norm(x, residual, norm, 1e-6)
         settle()
-        x = ops.weight_only_linear(h, qweight, scales, bits=bits, group_size=64 if bits == 4 else None)
+        x = ops.weight_only_linear(h, qweight, scales, bits=bits, group_size=group_size, static_weights=static_weights)
         settle()
     return ops.rms_norm(x, weights[0][0], 1e-6)
 
 
+@pytest.mark.parametrize("static_weights", [False, True], ids=["", "static"])
 @pytest.mark.parametrize("m", [1, 2, 3, 16])  # CUDA cores at 1 and 2 rows (two instances), tensor cores above
 @pytest.mark.parametrize("bits", [8, 4])
-def test_back_to_back_chain_equals_one_kernel_at_a_time(bits: int, m: int) -> None:
+def test_back_to_back_chain_equals_one_kernel_at_a_time(bits: int, m: int, static_weights: bool) -> None:
     if not _kernels.programmatic_launch(0):
         pytest.skip("the kernels do not launch programmatically here (build, GPU or NCCLKIT_PDL)")
     dtype = torch.float16
@@ -92,7 +100,7 @@ def test_back_to_back_chain_equals_one_kernel_at_a_time(bits: int, m: int) -> No
     for idle_between in (True, False):
         poison_free_memory(64 * m * HIDDEN * 2)
         r = residual.clone()
-        out = chain(x, r, weights, bits, idle_between=idle_between)
+        out = chain(x, r, weights, bits, static_weights=static_weights, idle_between=idle_between)
         torch.cuda.synchronize()
         assert torch.isfinite(out).all()
         results.append((out, r))

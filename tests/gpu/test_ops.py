@@ -76,6 +76,23 @@ def test_weight_only_linear(dtype: torch.dtype, bits: int, group_size: int | Non
     assert_close(out, ref, LINEAR_TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("m", [1, 2, 3, 16])  # CUDA cores (read them early) at 1 and 2, tensor cores from 3
+@pytest.mark.parametrize(("bits", "group_size", "k"), QUANTIZATIONS, ids=["int8", "int4-g64", "int4-g128"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_static_weights_give_the_default_result(
+    dtype: torch.dtype, bits: int, group_size: int | None, k: int, m: int
+) -> None:
+    """static_weights=True reads the same weights earlier: the result is the default's, bit for bit."""
+    qweight, scales, w = quantized(dtype, bits, group_size, k)
+    x = torch.randn(m, k, dtype=dtype, device="cuda")
+    expected = ops.weight_only_linear(x, qweight, scales, bits=bits, group_size=group_size)
+    address = poison_next((m, N), dtype)
+    out = ops.weight_only_linear(x, qweight, scales, bits=bits, group_size=group_size, static_weights=True)
+    assert out.data_ptr() == address
+    assert_close(out, x.to(torch.float64) @ w.T, LINEAR_TOLERANCE[dtype])
+    assert torch.equal(out, expected)
+
+
 # 1 and 2 rows run on CUDA cores, 3 and more on tensor cores, where 9 leaves rows 9-15 of the mma empty.
 @pytest.mark.parametrize("m", [1, 2, 3, 4, 8, 9, 16])
 @pytest.mark.parametrize("channels", [N - 7, 5], ids=str)
@@ -152,10 +169,11 @@ def test_fused_add_rms_norm(dtype: torch.dtype, hidden: int, rows: int) -> None:
 
 
 def decoder_step(x: torch.Tensor, residual: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
-    """Residual-add and norm, a quantized projection, a norm: as a decoder layer strings them."""
+    """Residual-add and norm, a quantized projection, a norm: as a decoder layer strings them (its
+    weights written once, before)."""
     norm, qweight, scales, out_norm = weights
     h = ops.fused_add_rms_norm(x, residual, norm, 1e-6)
-    h = ops.weight_only_linear(h, qweight, scales, bits=4, group_size=128)
+    h = ops.weight_only_linear(h, qweight, scales, bits=4, group_size=128, static_weights=True)
     return ops.rms_norm(h, out_norm, 1e-6)
 
 

@@ -478,19 +478,24 @@ def test_kernels_hook_without_the_module(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_kernels_row_counts_bytes_against_both_copies() -> None:
     kernels = pytest.importorskip("ncclkit.bench.kernels", reason="needs torch and ncclkit.bench.kernels")
-    # 6 MB in 2 us is 3000 GB/s: all of a 3000 GB/s copy; the same-bytes copy took 2.5 us.
-    assert kernels.row("linear int8", "M=1 N=4096 K=4096", 6_000_000, 2e-6, 3e12, 2.5e-6, 4e-6, 5e-6) == [
+    # 6 MB in 2 us is 3000 GB/s: all of a 3000 GB/s copy; with static weights 2.5 us, 80%; the
+    # same-bytes copy took 2.5 us.
+    assert kernels.row("linear int8", "M=1 N=4096 K=4096", 6_000_000, 2e-6, 2.5e-6, 3e12, 2.5e-6, 4e-6, 5e-6) == [
         "linear int8",
         "M=1 N=4096 K=4096",
         "2.0",
         "3000",
         "100%",
         "2.5",
+        "80%",
+        "2.5",
         "4.0",
         "2.00x",
         "5.0",
         "2.50x",
     ]
+    norm = kernels.row("rms_norm", "16 x 4096", 6_000_000, 2e-6, None, 3e12, 2.5e-6, 4e-6, 5e-6)
+    assert norm[5:8] == ["-", "-", "2.5"]
 
 
 def test_overhead_flags(capsys: pytest.CaptureFixture[str]) -> None:

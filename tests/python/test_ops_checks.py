@@ -90,6 +90,7 @@ LINEAR_ERRORS = [
         r"^bias must have x's dtype torch.float16, got torch.bfloat16$",
     ),
     ({}, ValueError, r"^x must be a CUDA tensor, got one on cpu$"),
+    ({"static_weights": 1}, TypeError, r"^static_weights must be True or False, not 1$"),
 ]
 
 

@@ -11,8 +11,10 @@ calls; a sleeping kernel queued first lets the host queue the whole batch before
 GB/s counts the fewest bytes each call must move: for the linear, the weights, scales and
 activations once; for the norms, x (and the residual) read, the outputs written, the weight. "% copy"
 is that over the bandwidth of a large device-to-device copy (bytes read plus written) measured in
-the same run; the time of a 4-byte copy, timed alike, is the floor every call pays, and a copy that
-moves as many bytes as the call, timed alike, is what a plain copy of that size achieves. The header
+the same run, for the default call and for the linear's static_weights=True (a decode step's
+weights, which the GEMV may read before the kernel ahead of it ends). The time of a 4-byte copy,
+timed alike, is the floor every call pays, and a copy that moves as many bytes as the call, timed
+alike, is what a plain copy of that size achieves. The header
 says whether the kernels launched programmatically (each starting while the one before it ends;
 NCCLKIT_PDL=0 turns that off, to time without it). The baselines: for the linear, dequantizing in
 torch then F.linear in the activation dtype, and F.linear on the unquantized weight; for the
@@ -127,14 +129,18 @@ def linear_rows(dtype: torch.dtype, copy: float) -> list[list[str]]:
                 error = ((ours_out.double() - torch_out.double()).norm() / torch_out.double().norm()).item()
                 assert error < 2e-2, f"ncclkit and torch disagree: relative difference {error:.1e}"
                 pairs = list(zip(xs, quantized))
-                ours = median_time(
-                    [partial(ops.weight_only_linear, x, q, s, bits=bits, group_size=group_size) for x, (q, s) in pairs]
+                linear = partial(ops.weight_only_linear, bits=bits, group_size=group_size)
+                ours, static = (
+                    median_time([partial(linear, x, q, s, static_weights=promise) for x, (q, s) in pairs])
+                    for promise in (False, True)
                 )
                 dequant = median_time([partial(torch_linear, x, q, s, bits, group_size) for x, (q, s) in pairs])
                 nbytes = q.nbytes + s.nbytes + xs[0].nbytes
                 name = f"int{bits}" + (f" g{group_size}" if group_size else "")
                 same = same_bytes_copy(nbytes)
-                rows.append(row(f"linear {name}", f"M={m} N={n} K={k}", nbytes, ours, copy, same, dequant, fp16))
+                rows.append(
+                    row(f"linear {name}", f"M={m} N={n} K={k}", nbytes, ours, static, copy, same, dequant, fp16)
+                )
             del xs
         del weights
     return rows
@@ -172,14 +178,23 @@ def norm_rows(dtype: torch.dtype, copy: float) -> list[list[str]]:
         shape = f"{n_rows} x {hidden}"
         for kernel, moved, times in (("rms_norm", 2 * size, norm), ("fused_add_rms_norm", 4 * size, fused)):
             nbytes = moved + w.nbytes
-            rows.append(row(kernel, shape, nbytes, times[0], copy, same_bytes_copy(nbytes), *times[1:]))
+            rows.append(row(kernel, shape, nbytes, times[0], None, copy, same_bytes_copy(nbytes), *times[1:]))
         del sets
     return rows
 
 
 def row(
-    kernel: str, shape: str, nbytes: int, ours: float, copy: float, same: float, first: float, second: float
+    kernel: str,
+    shape: str,
+    nbytes: int,
+    ours: float,
+    static: float | None,
+    copy: float,
+    same: float,
+    first: float,
+    second: float,
 ) -> list[str]:
+    """A table row; `static` is the linear's time with static_weights=True (None for the norms)."""
     bandwidth = nbytes / ours
     return [
         kernel,
@@ -187,6 +202,7 @@ def row(
         f"{ours * 1e6:.1f}",
         f"{bandwidth / 1e9:.0f}",
         f"{100 * bandwidth / copy:.0f}%",
+        *((f"{static * 1e6:.1f}", f"{100 * nbytes / static / copy:.0f}%") if static is not None else ("-", "-")),
         f"{same * 1e6:.1f}",
         f"{first * 1e6:.1f}",
         f"{first / ours:.2f}x",
@@ -215,9 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"device-to-device copy: {copy / 1e9:.0f} GB/s (read + written); a call that moves 4 bytes: "
         f"{floor * 1e6:.1f} us; programmatic launch: {'on' if programmatic else 'off'}",
         "",
-        "| kernel | shape | ncclkit (us) | GB/s | % copy | copy, same bytes (us) | torch A (us) | speed-up "
-        "| torch B (us) | speed-up |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| kernel | shape | ncclkit (us) | GB/s | % copy | static weights (us) | % copy | copy, same bytes (us) "
+        "| torch A (us) | speed-up | torch B (us) | speed-up |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += ["| " + " | ".join(r) + " |" for r in linear_rows(dtype, copy) + norm_rows(dtype, copy)]
     lines += [
