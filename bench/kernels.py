@@ -1,4 +1,4 @@
-"""`ncclkit bench kernels` as a script: `python bench/kernels.py [--dtype bfloat16] [--out FILE]`.
+"""`ncclkit bench kernels` as a script: `python bench/kernels.py [--dtype bfloat16] [--graphs] [--out FILE]`.
 The benchmark is python/ncclkit/bench/kernels.py."""
 
 import sys

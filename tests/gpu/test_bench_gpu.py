@@ -5,6 +5,7 @@ elements; and the call-overhead benchmark."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import subprocess
 import sys
@@ -145,3 +146,17 @@ def test_overhead(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert by_path[overhead.TORCH]["us_per_call"] is not None or by_path[overhead.TORCH]["note"]
     assert len(document["goals"]) == 2
     print(capsys.readouterr().out)  # the numbers, for the log of a -s run
+
+
+@pytest.mark.parametrize("graphs", [False, True], ids=["launches", "graphs"])
+def test_kernels_timer_makes_every_call_of_every_batch(graphs: bool) -> None:
+    kernels = pytest.importorskip("ncclkit.bench.kernels", reason="needs ncclkit.bench.kernels")
+    counters = [torch.zeros(1, dtype=torch.int64, device="cuda") for _ in range(kernels.BATCH + 3)]
+    seconds = kernels.median_time([functools.partial(c.add_, 1) for c in counters], graphs=graphs)
+    counts = [int(c.item()) for c in counters]
+    # The warm-up calls each once; then every sample, a batch: BATCH calls in turn, or a graph of all.
+    batch = len(counters) if graphs else kernels.BATCH
+    assert sum(counts) == len(counters) + kernels.SAMPLES * batch
+    if graphs:
+        assert counts == [1 + kernels.SAMPLES] * len(counters)
+    assert 0 < seconds < 1e-3

@@ -1,13 +1,14 @@
 """`ncclkit bench kernels`: time ncclkit.ops' kernels against torch on one GPU, and print one
 table (Markdown).
 
-    ncclkit bench kernels [--dtype float16] [--out results.md]     (or: python bench/kernels.py)
+    ncclkit bench kernels [--dtype float16] [--graphs] [--out results.md]   (or: python bench/kernels.py)
 
 weight_only_linear for M in {1, 4, 16} rows and (N, K) in {(4096, 4096), (11008, 4096),
 (4096, 11008), (14336, 4096)}, int8 and int4 (groups of 64 and 128); rms_norm and
 fused_add_rms_norm for a few (rows, hidden). Each time is the median, over many batches, of a
 batch of back-to-back calls on rotating inputs (so that L2 holds none of them) divided by its
 calls; a sleeping kernel queued first lets the host queue the whole batch before the GPU starts.
+With --graphs a batch is instead one replay of a CUDA graph that holds a call on every input set.
 GB/s counts the fewest bytes each call must move: for the linear, the weights, scales and
 activations once; for the norms, x (and the residual) read, the outputs written, the weight. "% copy"
 is that over the bandwidth of a large device-to-device copy (bytes read plus written) measured in
@@ -45,21 +46,37 @@ BATCH, SAMPLES = 10, 30
 SLEEP_CYCLES = 4_000_000  # a couple of milliseconds: longer than the host takes to queue a batch
 
 
-def median_time(calls: list[Callable[[], object]]) -> float:
-    """Seconds per call: the median over SAMPLES batches of BATCH calls, taken in turn from `calls`."""
+Calls = list[Callable[[], object]]
+Timer = Callable[[Calls], float]
+
+
+def median_time(calls: Calls, *, graphs: bool = False) -> float:
+    """Seconds per call: the median over SAMPLES batches of BATCH calls, taken in turn from `calls`.
+    With `graphs`, a batch is the replay of a CUDA graph of every call (BATCH at least), as a
+    decode step replays its kernels."""
     for call in calls:  # warm-up: compilation, module loading, allocator
         call()
     torch.cuda.synchronize()
+    batch = BATCH
+    if graphs:
+        batch = max(BATCH, len(calls))
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for i in range(batch):
+                calls[i % len(calls)]()
     times = []
     for sample in range(SAMPLES):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         torch.cuda._sleep(SLEEP_CYCLES)
         start.record()
-        for i in range(BATCH):
-            calls[(sample * BATCH + i) % len(calls)]()
+        if graphs:
+            graph.replay()
+        else:
+            for i in range(batch):
+                calls[(sample * batch + i) % len(calls)]()
         end.record()
         end.synchronize()
-        times.append(start.elapsed_time(end) / 1e3 / BATCH)
+        times.append(start.elapsed_time(end) / 1e3 / batch)
     return statistics.median(times)
 
 
@@ -69,15 +86,15 @@ def copies_for(nbytes: int) -> int:
     return max(2, math.ceil(4 * l2 / nbytes))
 
 
-def copy_bandwidth() -> float:
+def copy_bandwidth(timer: Timer) -> float:
     """Bytes read plus written per second by a 1 GiB device-to-device copy."""
     src = torch.randn(2**28, device="cuda")
     dst = torch.empty_like(src)
-    seconds = median_time([partial(dst.copy_, src)])
+    seconds = timer([partial(dst.copy_, src)])
     return 2 * src.nbytes / seconds
 
 
-def same_bytes_copy(nbytes: int) -> float:
+def same_bytes_copy(nbytes: int, timer: Timer) -> float:
     """Seconds per call of a device-to-device copy that moves `nbytes` (half read, half written),
     on rotating buffers, timed as the kernels are."""
     half = nbytes // 2
@@ -85,15 +102,15 @@ def same_bytes_copy(nbytes: int) -> float:
         (torch.empty(half, dtype=torch.uint8, device="cuda"), torch.empty(half, dtype=torch.uint8, device="cuda"))
         for _ in range(copies_for(nbytes))
     ]
-    return median_time([partial(dst.copy_, src) for src, dst in pairs])
+    return timer([partial(dst.copy_, src) for src, dst in pairs])
 
 
-def launch_floor() -> float:
+def launch_floor(timer: Timer) -> float:
     """Seconds per call of a kernel that moves almost nothing (a 4-byte copy), timed as the others
     are: what any call here costs before it moves its bytes."""
     src = torch.zeros(1, device="cuda")
     dst = torch.empty_like(src)
-    return median_time([partial(dst.copy_, src)])
+    return timer([partial(dst.copy_, src)])
 
 
 def torch_dequantize(qweight: torch.Tensor, scales: torch.Tensor, bits: int, group_size: int | None) -> torch.Tensor:
@@ -113,14 +130,14 @@ def torch_linear(
     return F.linear(x, torch_dequantize(qweight, scales, bits, group_size))
 
 
-def linear_rows(dtype: torch.dtype, copy: float) -> list[list[str]]:
+def linear_rows(dtype: torch.dtype, copy: float, timer: Timer) -> list[list[str]]:
     rows = []
     for n, k in SHAPES:
         # As many sets as the smallest (int4) weights need to overflow L2.
         weights = [torch.randn(n, k, dtype=dtype, device="cuda") / k**0.5 for _ in range(copies_for(n * k // 2))]
         for m in ROWS:
             xs = [torch.randn(m, k, dtype=dtype, device="cuda") for _ in weights]
-            fp16 = median_time([partial(F.linear, x, w) for w, x in zip(weights, xs)])
+            fp16 = timer([partial(F.linear, x, w) for w, x in zip(weights, xs)])
             for bits, group_size in QUANTIZATIONS:
                 quantized = [ops.quantize_weight(w, bits, group_size) for w in weights]
                 q, s = quantized[0]
@@ -131,13 +148,13 @@ def linear_rows(dtype: torch.dtype, copy: float) -> list[list[str]]:
                 pairs = list(zip(xs, quantized))
                 linear = partial(ops.weight_only_linear, bits=bits, group_size=group_size)
                 ours, static = (
-                    median_time([partial(linear, x, q, s, static_weights=promise) for x, (q, s) in pairs])
+                    timer([partial(linear, x, q, s, static_weights=promise) for x, (q, s) in pairs])
                     for promise in (False, True)
                 )
-                dequant = median_time([partial(torch_linear, x, q, s, bits, group_size) for x, (q, s) in pairs])
+                dequant = timer([partial(torch_linear, x, q, s, bits, group_size) for x, (q, s) in pairs])
                 nbytes = q.nbytes + s.nbytes + xs[0].nbytes
                 name = f"int{bits}" + (f" g{group_size}" if group_size else "")
-                same = same_bytes_copy(nbytes)
+                same = same_bytes_copy(nbytes, timer)
                 rows.append(
                     row(f"linear {name}", f"M={m} N={n} K={k}", nbytes, ours, static, copy, same, dequant, fp16)
                 )
@@ -146,7 +163,7 @@ def linear_rows(dtype: torch.dtype, copy: float) -> list[list[str]]:
     return rows
 
 
-def norm_rows(dtype: torch.dtype, copy: float) -> list[list[str]]:
+def norm_rows(dtype: torch.dtype, copy: float, timer: Timer) -> list[list[str]]:
     def eager_norm(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return F.rms_norm(x, (x.shape[-1],), w, 1e-6)
 
@@ -166,19 +183,19 @@ def norm_rows(dtype: torch.dtype, copy: float) -> list[list[str]]:
         w = torch.randn(hidden, dtype=dtype, device="cuda")
         torch.testing.assert_close(ops.rms_norm(sets[0][0], w, 1e-6), eager_norm(sets[0][0], w), rtol=2e-2, atol=2e-2)
         norm = [
-            median_time([partial(ops.rms_norm, x, w, 1e-6) for x, _ in sets]),
-            median_time([partial(eager_norm, x, w) for x, _ in sets]),
-            median_time([partial(compiled_norm, x, w) for x, _ in sets]),
+            timer([partial(ops.rms_norm, x, w, 1e-6) for x, _ in sets]),
+            timer([partial(eager_norm, x, w) for x, _ in sets]),
+            timer([partial(compiled_norm, x, w) for x, _ in sets]),
         ]
         fused = [
-            median_time([partial(ops.fused_add_rms_norm, x, r, w, 1e-6) for x, r in sets]),
-            median_time([partial(eager_fused, x, r, w) for x, r in sets]),
-            median_time([partial(compiled_fused, x, r, w) for x, r in sets]),
+            timer([partial(ops.fused_add_rms_norm, x, r, w, 1e-6) for x, r in sets]),
+            timer([partial(eager_fused, x, r, w) for x, r in sets]),
+            timer([partial(compiled_fused, x, r, w) for x, r in sets]),
         ]
         shape = f"{n_rows} x {hidden}"
         for kernel, moved, times in (("rms_norm", 2 * size, norm), ("fused_add_rms_norm", 4 * size, fused)):
             nbytes = moved + w.nbytes
-            rows.append(row(kernel, shape, nbytes, times[0], None, copy, same_bytes_copy(nbytes), *times[1:]))
+            rows.append(row(kernel, shape, nbytes, times[0], None, copy, same_bytes_copy(nbytes, timer), *times[1:]))
         del sets
     return rows
 
@@ -214,18 +231,20 @@ def row(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ncclkit bench kernels", description=__doc__.splitlines()[0])
     parser.add_argument("--dtype", choices=("float16", "bfloat16"), default="float16")
+    parser.add_argument("--graphs", action="store_true", help="time replays of CUDA graphs, not launches")
     parser.add_argument("--out", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
     dtype = getattr(torch, args.dtype)
+    timer = partial(median_time, graphs=args.graphs)
 
     torch.manual_seed(0)
-    copy = copy_bandwidth()
-    floor = launch_floor()
+    copy = copy_bandwidth(timer)
+    floor = launch_floor(timer)
     record = read_record("ncclkit._kernels")
     programmatic = ops._kernels().programmatic_launch(torch.cuda.current_device())
     lines = [
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {torch.cuda.get_device_name()}, "
-        f"{args.dtype} activations",
+        f"{args.dtype} activations, {'CUDA graph replays' if args.graphs else 'back-to-back launches'}",
         f"ncclkit {__version__} (commit {record['git_commit']}, CUDA {record['cuda']['nvcc_version']}, "
         f"SASS {' '.join(record['cuda']['archs_sass'])}), torch {torch.__version__} (CUDA {torch.version.cuda})",
         f"device-to-device copy: {copy / 1e9:.0f} GB/s (read + written); a call that moves 4 bytes: "
@@ -235,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "| torch A (us) | speed-up | torch B (us) | speed-up |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    lines += ["| " + " | ".join(r) + " |" for r in linear_rows(dtype, copy) + norm_rows(dtype, copy)]
+    lines += ["| " + " | ".join(r) + " |" for r in linear_rows(dtype, copy, timer) + norm_rows(dtype, copy, timer)]
     lines += [
         "",
         "torch A: linear, dequantize in torch then F.linear; norms, eager F.rms_norm. "
