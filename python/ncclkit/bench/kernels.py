@@ -120,7 +120,9 @@ def torch_dequantize(qweight: torch.Tensor, scales: torch.Tensor, bits: int, gro
     n = qweight.shape[0]
     data = qweight.view(torch.int8).to(torch.int16)
     nibbles = torch.stack([(data << 12) >> 12, (data << 8) >> 12], dim=-1).reshape(n, -1, 8)  # sign-extended
-    q = nibbles[..., [0, 4, 1, 5, 2, 6, 3, 7]].reshape(n, -1)  # nibbles 0..7 hold k 0, 2, 4, 6, 1, 3, 5, 7
+    # Nibbles 0..7 hold k 0, 2, 4, 6, 1, 3, 5, 7: as [2, 4] transposed, k order (views, so that a CUDA
+    # graph can capture it).
+    q = nibbles.reshape(n, -1, 2, 4).transpose(-1, -2).reshape(n, -1)
     return (q.to(scales.dtype).reshape(n, -1, group_size) * scales[..., None]).reshape(n, -1)
 
 
