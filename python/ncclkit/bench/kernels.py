@@ -8,7 +8,8 @@ weight_only_linear for M in {1, 4, 16} rows and (N, K) in {(4096, 4096), (11008,
 fused_add_rms_norm for a few (rows, hidden). Each time is the median, over many batches, of a
 batch of back-to-back calls on rotating inputs (so that L2 holds none of them) divided by its
 calls; a sleeping kernel queued first lets the host queue the whole batch before the GPU starts.
-With --graphs a batch is instead one replay of a CUDA graph that holds a call on every input set.
+With --graphs a batch is instead one replay of a CUDA graph that holds a call on every input set
+(the copies in it are memcpy nodes, which the copy engines may run).
 GB/s counts the fewest bytes each call must move: for the linear, the weights, scales and
 activations once; for the norms, x (and the residual) read, the outputs written, the weight. "% copy"
 is that over the bandwidth of a large device-to-device copy (bytes read plus written) measured in
@@ -86,11 +87,12 @@ def copies_for(nbytes: int) -> int:
     return max(2, math.ceil(4 * l2 / nbytes))
 
 
-def copy_bandwidth(timer: Timer) -> float:
-    """Bytes read plus written per second by a 1 GiB device-to-device copy."""
+def copy_bandwidth() -> float:
+    """Bytes read plus written per second by a 1 GiB device-to-device copy, launched: a CUDA graph
+    would make it a memcpy node, which the copy engines may run, slower than the SMs."""
     src = torch.randn(2**28, device="cuda")
     dst = torch.empty_like(src)
-    seconds = timer([partial(dst.copy_, src)])
+    seconds = median_time([partial(dst.copy_, src)])
     return 2 * src.nbytes / seconds
 
 
@@ -240,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     timer = partial(median_time, graphs=args.graphs)
 
     torch.manual_seed(0)
-    copy = copy_bandwidth(timer)
+    copy = copy_bandwidth()
     floor = launch_floor(timer)
     record = read_record("ncclkit._kernels")
     programmatic = ops._kernels().programmatic_launch(torch.cuda.current_device())
