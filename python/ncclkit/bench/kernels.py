@@ -16,11 +16,11 @@ is that over the bandwidth of a large device-to-device copy (bytes read plus wri
 the same run, for the default call and for the linear's static_weights=True (a decode step's
 weights, which the GEMV may read before the kernel ahead of it ends). The time of a 4-byte copy,
 timed alike, is the floor every call pays, and a copy that moves as many bytes as the call, timed
-alike, is what a plain copy of that size achieves. The header
-says whether the kernels launched programmatically (each starting while the one before it ends;
-NCCLKIT_PDL=0 turns that off, to time without it). The baselines: for the linear, dequantizing in
-torch then F.linear in the activation dtype, and F.linear on the unquantized weight; for the
-norms, torch eager (F.rms_norm) and torch.compile of the same code.
+alike, is what a plain copy of that size achieves. The header says whether the kernels launched
+programmatically (each starting while the one before it ends; NCCLKIT_PDL=0 turns that off, to
+time without it). The baselines: for the linear, dequantizing in torch then F.linear in the
+activation dtype, and F.linear on the unquantized weight; for the norms, torch eager (F.rms_norm)
+and torch.compile of the same code.
 """
 
 from __future__ import annotations
