@@ -183,16 +183,18 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
     scale_offset[r] = row * layout.groups;
   }
 
-  // The round of chunks from `first` on (none past the row's end): weights, and int4 scales.
+  // Rows [from, to) of the tile's round of chunks from `first` on (none past the row's end):
+  // weights, and int4 scales.
   uint4 w[kUnroll][kRows];
   [[maybe_unused]] uint16_t s[kUnroll][kRows];
-  auto load_round = [&](int first) {
+  auto load_round = [&](int first, int from, int to) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = first + u * kThreads;
       if (c >= chunks) break;
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
+        if (r < from || r >= to) continue;
         w[u][r] = load_streaming(qweight + (weight_offset[r] + c * 16));
         if constexpr (Bits == 4) s[u][r] = load_scale(scales + (scale_offset[r] + (c >> layout.chunk_group_shift)));
       }
@@ -201,8 +203,12 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
 
   // Launched programmatically (dependent_launch.h), the block may be running before the kernel
   // ahead of it on the stream ends: it waits before it reads anything that kernel may write, and
-  // static weights (GemvArgs) are not such a thing.
-  if constexpr (kStaticWeights) load_round(threadIdx.x);
+  // static weights (GemvArgs) are not such a thing. Three quarters of the first round's rows, not
+  // all: every block's loads at once fill the memory system as that kernel ends, and delay its
+  // end, which the wait waits for (bench/RESULTS.md: 6 of 8 rows were faster than 2, 4 or 8 over
+  // the benchmark's shapes, int8 and int4, float16 and bfloat16).
+  constexpr int kEarlyRows = kRows * 3 / 4;
+  if constexpr (kStaticWeights) load_round(threadIdx.x, 0, kEarlyRows);
   wait_for_prior_kernels();
   let_next_kernel_start();
 
@@ -219,7 +225,11 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
 
   float acc[kValues] = {};
   for (int first = threadIdx.x; first < chunks; first += kRound) {
-    if (!kStaticWeights || first != static_cast<int>(threadIdx.x)) load_round(first);
+    if (kStaticWeights && first == static_cast<int>(threadIdx.x)) {
+      load_round(first, kEarlyRows, kRows);  // the rest of the first round
+    } else {
+      load_round(first, 0, kRows);
+    }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = first + u * kThreads;
