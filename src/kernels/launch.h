@@ -41,7 +41,7 @@ struct GemvArgs {
   int m, n, k, bits, group_size;
   // The caller's promise that the kernel just before on the stream does not write qweight or
   // scales (model weights, loaded once): launched programmatically, the GEMV of one or two rows
-  // then reads its first weights before that kernel ends (dependent_launch.h). The tensor-core
+  // then reads some of its weights before that kernel ends (dependent_launch.h). The tensor-core
   // GEMV of more rows does not: there it was no faster, or slower (bench/RESULTS.md).
   bool static_weights;
 };
