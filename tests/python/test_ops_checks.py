@@ -181,6 +181,8 @@ def test_fake_shapes(rows: tuple[int, ...], bits: int, group_size: int | None) -
         scales = torch.empty((N,) if bits == 8 else (N, K // group_size), dtype=torch.bfloat16, device="cuda")
         out = ops.weight_only_linear(x, qweight, scales, bits=bits, group_size=group_size, bias=scales.new_empty(N))
         assert (out.shape, out.dtype, out.device.type) == ((*rows, N), torch.bfloat16, "cuda")
+        static = ops.weight_only_linear(x, qweight, scales, bits=bits, group_size=group_size, static_weights=True)
+        assert static.shape == out.shape
         w = ops.dequantize_weight(qweight, scales, bits=bits, group_size=group_size)
         assert (w.shape, w.dtype) == ((N, K), torch.bfloat16)
         norm_weight = torch.empty(K, dtype=torch.bfloat16, device="cuda")
