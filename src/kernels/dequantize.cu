@@ -18,32 +18,32 @@ template <typename T, int Bits>
 __global__ void __launch_bounds__(kThreads)
     dequantize_kernel(const uint8_t* __restrict__ qweight, const T* __restrict__ scales, T* __restrict__ out, int n,
                       int k, int group_shift) {
-  const int chunks_per_row = (Bits == 8 ? k : k / 2) / 16;
+  const WeightRow<Bits> layout(k, group_shift);
+  const int chunks_per_row = layout.chunks;
   const size_t chunk = static_cast<size_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (chunk >= static_cast<size_t>(n) * chunks_per_row) return;
   const int row = static_cast<int>(chunk / chunks_per_row);
   const int k0 = static_cast<int>(chunk % chunks_per_row) * kWeightsPer16Bytes<Bits>;
   const uint4 q = load_streaming(qweight + chunk * 16);
-  const uint32_t* words = reinterpret_cast<const uint32_t*>(&q);
   uint4* dst = reinterpret_cast<uint4*>(out + static_cast<size_t>(row) * k + k0);
   if constexpr (Bits == 8) {
     const float scale = to_float(scales[row]);
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       float w[8];
-      dequantize_int8(words[2 * half], w);
-      dequantize_int8(words[2 * half + 1], w + 4);
+      dequantize_int8(word(q, 2 * half), w);
+      dequantize_int8(word(q, 2 * half + 1), w + 4);
       pair_t<T> pairs[4];
 #pragma unroll
       for (int p = 0; p < 4; ++p) pairs[p] = pair_from_floats<T>(w[2 * p] * scale, w[2 * p + 1] * scale);
       dst[half] = bit_cast<uint4>(pairs);
     }
   } else {
-    const pair_t<T> scale = splat(scales[static_cast<size_t>(row) * (k >> group_shift) + (k0 >> group_shift)]);
+    const pair_t<T> scale = splat(scales[static_cast<size_t>(row) * layout.groups + (k0 >> group_shift)]);
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       pair_t<T> pairs[4];
-      dequantize_int4<T>(words[j], scale, pairs);
+      dequantize_int4<T>(word(q, j), scale, pairs);
       dst[j] = bit_cast<uint4>(pairs);
     }
   }
@@ -51,10 +51,10 @@ __global__ void __launch_bounds__(kThreads)
 
 template <typename T, int Bits>
 void launch(const void* qweight, const void* scales, void* out, int n, int k, int group_size, cudaStream_t stream) {
-  const size_t chunks = static_cast<size_t>(n) * ((Bits == 8 ? k : k / 2) / 16);
+  const int shift = group_shift(Bits, group_size);
+  const size_t chunks = static_cast<size_t>(n) * WeightRow<Bits>(k, shift).chunks;
   dequantize_kernel<T, Bits><<<static_cast<unsigned>((chunks + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-      static_cast<const uint8_t*>(qweight), static_cast<const T*>(scales), static_cast<T*>(out), n, k,
-      group_shift(Bits, group_size));
+      static_cast<const uint8_t*>(qweight), static_cast<const T*>(scales), static_cast<T*>(out), n, k, shift);
   NCCLKIT_CUDA_CHECK(cudaGetLastError());
 }
 

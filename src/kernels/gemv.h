@@ -1,5 +1,6 @@
 // What the two GEMV kernels share (weight_only_gemv.cu on CUDA cores, weight_only_mma.cu on
-// tensor cores): their parameters, filled from GemvArgs, and the tensor-core kernel's entry.
+// tensor cores): their parameters, filled from GemvArgs, and the tensor-core kernel's entry. The
+// rows they walk are weight_layout.h's WeightRow.
 #pragma once
 
 #include <cstdint>
@@ -9,20 +10,6 @@
 #include "kernels/weight_layout.h"
 
 namespace ncclkit::kernels {
-
-// A weight row as both kernels walk it, for K = k: its bytes, its 16-byte chunks, its int4 scales,
-// and the shift from a chunk's index to its scale's (a chunk, 32 int4 weights, never straddles a
-// group).
-template <int Bits>
-struct WeightRow {
-  int bytes, chunks, groups, chunk_group_shift;
-
-  __device__ WeightRow(int k, int group_shift)
-      : bytes(Bits == 8 ? k : k / 2),
-        chunks(bytes / 16),
-        groups(Bits == 4 ? k >> group_shift : 0),
-        chunk_group_shift(Bits == 4 ? group_shift - 5 : 0) {}
-};
 
 // kernel(x, qweight, scales, bias, out, m, n, k, group_shift) on `blocks` blocks, from `a`.
 template <typename T>

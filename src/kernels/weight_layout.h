@@ -34,6 +34,20 @@ inline int group_shift(int bits, int group_size) {
   return bits == 4 ? __builtin_ctz(static_cast<unsigned>(group_size)) : 0;
 }
 
+// A weight row as the kernels walk it, for K = k: its bytes, its 16-byte chunks, its int4 scales,
+// and the shift from a chunk's index to its scale's (a chunk, 32 int4 weights, never straddles a
+// group).
+template <int Bits>
+struct WeightRow {
+  int bytes, chunks, groups, chunk_group_shift;
+
+  __host__ __device__ WeightRow(int k, int group_shift)
+      : bytes(Bits == 8 ? k : k / 2),
+        chunks(bytes / 16),
+        groups(Bits == 4 ? k >> group_shift : 0),
+        chunk_group_shift(Bits == 4 ? group_shift - 5 : 0) {}
+};
+
 // A 16-bit float whose low mantissa bits hold a nibble n exactly is magic + n; the nibble's sign
 // bit is flipped first, so q = value - (magic + 8).
 template <typename T>
