@@ -28,7 +28,6 @@ from functools import partial
 from pathlib import Path
 
 import torch
-
 from ncclkit import ops
 from ncclkit.bench.kernels import QUANTIZATIONS, SHAPES, copies_for, copy_bandwidth, median_time
 
@@ -52,13 +51,29 @@ def build(directory: Path, arch: str) -> ctypes.CDLL:
         sys.exit("nvcc not found on PATH or in /usr/local/cuda/bin: put the CUDA toolkit's bin on PATH")
     library = directory / "read_bound.so"
     subprocess.run(
-        [nvcc, "-O3", f"-gencode=arch=compute_{arch},code=sm_{arch}", "-shared", "-Xcompiler", "-fPIC",
-         "-o", library, SOURCE],
+        [
+            nvcc,
+            "-O3",
+            f"-gencode=arch=compute_{arch},code=sm_{arch}",
+            "-shared",
+            "-Xcompiler",
+            "-fPIC",
+            "-o",
+            library,
+            SOURCE,
+        ],
         check=True,
     )
     lib = ctypes.CDLL(str(library))
-    lib.read_bound.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_int,
-                               ctypes.c_void_p, ctypes.c_void_p]
+    lib.read_bound.argtypes = [
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_longlong,
+        ctypes.c_longlong,
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    ]
     return lib
 
 
@@ -75,8 +90,15 @@ def xor_all(t: torch.Tensor) -> int:
 
 def read(lib: ctypes.CDLL, kind: int, buf: torch.Tensor, per_block: int, out: torch.Tensor) -> None:
     """One launch of kernel `kind` (read_bound.cu) over `buf`, one XOR a block into `out`."""
-    error = lib.read_bound(kind, buf.data_ptr(), per_block, buf.nbytes, BLOCKS_PER_SM, out.data_ptr(),
-                           torch.cuda.current_stream().cuda_stream)
+    error = lib.read_bound(
+        kind,
+        buf.data_ptr(),
+        per_block,
+        buf.nbytes,
+        BLOCKS_PER_SM,
+        out.data_ptr(),
+        torch.cuda.current_stream().cuda_stream,
+    )
     if error:
         raise RuntimeError(f"read_bound kind {kind}: CUDA error {error}")
 
@@ -96,7 +118,8 @@ def rows(lib: ctypes.CDLL, copy: float, graphs: bool) -> list[str]:
     sms = torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
     lines = []
     for n, k in SHAPES:
-        weights = [torch.randn(n, k, dtype=torch.float16, device="cuda") / k**0.5 for _ in range(copies_for(n * k // 2))]
+        sets = copies_for(n * k // 2)  # as many as the int4 weights need to overflow L2
+        weights = [torch.randn(n, k, dtype=torch.float16, device="cuda") / k**0.5 for _ in range(sets)]
         xs = [torch.randn(1, k, dtype=torch.float16, device="cuda") for _ in weights]
         for bits, group_size in QUANTIZATIONS:
             quantized = [ops.quantize_weight(w, bits, group_size) for w in weights]
