@@ -26,8 +26,8 @@ needs_nvcc = pytest.mark.skipif(
 def test_xor_all_is_the_xor_of_every_word(words: int) -> None:
     generator = torch.Generator().manual_seed(words)
     data = torch.randint(0, 256, (4 * words,), dtype=torch.uint8, generator=generator)
-    words_of = (int.from_bytes(data[i : i + 4].numpy().tobytes(), "little") for i in range(0, data.numel(), 4))
-    expected = reduce(lambda a, b: a ^ b, words_of)
+    raw = bytes(data.tolist())
+    expected = reduce(lambda a, b: a ^ b, (int.from_bytes(raw[i : i + 4], "little") for i in range(0, len(raw), 4)))
     assert read_bound.xor_all(data) == expected
 
 
