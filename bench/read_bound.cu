@@ -9,18 +9,16 @@
 
 #include <cstdint>
 
+#include "kernels/loads.h"
+
 namespace {
 
 constexpr int kThreads = 128, kLoads = 8, kStride = 2048, kRound = kThreads * kLoads * 16;
 
-__device__ __forceinline__ uint4 load_streaming(const uint8_t* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
+using ncclkit::kernels::load_streaming;  // the GEMV's load of its weights
 
+// Always programmatic, where dependent_launch.h's follow the build's NCCLKIT_ENABLE_PDL (a header
+// the build generates).
 __device__ __forceinline__ void wait_for_prior_kernels() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ __forceinline__ void let_next_kernel_start() {
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");

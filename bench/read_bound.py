@@ -32,6 +32,7 @@ from ncclkit import ops
 from ncclkit.bench.kernels import QUANTIZATIONS, SHAPES, copies_for, copy_bandwidth, median_time
 
 SOURCE = Path(__file__).with_name("read_bound.cu")
+KERNEL_SOURCES = Path(__file__).resolve().parents[1] / "src"  # kernels/loads.h: the GEMV's loads
 KINDS = ("tiles", "tiles, early", "persistent")
 CHANNELS_PER_BLOCK, BLOCKS_PER_SM = 8, 4  # the one-row GEMV's tile and occupancy
 
@@ -56,6 +57,7 @@ def build(directory: Path, arch: str) -> ctypes.CDLL:
             "-O3",
             f"-gencode=arch=compute_{arch},code=sm_{arch}",
             "-shared",
+            f"-I{KERNEL_SOURCES}",
             "-Xcompiler",
             "-fPIC",
             "-o",

@@ -1,5 +1,5 @@
 // Device code's side of the activation dtypes: the dispatch from Dtype to the C++ type, and the
-// few conversions and memory accesses the kernels share. For .cu files only.
+// few conversions the kernels share (and, through loads.h, their loads). For .cu files only.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "kernels/launch.h"
+#include "kernels/loads.h"
 #include "ncclkit/kernel_config.h"
 
 namespace ncclkit::kernels {
@@ -105,28 +106,5 @@ __device__ __forceinline__ __nv_bfloat162 fma2(__nv_bfloat162 a, __nv_bfloat162 
   return __hadd2(__hmul2(a, b), c);  // bf16 has no FMA before sm_80
 #endif
 }
-
-// 16 bytes the kernel reads once: through the non-coherent path, not kept in L1, so that L1
-// holds what is read again (the activations).
-__device__ __forceinline__ uint4 load_streaming(const void* ptr) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(ptr));
-  return v;
-}
-
-__device__ __forceinline__ uint4 load_cached(const void* ptr) { return __ldg(static_cast<const uint4*>(ptr)); }
-
-// One 16-bit value (an int4 group's scale), loaded in program order with the weights so that both
-// are in flight together.
-__device__ __forceinline__ uint16_t load_scale(const void* ptr) {
-  uint16_t v;
-  asm volatile("ld.global.nc.b16 %0, [%1];" : "=h"(v) : "l"(ptr));
-  return v;
-}
-
-// The i-th 32-bit word of 16 loaded bytes.
-__device__ __forceinline__ uint32_t word(const uint4& v, int i) { return reinterpret_cast<const uint32_t*>(&v)[i]; }
 
 }  // namespace ncclkit::kernels
