@@ -29,7 +29,14 @@ from pathlib import Path
 
 import torch
 from ncclkit import ops
-from ncclkit.bench.kernels import QUANTIZATIONS, SHAPES, copies_for, copy_bandwidth, median_time
+from ncclkit.bench.kernels import (
+    QUANTIZATIONS,
+    SHAPES,
+    copy_bandwidth,
+    linear_times,
+    median_time,
+    weight_sets,
+)
 
 SOURCE = Path(__file__).with_name("read_bound.cu")
 KERNEL_SOURCES = Path(__file__).resolve().parents[1] / "src"  # kernels/loads.h: the GEMV's loads
@@ -120,8 +127,7 @@ def rows(lib: ctypes.CDLL, copy: float, graphs: bool) -> list[str]:
     sms = torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
     lines = []
     for n, k in SHAPES:
-        sets = copies_for(n * k // 2)  # as many as the int4 weights need to overflow L2
-        weights = [torch.randn(n, k, dtype=torch.float16, device="cuda") / k**0.5 for _ in range(sets)]
+        weights = weight_sets(n, k, torch.float16)
         xs = [torch.randn(1, k, dtype=torch.float16, device="cuda") for _ in weights]
         for bits, group_size in QUANTIZATIONS:
             quantized = [ops.quantize_weight(w, bits, group_size) for w in weights]
@@ -133,10 +139,7 @@ def rows(lib: ctypes.CDLL, copy: float, graphs: bool) -> list[str]:
             for kind in range(len(KINDS)):
                 check_read(lib, kind, buffers[0], per_block)
                 times.append(timer([partial(read, lib, kind, b, per_block, out) for b in buffers]))
-            linear = partial(ops.weight_only_linear, bits=bits, group_size=group_size)
-            for promise in (False, True):
-                calls = [partial(linear, x, q, s, static_weights=promise) for x, (q, s) in zip(xs, quantized)]
-                times.append(timer(calls))
+            times += linear_times(xs, quantized, bits, group_size, timer)
             name = f"int{bits}" + (f" g{group_size}" if group_size else "")
             cells = [f"{t * 1e6:.1f} | {100 * nbytes / t / copy:.0f}%" for t in times]
             lines.append(f"| {name} | {n} x {k} | {nbytes / 1e6:.1f} | " + " | ".join(cells) + " |")

@@ -115,6 +115,29 @@ def launch_floor(timer: Timer) -> float:
     return timer([partial(dst.copy_, src)])
 
 
+def weight_sets(n: int, k: int, dtype: torch.dtype) -> list[torch.Tensor]:
+    """Float weights [n, k] to rotate through: as many as the smallest (int4) quantized ones need
+    to overflow L2."""
+    return [torch.randn(n, k, dtype=dtype, device="cuda") / k**0.5 for _ in range(copies_for(n * k // 2))]
+
+
+def linear_times(
+    xs: list[torch.Tensor],
+    quantized: list[tuple[torch.Tensor, torch.Tensor]],
+    bits: int,
+    group_size: int | None,
+    timer: Timer,
+) -> tuple[float, float]:
+    """Seconds per ops.weight_only_linear call on rotating (x, (qweight, scales)), by default and
+    with static_weights=True."""
+    linear = partial(ops.weight_only_linear, bits=bits, group_size=group_size)
+    ours, static = (
+        timer([partial(linear, x, q, s, static_weights=promise) for x, (q, s) in zip(xs, quantized)])
+        for promise in (False, True)
+    )
+    return ours, static
+
+
 def torch_dequantize(qweight: torch.Tensor, scales: torch.Tensor, bits: int, group_size: int | None) -> torch.Tensor:
     """The baseline's dequantization, in plain torch ops of the activation dtype."""
     if bits == 8:
@@ -137,8 +160,7 @@ def torch_linear(
 def linear_rows(dtype: torch.dtype, copy: float, timer: Timer) -> list[list[str]]:
     rows = []
     for n, k in SHAPES:
-        # As many sets as the smallest (int4) weights need to overflow L2.
-        weights = [torch.randn(n, k, dtype=dtype, device="cuda") / k**0.5 for _ in range(copies_for(n * k // 2))]
+        weights = weight_sets(n, k, dtype)
         for m in ROWS:
             xs = [torch.randn(m, k, dtype=dtype, device="cuda") for _ in weights]
             fp16 = timer([partial(F.linear, x, w) for w, x in zip(weights, xs)])
@@ -149,13 +171,8 @@ def linear_rows(dtype: torch.dtype, copy: float, timer: Timer) -> list[list[str]
                 torch_out = F.linear(xs[0], torch_dequantize(q, s, bits, group_size))
                 error = ((ours_out.double() - torch_out.double()).norm() / torch_out.double().norm()).item()
                 assert error < 2e-2, f"ncclkit and torch disagree: relative difference {error:.1e}"
-                pairs = list(zip(xs, quantized))
-                linear = partial(ops.weight_only_linear, bits=bits, group_size=group_size)
-                ours, static = (
-                    timer([partial(linear, x, q, s, static_weights=promise) for x, (q, s) in pairs])
-                    for promise in (False, True)
-                )
-                dequant = timer([partial(torch_linear, x, q, s, bits, group_size) for x, (q, s) in pairs])
+                ours, static = linear_times(xs, quantized, bits, group_size, timer)
+                dequant = timer([partial(torch_linear, x, q, s, bits, group_size) for x, (q, s) in zip(xs, quantized)])
                 nbytes = q.nbytes + s.nbytes + xs[0].nbytes
                 name = f"int{bits}" + (f" g{group_size}" if group_size else "")
                 same = same_bytes_copy(nbytes, timer)
