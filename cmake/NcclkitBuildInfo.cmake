@@ -5,8 +5,13 @@
 # variables ncclkit_add_extension set for the target: gpu_language (CUDA or HIP),
 # NCCLKIT_CUDA_ARCHS_* or NCCLKIT_HIP_ARCHS, NCCLKIT_FEATURES, NCCLKIT_NCCL_PROVIDER (off for an
 # extension without NCCL), NCCLKIT_NCCL_WHEEL, NCCL_* (from FindNCCL, or FindRCCL's under those
-# names), and CMake's project, compiler and Python variables. A HIP build's record has "hip" where
-# a CUDA build's has "cuda".
+# names), NCCLKIT_NCCL_FLOOR* and NCCLKIT_NCCL_REQUIREMENT (NcclkitNcclFloor.cmake),
+# NCCLKIT_NCCL_WEAK_ENTRY_POINTS (NcclkitNcclBinding.cmake), ARG_FEATURES (the features required),
+# and CMake's project, compiler and Python variables. A HIP build's record has "hip" where a CUDA
+# build's has "cuda". "nccl" holds the header built against (version, version_code), the floor, the
+# requirement on the nvidia-nccl wheel, and each feature with its release and entry points.
+
+include(NcclkitFeatures)
 
 # The commit being built: NCCLKIT_GIT_COMMIT (for builds from a tree without .git, e.g. in docker),
 # else git, marked -dirty when the tree has changes, else "unknown".
@@ -86,6 +91,34 @@ function(_ncclkit_hip_record var)
   set(${var} "${info}" PARENT_SCOPE)
 endfunction()
 
+# The floor, the requirement and the feature table in the "nccl" object in variable <var>.
+function(_ncclkit_nccl_floor_record var)
+  set(nccl "${${var}}")
+  _ncclkit_json_set_string(nccl floor "${NCCLKIT_NCCL_FLOOR}")
+  _ncclkit_json_set_string(nccl floor_reason "${NCCLKIT_NCCL_FLOOR_REASON}")
+  if(NCCLKIT_NCCL_REQUIREMENT)
+    _ncclkit_json_set_string(nccl requirement "${NCCLKIT_NCCL_REQUIREMENT}")
+  else()
+    string(JSON nccl SET "${nccl}" requirement null)
+  endif()
+  _ncclkit_json_strings(required ${ARG_FEATURES})
+  string(JSON nccl SET "${nccl}" required_features "${required}")
+  _ncclkit_json_strings(weak ${NCCLKIT_NCCL_WEAK_ENTRY_POINTS})
+  string(JSON nccl SET "${nccl}" weak_entry_points "${weak}")
+  set(table "{}")
+  ncclkit_nccl_feature_names(names)
+  foreach(name IN LISTS names)
+    ncclkit_nccl_feature(${name} gate)
+    set(feature "{}")
+    _ncclkit_json_set_string(feature since "${gate_SINCE}")
+    _ncclkit_json_strings(entry_points ${gate_ENTRY_POINTS})
+    string(JSON feature SET "${feature}" entry_points "${entry_points}")
+    string(JSON table SET "${table}" ${name} "${feature}")
+  endforeach()
+  string(JSON nccl SET "${nccl}" features "${table}")
+  set(${var} "${nccl}" PARENT_SCOPE)
+endfunction()
+
 function(ncclkit_write_build_record target module output)
   _ncclkit_git_commit(commit)
   string(TIMESTAMP built "%Y-%m-%dT%H:%M:%SZ" UTC)  # honours SOURCE_DATE_EPOCH
@@ -128,7 +161,7 @@ function(ncclkit_write_build_record target module output)
   set(nccl "{}")
   _ncclkit_json_set_string(nccl provider "${NCCLKIT_NCCL_PROVIDER}")
   if(NCCLKIT_NCCL_PROVIDER STREQUAL "off")
-    foreach(key IN ITEMS version version_code include_dir library wheel)
+    foreach(key IN ITEMS version version_code include_dir library wheel floor requirement)
       string(JSON nccl SET "${nccl}" ${key} null)
     endforeach()
     string(JSON nccl SET "${nccl}" static false)
@@ -161,6 +194,7 @@ function(ncclkit_write_build_record target module output)
       _ncclkit_json_set_string(nccl source_commit "${NCCL_SOURCE_COMMIT}")
       _ncclkit_json_set_string(nccl build_style "${NCCL_BUILD_STYLE}")
     endif()
+    _ncclkit_nccl_floor_record(nccl)
   endif()
   string(JSON info SET "${info}" nccl "${nccl}")
 

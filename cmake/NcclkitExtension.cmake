@@ -9,11 +9,15 @@
 # ncclkit.compat.check_extension() checks against the machine at run time.
 #
 #   NCCL      link NCCL (NCCLKIT_NCCL_STATIC: libnccl_static.a), found once per configure as
-#             NCCLKIT_NCCL says, with an RPATH to where it is at run time. With NCCLKIT_NCCL=rccl
-#             this is RCCL, as below: one CMakeLists serves CUDA and ROCm builds.
+#             NCCLKIT_NCCL says, with an RPATH to where it is at run time. The extension runs
+#             with every NCCL from its floor on (NcclkitNcclFloor.cmake): its sources include
+#             ncclkit's <nccl.h>, which binds the entry points newer than the floor weakly
+#             (NcclkitNcclBinding.cmake). With NCCLKIT_NCCL=rccl this is RCCL, as below: one
+#             CMakeLists serves CUDA and ROCm builds.
 #   RCCL      link RCCL (FindRCCL), for ROCm: needs NCCLKIT_NCCL=rccl or auto.
-#   FEATURES  NCCL features the extension needs (COMM_SPLIT, FP8, ...: the NCCLKIT_HAS_* names);
-#             one the found NCCL lacks is a configure error.
+#   FEATURES  NCCL features the extension cannot do without (COMM_SPLIT, FP8, ...: the
+#             NCCLKIT_HAS_* names): one the found NCCL's header lacks is a configure error, and
+#             each raises the floor to the release that brought it.
 #   RECORD_FEATURES  macros the extension's build decides itself (NAME=integer), recorded beside
 #             the NCCL ones in the build record's features.
 #
@@ -22,32 +26,29 @@
 # names), with the HIP runtime linked as CMake's HIP language links it.
 #
 # Every extension gets the generated header <ncclkit/config.h> with NCCLKIT_WITH_NCCL (or
-# NCCLKIT_WITH_RCCL), NCCLKIT_NCCL_VERSION_CODE and the NCCLKIT_HAS_* macros of the NCCL it links
-# (all 0 without).
+# NCCLKIT_WITH_RCCL), NCCLKIT_NCCL_VERSION_CODE, NCCLKIT_NCCL_FLOOR_CODE and the NCCLKIT_HAS_*
+# macros of the NCCL it links (all 0 without); see NcclkitFeatures.cmake.
 
 include(NcclkitBuildInfo)
 include(NcclkitBuildSpeed)
 include(NcclkitCudaArchs)
 include(NcclkitFeatures)
+include(NcclkitNcclBinding)
+include(NcclkitNcclFloor)
 include(NcclkitProvider)
 
-# FEATURES the found NCCL lacks, with the release that brought each.
+# FEATURES the found NCCL's header lacks, with the release that brought each.
 function(_ncclkit_require_features name)
   set(missing "")
   foreach(feature IN LISTS ARGN)
-    string(TOUPPER "${feature}" feature)
-    list(FIND NCCLKIT_FEATURES "NCCLKIT_HAS_${feature}=1" has)
-    if(has EQUAL -1)
-      list(FIND NCCLKIT_FEATURES "NCCLKIT_HAS_${feature}=0" known)
-      if(known EQUAL -1)
-        string(REGEX REPLACE "=[^;]*" "" names "${NCCLKIT_NCCL_FEATURE_GATES}")
-        list(JOIN names ", " names)
-        message(FATAL_ERROR "ncclkit_add_extension(${name}): unknown feature '${feature}'. Features: ${names}.")
-      endif()
-      set(gate ${NCCLKIT_NCCL_FEATURE_GATES})
-      list(FILTER gate INCLUDE REGEX "^${feature}=")
-      string(REPLACE "${feature}=" "" since "${gate}")
-      list(APPEND missing "${feature} (NCCL ${since})")
+    ncclkit_nccl_feature(${feature} gate)
+    if(gate_SINCE STREQUAL "")
+      ncclkit_nccl_feature_names(names)
+      list(JOIN names ", " names)
+      message(FATAL_ERROR "ncclkit_add_extension(${name}): unknown feature '${feature}'. Features: ${names}.")
+    endif()
+    if(NCCL_VERSION_CODE LESS gate_SINCE_CODE)
+      list(APPEND missing "${feature} (NCCL ${gate_SINCE})")
     endif()
   endforeach()
   if(missing)
@@ -194,8 +195,16 @@ function(ncclkit_add_extension name)
   if(rccl)
     set(library RCCL)
   endif()
-  ncclkit_nccl_features("${NCCL_VERSION_CODE}" "${include_dir}/ncclkit/config.h" ${library})
-  _ncclkit_require_features(${name} ${ARG_FEATURES})
+  set(NCCLKIT_NCCL_WEAK_ENTRY_POINTS "")
+  if(ARG_NCCL)
+    string(TOUPPER "${ARG_FEATURES}" ARG_FEATURES)
+    _ncclkit_require_features(${name} ${ARG_FEATURES})
+    ncclkit_nccl_floor(${name} FEATURES ${ARG_FEATURES})
+  endif()
+  ncclkit_nccl_features("${NCCL_VERSION_CODE}" "${NCCLKIT_NCCL_FLOOR_CODE}" "${include_dir}/ncclkit/config.h" ${library})
+  if(ARG_NCCL AND NOT rccl)
+    ncclkit_bind_nccl(${name} "${include_dir}")
+  endif()
   foreach(feature IN LISTS ARG_RECORD_FEATURES)
     if(NOT feature MATCHES "^[A-Za-z_][A-Za-z0-9_]*=-?[0-9]+$")
       message(FATAL_ERROR "ncclkit_add_extension(${name}): RECORD_FEATURES entry '${feature}' is not NAME=<integer>.")

@@ -1,22 +1,45 @@
-# ncclkit_nccl_features(<version_code> <header> [RCCL])
+# ncclkit_nccl_features(<version_code> <floor_code> <header> [RCCL])
 #
 # Writes <header> (ncclkit/config.h) with NCCLKIT_WITH_NCCL (NCCLKIT_WITH_RCCL instead, given
-# RCCL), NCCLKIT_NCCL_VERSION_CODE and one NCCLKIT_HAS_<feature> per version-gated NCCL API the
-# bindings use, each derived from the header's (NCCL-compatible) version code (0 when building
-# without NCCL). Sets NCCLKIT_FEATURES in the caller: a list of NAME=VALUE, the same macros, for
-# the build info.
+# RCCL), NCCLKIT_NCCL_VERSION_CODE (the header's) and NCCLKIT_NCCL_FLOOR_CODE (the oldest NCCL
+# the extension runs with, NcclkitNcclFloor.cmake), and per NCCL feature of the table below:
+#   NCCLKIT_HAS_<feature>          1 when the header has it (0 when building without NCCL)
+#   NCCLKIT_NCCL_SINCE_<feature>   the version code of the release that brought it
+#   NCCLKIT_NCCL_SINCE_<function>  the same for each of its entry points the header has
+# Sets NCCLKIT_FEATURES in the caller: NCCLKIT_WITH_*, NCCLKIT_NCCL_VERSION_CODE and the
+# NCCLKIT_HAS_* macros as a list of NAME=VALUE, for the build record.
+#
+# The header decides what an extension can call; the NCCL the process loaded decides what it may
+# call (<ncclkit/nccl.h> asks it); the floor decides what the wheel requires.
+include_guard(GLOBAL)
 
-# Feature and the first NCCL release that has it (the gates PyTorch's NCCLUtils.hpp uses).
+# Each feature: the first NCCL release that has it, then the entry points it adds (none for a data
+# type or an op). NCCL_VERSION_CODE of a release is at least the code of the version given.
 set(NCCLKIT_NCCL_FEATURE_GATES
   BF16=2.10.0
   AVG=2.10.0
-  GET_LAST_ERROR=2.13.0
-  COMM_CONFIG=2.14.0
-  COMM_SPLIT=2.18.0
-  BUFFER_REGISTRATION=2.19.0
+  GET_LAST_ERROR=2.13.0:ncclGetLastError
+  COMM_CONFIG=2.14.0:ncclCommInitRankConfig
+  COMM_SPLIT=2.18.0:ncclCommSplit
+  BUFFER_REGISTRATION=2.19.0:ncclCommRegister,ncclCommDeregister
+  MEM_ALLOC=2.19.0:ncclMemAlloc,ncclMemFree
+  GROUP_SIMULATE=2.22.0:ncclGroupSimulateEnd
+  COMM_INIT_SCALABLE=2.23.0:ncclCommInitRankScalable
   FP8=2.24.0
-  COMM_SHRINK=2.27.0
-  WINDOW_REGISTRATION=2.27.0)
+  COMM_SHRINK=2.27.0:ncclCommShrink
+  WINDOW_REGISTRATION=2.27.0:ncclCommWindowRegister,ncclCommWindowDeregister
+  ALL_TO_ALL=2.28.0:ncclAlltoAll
+  GATHER=2.28.0:ncclGather
+  SCATTER=2.28.0:ncclScatter
+  COMM_REVOKE=2.28.7:ncclCommRevoke
+  COMM_GROW=2.29.0:ncclCommGrow,ncclCommGetUniqueId
+  ONE_SIDED=2.29.0:ncclPutSignal,ncclSignal,ncclWaitSignal
+  WINDOW_USER_PTR=2.29.0:ncclWinGetUserPtr
+  COMM_SUSPEND=2.29.7:ncclCommSuspend,ncclCommResume
+  COMM_MEM_STATS=2.29.7:ncclCommMemStats
+  PARAMS=2.30.4:ncclParamBind,ncclParamGet,ncclParamGetI8,ncclParamGetI16,ncclParamGetI32,ncclParamGetI64,ncclParamGetU8,ncclParamGetU16,ncclParamGetU32,ncclParamGetU64,ncclParamGetStr,ncclParamGetParameter,ncclParamGetAllParameterKeys,ncclParamDumpAll
+  COLLECTIVE_CONFIG=2.31.0:ncclAllReduceConfig,ncclAllGatherConfig,ncclAlltoAllConfig,ncclBroadcastConfig,ncclGatherConfig,ncclReduceConfig,ncclReduceScatterConfig,ncclScatterConfig
+  ENCRYPTION=2.32.0:ncclSetEncryption)
 
 # NCCL_VERSION(X,Y,Z) from nccl.h: the encoding changed after 2.8.
 function(ncclkit_nccl_version_code version out)
@@ -32,32 +55,59 @@ function(ncclkit_nccl_version_code version out)
   set(${out} "${code}" PARENT_SCOPE)
 endfunction()
 
-function(ncclkit_nccl_features version_code header)
+# One entry of NCCLKIT_NCCL_FEATURE_GATES, by name: <prefix>_SINCE (X.Y.Z), <prefix>_SINCE_CODE and
+# <prefix>_ENTRY_POINTS (a list) in the caller; <prefix>_SINCE is empty for an unknown name.
+function(ncclkit_nccl_feature name prefix)
+  set(since "")
+  set(entry_points "")
+  foreach(gate IN LISTS NCCLKIT_NCCL_FEATURE_GATES)
+    if(gate MATCHES "^${name}=([0-9.]+):?(.*)$")
+      set(since "${CMAKE_MATCH_1}")
+      string(REPLACE "," ";" entry_points "${CMAKE_MATCH_2}")
+      ncclkit_nccl_version_code("${since}" since_code)
+      set(${prefix}_SINCE_CODE "${since_code}" PARENT_SCOPE)
+    endif()
+  endforeach()
+  set(${prefix}_SINCE "${since}" PARENT_SCOPE)
+  set(${prefix}_ENTRY_POINTS "${entry_points}" PARENT_SCOPE)
+endfunction()
+
+# The names of every feature of the table, in its order.
+function(ncclkit_nccl_feature_names out)
+  string(REGEX REPLACE "=[^;]*" "" names "${NCCLKIT_NCCL_FEATURE_GATES}")
+  set(${out} "${names}" PARENT_SCOPE)
+endfunction()
+
+function(ncclkit_nccl_features version_code floor_code header)
   set(with_nccl 0)
   set(with_rccl 0)
   if(NOT version_code)
     set(version_code 0)
-  elseif(ARGV2 STREQUAL "RCCL")
+    set(floor_code 0)
+  elseif(ARGV3 STREQUAL "RCCL")
     set(with_rccl 1)
   else()
     set(with_nccl 1)
   endif()
   set(features "NCCLKIT_WITH_NCCL=${with_nccl}" "NCCLKIT_WITH_RCCL=${with_rccl}" "NCCLKIT_NCCL_VERSION_CODE=${version_code}")
-  foreach(gate IN LISTS NCCLKIT_NCCL_FEATURE_GATES)
-    string(REPLACE "=" ";" gate "${gate}")
-    list(GET gate 0 name)
-    list(GET gate 1 since)
-    ncclkit_nccl_version_code("${since}" since_code)
-    if(version_code GREATER_EQUAL since_code)
+  set(since_macros "NCCLKIT_NCCL_FLOOR_CODE=${floor_code}")
+  ncclkit_nccl_feature_names(names)
+  foreach(name IN LISTS names)
+    ncclkit_nccl_feature(${name} gate)
+    list(APPEND since_macros "NCCLKIT_NCCL_SINCE_${name}=${gate_SINCE_CODE}")
+    if(version_code GREATER_EQUAL gate_SINCE_CODE)
       list(APPEND features "NCCLKIT_HAS_${name}=1")
+      foreach(entry_point IN LISTS gate_ENTRY_POINTS)
+        list(APPEND since_macros "NCCLKIT_NCCL_SINCE_${entry_point}=${gate_SINCE_CODE}")
+      endforeach()
     else()
       list(APPEND features "NCCLKIT_HAS_${name}=0")
     endif()
   endforeach()
 
   set(lines "")
-  foreach(feature IN LISTS features)
-    string(REPLACE "=" " " define "${feature}")
+  foreach(macro IN LISTS features since_macros)
+    string(REPLACE "=" " " define "${macro}")
     string(APPEND lines "#define ${define}\n")
   endforeach()
   file(CONFIGURE OUTPUT "${header}" CONTENT

@@ -14,12 +14,10 @@ NCCL_RECORD = "ncclkit/_comm.build.json"
 
 
 def runtime_requirements(build_info: dict) -> list[str]:
-    """The NCCL wheel the extension was linked against: same CUDA and NCCL major, not older."""
-    nccl = build_info["nccl"]
-    if nccl["provider"] != "wheel":
-        return []
-    major = int(nccl["version"].split(".")[0])
-    return [f"{nccl['wheel']}>={nccl['version']},<{major + 1}"]
+    """The nvidia-nccl wheel the extension was linked against, from its floor on, of the same NCCL
+    major (cmake/NcclkitNcclFloor.cmake writes it into the record); none for NCCL from elsewhere."""
+    requirement = build_info["nccl"]["requirement"]
+    return [requirement] if requirement else []
 
 
 def _with_requirements(metadata: str, requirements: list[str]) -> str:

@@ -15,11 +15,15 @@ from ncclkit_build.options import build_option  # noqa: E402
 
 
 def nccl_info(provider: str) -> dict:
-    return {"nccl": {"provider": provider, "version": "2.28.9", "wheel": "nvidia-nccl-cu13"}}
+    """A build record's NCCL, built against the 2.32.3 header; the wheel provider requires the floor."""
+    requirement = "nvidia-nccl-cu13>=2.27.7,<3" if provider == "wheel" else None
+    return {
+        "nccl": {"provider": provider, "version": "2.32.3", "wheel": "nvidia-nccl-cu13", "requirement": requirement}
+    }
 
 
-def test_wheel_provider_requires_its_wheel_same_major_not_older() -> None:
-    assert wheel.runtime_requirements(nccl_info("wheel")) == ["nvidia-nccl-cu13>=2.28.9,<3"]
+def test_wheel_provider_requires_its_wheel_from_the_floor_not_the_header() -> None:
+    assert wheel.runtime_requirements(nccl_info("wheel")) == ["nvidia-nccl-cu13>=2.27.7,<3"]
 
 
 @pytest.mark.parametrize("provider", ["explicit", "config", "toolkit", "system", "off"])
@@ -165,7 +169,7 @@ def test_finished_wheel_is_renamed_for_an_index_with_a_valid_record(tmp_path: Pa
         assert {n.split("/")[0] for n in names} == {"ncclkit", "ncclkit_cu13-0.1.0.dist-info"}
         metadata = archive.read("ncclkit_cu13-0.1.0.dist-info/METADATA").decode()
         assert "\nName: ncclkit-cu13\n" in metadata
-        assert "\nRequires-Dist: nvidia-nccl-cu13>=2.28.9,<3\n" in metadata
+        assert "\nRequires-Dist: nvidia-nccl-cu13>=2.27.7,<3\n" in metadata
         record = archive.read("ncclkit_cu13-0.1.0.dist-info/RECORD").decode().splitlines()
         assert sorted(line.split(",")[0] for line in record) == sorted(names)
         for line in record:

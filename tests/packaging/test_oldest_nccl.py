@@ -78,8 +78,11 @@ def test_bindings_build_against_nccl_2_18_with_newer_features_off(oldest_nccl: P
         check=True,
     )
     subprocess.run(["cmake", "--build", str(build)], check=True)
-    features = json.loads((build / "src" / "_comm.build.json").read_text())["features"]
-    assert features == {
+    record = json.loads((build / "src" / "_comm.build.json").read_text())
+    newer = ["BUFFER_REGISTRATION", "MEM_ALLOC", "GROUP_SIMULATE", "COMM_INIT_SCALABLE", "FP8", "COMM_SHRINK"]
+    newer += ["WINDOW_REGISTRATION", "ALL_TO_ALL", "GATHER", "SCATTER", "COMM_REVOKE", "COMM_GROW", "ONE_SIDED"]
+    newer += ["WINDOW_USER_PTR", "COMM_SUSPEND", "COMM_MEM_STATS", "PARAMS", "COLLECTIVE_CONFIG", "ENCRYPTION"]
+    assert record["features"] == {
         "NCCLKIT_WITH_NCCL": 1,
         "NCCLKIT_WITH_RCCL": 0,
         "NCCLKIT_NCCL_VERSION_CODE": 21803,
@@ -88,11 +91,11 @@ def test_bindings_build_against_nccl_2_18_with_newer_features_off(oldest_nccl: P
         "NCCLKIT_HAS_GET_LAST_ERROR": 1,
         "NCCLKIT_HAS_COMM_CONFIG": 1,
         "NCCLKIT_HAS_COMM_SPLIT": 1,
-        "NCCLKIT_HAS_BUFFER_REGISTRATION": 0,
-        "NCCLKIT_HAS_FP8": 0,
-        "NCCLKIT_HAS_COMM_SHRINK": 0,
-        "NCCLKIT_HAS_WINDOW_REGISTRATION": 0,
+        **{f"NCCLKIT_HAS_{name}": 0 for name in newer},
     }
+    # The floor for CUDA 13 is above this header: nothing the header has can be missing, none weak.
+    assert (record["nccl"]["floor"], record["nccl"]["weak_entry_points"]) == ("2.27.7", [])
     config_h = (build / "src" / "_comm_include" / "ncclkit" / "config.h").read_text()
     assert "#define NCCLKIT_HAS_FP8 0\n" in config_h
     assert "#define NCCLKIT_NCCL_VERSION_CODE 21803\n" in config_h
+    assert "#define NCCLKIT_NCCL_FLOOR_CODE 22707\n" in config_h

@@ -44,12 +44,12 @@ def test_wheel_name_carries_the_cuda_label_and_python_tags(built_wheel: Path) ->
     assert built_wheel.name == f"ncclkit-0.1.0+cu{major}{minor}-{py}-{py}-{platform}.whl"
 
 
-def test_metadata_requires_the_nccl_wheel_it_was_built_against(wheel_metadata, build_info: dict) -> None:
+def test_metadata_requires_the_nccl_wheel_it_was_built_against_from_its_floor(wheel_metadata, build_info: dict) -> None:
     nccl = build_info["nccl"]
     assert nccl["provider"] == "wheel"
     assert nccl["wheel"] == f"nvidia-nccl-cu{build_info['cuda']['nvcc_version'].split('.')[0]}"
     runtime = [r for r in wheel_metadata.get_all("Requires-Dist") if "extra ==" not in r]
-    assert runtime == [f"{nccl['wheel']}>={nccl['version']},<3"]
+    assert runtime == [f"{nccl['wheel']}>={nccl['floor']},<3"] == [nccl["requirement"]]
     assert wheel_metadata["Version"] == build_info["version"]
 
 
