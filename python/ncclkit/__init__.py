@@ -12,17 +12,20 @@ import importlib
 import os
 
 from .build_info import build_info
-from .comm import Communicator, UniqueId, get_version, group
+from .comm import Communicator, UniqueId, get_version, group, nccl_parameters
 from .compat import check
 from .distributed import init_from_env
-from .errors import CompatibilityError, NcclError
+from .errors import CompatibilityError, NcclError, NcclUnavailableError
+from .features import Feature, nccl_features
 
 __version__: str = build_info()["version"]
 
 __all__ = [
     "CompatibilityError",
     "Communicator",
+    "Feature",
     "NcclError",
+    "NcclUnavailableError",
     "UniqueId",
     "__version__",
     "build_info",
@@ -30,6 +33,8 @@ __all__ = [
     "get_version",
     "group",
     "init_from_env",
+    "nccl_features",
+    "nccl_parameters",
 ]
 
 if os.environ.get("NCCLKIT_SKIP_IMPORT_CHECK") != "1":

@@ -12,16 +12,26 @@ from typing import Any
 from . import bench, compat, wheel_check
 from .build_info import PACKAGE_DIR, build_info, read_record
 from .errors import CompatibilityError
+from .features import features
 
 # ncclkit's CMake package, installed by the build beside the Python package.
 CMAKE_DIR = PACKAGE_DIR / "cmake"
 
 
+def _feature_rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
+    """One row per NCCL feature: its release, whether it is compiled in and available, and why not."""
+    rows = []
+    for feature in features(build, facts.nccl_loaded_code, facts.nccl_exports).values():
+        if not feature.compiled:
+            status = feature.reason
+        else:
+            status = "compiled in, " + ("available" if feature.available else f"unavailable: {feature.reason}")
+        rows.append((f"  {feature.name}", f"NCCL {feature.since}: {status}"))
+    return rows
+
+
 def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
     cuda, nccl = build["cuda"], build["nccl"]
-    features = ", ".join(
-        k.removeprefix("NCCLKIT_HAS_") for k, v in build["features"].items() if k.startswith("NCCLKIT_HAS_") and v
-    )
     rows = [
         (build["package"], build["version"]),
         ("extension", build["module"]),
@@ -40,7 +50,10 @@ def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
     if nccl["provider"] != "off":
         rows += [
             ("NCCL built against", f"{nccl['version']} ({nccl['library']}{', static' if nccl['static'] else ''})"),
-            ("NCCL features", features or "-"),
+            ("NCCL floor", "{} ({})".format(*compat.nccl_floor(nccl))),
+            ("NCCL requirement", nccl.get("requirement") or "none (NCCL does not come from a wheel)"),
+            ("NCCL features", "required: " + (", ".join(nccl.get("required_features", [])).lower() or "none")),
+            *_feature_rows(build, facts),
         ]
     if nccl["provider"] == "source":
         rows.append(
@@ -84,13 +97,20 @@ def _kernel_features(kernels: dict[str, Any] | None) -> str:
 
 def info(build: dict[str, Any], as_json: bool, *, own: bool) -> int:
     """``own``: ncclkit's build, whose kernels' record is shown too; else one extension's."""
-    facts = compat.gather(full=True)
+    facts = compat.gather(build, full=True)
     found = compat.problems(facts, build, full=True)
     kernels = _kernels_record() if own else None
     if as_json:
+        runtime = dataclasses.asdict(facts)
+        if facts.nccl_exports is not None:
+            runtime["nccl_exports"] = sorted(facts.nccl_exports)
         report = {
             "build": build,
-            "runtime": dataclasses.asdict(facts),
+            "runtime": runtime,
+            "nccl_features": {
+                name: dataclasses.asdict(f)
+                for name, f in features(build, facts.nccl_loaded_code, facts.nccl_exports).items()
+            },
             "problems": [dataclasses.asdict(p) for p in found],
         }
         if own:
@@ -113,7 +133,7 @@ def info(build: dict[str, Any], as_json: bool, *, own: bool) -> int:
 
 
 def check(build: dict[str, Any]) -> int:
-    found = compat.problems(compat.gather(full=True), build, full=True)
+    found = compat.problems(compat.gather(build, full=True), build, full=True)
     for problem in found:
         print(f"- {problem}")
     print("ok" if not found else f"{len(found)} problem(s)")

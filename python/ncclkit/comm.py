@@ -13,6 +13,8 @@ from typing import Any
 from . import _comm_loader, custom_all_reduce
 from .buffers import Buffer, as_buffer
 from .build_info import build_info
+from .errors import NcclUnavailableError
+from .features import Feature, nccl_features, nccl_version_string
 
 
 @functools.cache  # per collective call, several times: the loader's checks once
@@ -30,6 +32,33 @@ def _cuda() -> ModuleType:
 def get_version() -> int:
     """ncclGetVersion() of the NCCL this process loaded (e.g. 22809 for 2.28.9)."""
     return _nccl().get_version()
+
+
+def nccl_parameters() -> dict[str, str]:
+    """NCCL's parameters (NCCL_ALGO, NCCL_PROTO, ...) and the value each has in this process, as
+    text: the documented ones, every one with NCCL_PARAM_DUMP_ALL=1. Needs NCCL 2.30.4 or newer,
+    at build and at run time (NcclUnavailableError)."""
+    nccl = _nccl()
+    if not hasattr(nccl, "parameters"):
+        raise _not_compiled_in("params")
+    return nccl.parameters()
+
+
+@functools.cache
+def _features() -> dict[str, Feature]:
+    return nccl_features()
+
+
+def _not_compiled_in(name: str) -> NcclUnavailableError:
+    """The error for a feature the header ncclkit was built against lacked."""
+    nccl = _nccl()
+    return NcclUnavailableError(
+        name,
+        _features()[name].since,
+        nccl_version_string(nccl.get_version()),
+        nccl.library_path(),
+        header=build_info()["nccl"]["version"],
+    )
 
 
 class UniqueId:
@@ -83,11 +112,6 @@ def _stream_handle(stream: Any) -> int:
             return int(getattr(stream, attribute))
     msg = f"stream must be an int handle, a torch.cuda.Stream or a cupy Stream, got {type(stream).__name__}"
     raise TypeError(msg)
-
-
-def _needs_newer_nccl(feature: str, since: str) -> NotImplementedError:
-    built = build_info()["nccl"]["version"]
-    return NotImplementedError(f"{feature} needs NCCL {since} or newer; this ncclkit was built against NCCL {built}")
 
 
 def _check_device(device: int, name: str = "device") -> None:
@@ -203,7 +227,7 @@ class Communicator:
             msg = "exclude_ranks is empty: shrink leaves out at least one rank (split(0) copies a communicator)"
             raise ValueError(msg)
         if not hasattr(live, "shrink"):
-            raise _needs_newer_nccl("shrink", "2.27")
+            raise _not_compiled_in("comm_shrink")
         handle = live.shrink(list(exclude_ranks), abort_first)
         return None if handle is None else Communicator(handle)
 
@@ -211,9 +235,27 @@ class Communicator:
         """Register `buf` with NCCL (ncclCommRegister, NCCL >= 2.19); returns the handle to deregister."""
         live = self._live()
         if not hasattr(live, "register_buffer"):
-            raise _needs_newer_nccl("buffer registration", "2.19")
+            raise _not_compiled_in("buffer_registration")
         buffer = self._buffer(buf, "buf")
         return live.register_buffer(buffer.ptr, buffer.nbytes)
+
+    def revoke(self) -> None:
+        """Stop every operation of this communicator in flight, on every rank that calls it, and
+        return once none is left (ncclCommRevoke, NCCL >= 2.28.7); then destroy(), abort(), split()
+        or shrink() it: no collective runs on it any more."""
+        live = self._live()
+        if not hasattr(live, "revoke"):
+            raise _not_compiled_in("comm_revoke")
+        live.revoke()
+
+    def supports(self, feature: str) -> bool:
+        """Whether this communicator's NCCL (the one this process loaded) has `feature`, a name of
+        ncclkit.nccl_features() such as "comm_shrink" or "fp8", and ncclkit was built with it."""
+        features = _features()
+        if feature not in features:
+            msg = f"feature must be one of {', '.join(features)}, got {feature!r}"
+            raise ValueError(msg)
+        return features[feature].available
 
     def deregister_buffer(self, handle: int) -> None:
         self._live().deregister_buffer(handle)

@@ -18,6 +18,7 @@ from typing import Any
 
 from .build_info import build_info, read_record
 from .errors import CompatibilityError
+from .features import features, loaded_exports, nccl_version_code, nccl_version_string
 
 # nvidia-nccl wheels of every CUDA major share nvidia/nccl/lib/libnccl.so.2.
 NCCL_WHEELS = ("nvidia-nccl-cu11", "nvidia-nccl-cu12", "nvidia-nccl-cu13")
@@ -38,6 +39,7 @@ class Facts:
     nccl_wheels: Mapping[str, str] = field(default_factory=dict)  # distribution -> version
     nccl_loaded_code: int | None = None  # ncclGetVersion() of the libnccl this process loaded
     nccl_loaded_file: str | None = None
+    nccl_exports: frozenset[str] | None = None  # the entry points of the feature table it defines
     driver_cuda: int | None = None  # cudaDriverGetVersion(), e.g. 13000; 0 without a driver
     gpus: tuple[Gpu, ...] | None = None
     torch_cuda: str | None = None  # torch.version.cuda, when torch is installed
@@ -52,13 +54,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.what}: found {self.found}; expected {self.expected}. Fix: {self.fix}"
-
-
-def nccl_version_string(code: int) -> str:
-    """NCCL_VERSION_CODE as X.Y.Z (the encoding changed after 2.8)."""
-    if code < 10000:
-        return f"{code // 1000}.{code % 1000 // 100}.{code % 100}"
-    return f"{code // 10000}.{code % 10000 // 100}.{code % 100}"
 
 
 def _cuda_string(version: int) -> str:
@@ -79,14 +74,29 @@ def check_python(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
     ]
 
 
+def nccl_floor(nccl: Mapping[str, Any]) -> tuple[str, str]:
+    """The oldest NCCL an extension runs with, and why; a record older than the floor has none,
+    and needed the header's own version."""
+    if nccl.get("floor"):
+        return nccl["floor"], nccl["floor_reason"]
+    return nccl["version"], "the header's version (a build record without a floor)"
+
+
+def _upgrade_hint(nccl: Mapping[str, Any], floor: str) -> str:
+    return f"pip install -U '{nccl['wheel']}>={floor}'" if nccl["wheel"] else f"load NCCL {floor} or newer"
+
+
 def check_nccl(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
-    header_code = build["nccl"]["version_code"]
-    if header_code is None or facts.nccl_loaded_code is None:
+    """The loaded NCCL against the floor and the major: the header only decides what can be
+    called, and what the loaded NCCL lacks of it is a call-time NcclUnavailableError."""
+    nccl = build["nccl"]
+    if nccl["version_code"] is None or facts.nccl_loaded_code is None:
         return []
-    header, loaded = nccl_version_string(header_code), nccl_version_string(facts.nccl_loaded_code)
+    floor, floor_reason = nccl_floor(nccl)
+    loaded = nccl_version_string(facts.nccl_loaded_code)
     where = f"NCCL {loaded} loaded from {facts.nccl_loaded_file or 'an unknown file'}"
-    expected = f"NCCL {header.split('.')[0]}.x, {header} or newer (built against {build['nccl']['library']})"
-    if loaded.split(".")[0] != header.split(".")[0]:
+    expected = f"NCCL {floor} or newer, {floor.split('.')[0]}.x ({floor_reason}; built against {nccl['version']})"
+    if loaded.split(".")[0] != nccl["version"].split(".")[0]:
         return [
             Problem(
                 "NCCL major version",
@@ -96,17 +106,30 @@ def check_nccl(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
                 f"LD_LIBRARY_PATH and what was imported before it), or rebuild {build['package']} against this NCCL",
             )
         ]
-    if facts.nccl_loaded_code < header_code:
+    if facts.nccl_loaded_code < nccl_version_code(floor):
         return [
             Problem(
-                f"NCCL older than the header {build['module']} was compiled against",
+                f"NCCL older than the floor of {build['module']}",
                 where,
                 expected,
                 f"another package or LD_LIBRARY_PATH loaded an older libnccl.so.2 first; import {build['package']} "
-                f"before it, remove the stale path, or pip install -U {build['nccl']['wheel'] or 'nvidia-nccl-cu13'}",
+                f"before it, remove the stale path, or {_upgrade_hint(nccl, floor)}",
             )
         ]
-    return []
+    available = features(build, facts.nccl_loaded_code, facts.nccl_exports)
+    lacking = [available[name.lower()] for name in nccl.get("required_features", [])]
+    lacking = [f for f in lacking if not f.available]
+    if not lacking:
+        return []
+    newest = max((f.since for f in lacking), key=nccl_version_code)
+    return [
+        Problem(
+            f"NCCL without the features {build['module']} requires",
+            f"{where}: " + "; ".join(f"{f.name} (NCCL {f.since}): {f.reason}" for f in lacking),
+            f"{', '.join(f.name for f in lacking)}, which {build['module']} was built to require (FEATURES)",
+            f"load an NCCL that has them: {_upgrade_hint(nccl, newest)}",
+        )
+    ]
 
 
 def check_nccl_wheels(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
@@ -220,15 +243,17 @@ def loaded_nccl_files() -> list[str]:
     return sorted({line.split(None, 5)[-1] for line in maps.splitlines() if "/libnccl" in line})
 
 
-def gather(*, full: bool) -> Facts:
+def gather(build: Mapping[str, Any], *, full: bool) -> Facts:
+    """The facts the checks of `build` need; `full`: those that need a GPU too."""
     from . import _comm_loader
 
     comm = _comm_loader.load()
-    nccl_code = nccl_file = None
+    nccl_code = nccl_file = exports = None
     if comm is not None:
         nccl_code, nccl_file = comm.get_version(), os.path.realpath(comm.library_path())
+        exports = loaded_exports(build, nccl_file)
     if not full:
-        return Facts(sys.version_info[:2], installed_nccl_wheels(), nccl_code, nccl_file)
+        return Facts(sys.version_info[:2], installed_nccl_wheels(), nccl_code, nccl_file, exports)
     from . import _cuda
 
     gpus = tuple(Gpu(i, _cuda.device_name(i), _cuda.device_capability(i)) for i in range(_cuda.device_count()))
@@ -238,7 +263,14 @@ def gather(*, full: bool) -> Facts:
 
         torch_cuda = torch.version.cuda
     return Facts(
-        sys.version_info[:2], installed_nccl_wheels(), nccl_code, nccl_file, _cuda.driver_version(), gpus, torch_cuda
+        sys.version_info[:2],
+        installed_nccl_wheels(),
+        nccl_code,
+        nccl_file,
+        exports,
+        _cuda.driver_version(),
+        gpus,
+        torch_cuda,
     )
 
 
@@ -259,7 +291,7 @@ def check(*, full: bool = True) -> None:
     """Raise CompatibilityError naming every mismatch between this machine and ncclkit's build."""
     build = build_info()
     require_cuda_build(build)
-    found = problems(gather(full=full), build, full=full)
+    found = problems(gather(build, full=full), build, full=full)
     if found:
         raise CompatibilityError(found)
 
@@ -273,6 +305,6 @@ def check_extension(module: str, *, full: bool = True) -> None:
     """
     build = read_record(module)
     require_cuda_build(build, module)
-    found = problems(gather(full=full), build, full=full)
+    found = problems(gather(build, full=full), build, full=full)
     if found:
         raise CompatibilityError(found, module)

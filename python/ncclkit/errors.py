@@ -23,6 +23,35 @@ class NcclError(RuntimeError):
         return type(self), (self.call, self.code, self.name, self.message, self.last_error)
 
 
+class NcclUnavailableError(NotImplementedError):
+    """An NCCL entry point (or data type) this process cannot call: the NCCL it loaded is older
+    than the release that brought it or, given ``header``, the NCCL header the extension was built
+    against was. ``comm.supports()`` and ``ncclkit.nccl_features()`` tell beforehand."""
+
+    def __init__(self, name: str, since: str, loaded: str, library: str, header: str | None = None) -> None:
+        self.name = name
+        self.since = since
+        self.loaded = loaded
+        self.library = library
+        self.header = header
+        if header is None:
+            text = (
+                f"{name} came with NCCL {since}, and the NCCL this process loaded is {loaded} "
+                f"({library or 'unknown file'}). Fix: load NCCL {since} or newer (a newer nvidia-nccl wheel, "
+                "or a torch that pins one), or ask ncclkit.nccl_features() first and do without it"
+            )
+        else:
+            text = (
+                f"{name} came with NCCL {since}, and ncclkit was built against the header of NCCL {header}, "
+                f"so it is not compiled in. Fix: rebuild ncclkit against NCCL {since} or newer "
+                "(pip install -U nvidia-nccl-cuXX before building, or NCCL_ROOT=<a newer install>)"
+            )
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.name, self.since, self.loaded, self.library, self.header)
+
+
 class CompatibilityError(RuntimeError):
     """What this machine has does not match what ncclkit, or an extension built with it, was built for."""
 

@@ -1,6 +1,5 @@
 #include "comm/communicator.h"
 
-#include <dlfcn.h>
 #include <pybind11/pybind11.h>
 
 #include <stdexcept>
@@ -18,6 +17,13 @@ namespace {
 ncclDataType_t as_dtype(int dtype) {
   auto t = static_cast<ncclDataType_t>(dtype);
   element_size(t);  // throws for a type this build does not know
+#if NCCLKIT_HAS_FP8
+  // The header has the fp8 types; an NCCL older than 2.24 takes them for other numbers.
+  static const bool fp8_loaded = NCCLKIT_NCCL_FEATURE_AVAILABLE(FP8);
+  if ((t == ncclFloat8e4m3 || t == ncclFloat8e5m2) && !fp8_loaded) {
+    throw NcclUnavailable(t == ncclFloat8e4m3 ? "ncclFloat8e4m3" : "ncclFloat8e5m2", NCCLKIT_NCCL_SINCE_FP8);
+  }
+#endif
   return t;
 }
 
@@ -98,7 +104,10 @@ ncclComm_t Communicator::checked() const {
 }
 
 void Communicator::wait_ready() const {
-  if (blocking_) return;
+  if (!blocking_) wait_quiescent();
+}
+
+void Communicator::wait_quiescent() const {
   py::gil_scoped_release release;
   ncclResult_t state = ncclInProgress;
   while (state == ncclInProgress) {
@@ -134,6 +143,7 @@ std::unique_ptr<Communicator> Communicator::split(int color, int key) {
 #if NCCLKIT_HAS_COMM_SHRINK
 std::unique_ptr<Communicator> Communicator::shrink(std::vector<int> exclude_ranks, bool abort_first) {
   ncclComm_t parent = checked();
+  NCCLKIT_REQUIRE_NCCL(ncclCommShrink);
   for (int rank : exclude_ranks) check_peer(rank, "excluded rank");
   DeviceGuard guard(device_);
   ncclComm_t child = nullptr;
@@ -149,9 +159,23 @@ std::unique_ptr<Communicator> Communicator::shrink(std::vector<int> exclude_rank
 }
 #endif
 
+#if NCCLKIT_HAS_COMM_REVOKE
+void Communicator::revoke() {
+  ncclComm_t comm = checked();
+  NCCLKIT_REQUIRE_NCCL(ncclCommRevoke);
+  DeviceGuard guard(device_);
+  {
+    py::gil_scoped_release release;
+    nccl_check(ncclCommRevoke(comm, NCCL_REVOKE_DEFAULT), "ncclCommRevoke", comm, /*in_progress_ok=*/true);
+  }
+  wait_quiescent();  // revoked, the communicator is ncclInProgress until nothing of it is in flight
+}
+#endif
+
 #if NCCLKIT_HAS_BUFFER_REGISTRATION
 Communicator::Ptr Communicator::register_buffer(Ptr buf, std::size_t nbytes) {
   ncclComm_t comm = checked();
+  NCCLKIT_REQUIRE_NCCL(ncclCommRegister);
   DeviceGuard guard(device_);
   void* handle = nullptr;
   py::gil_scoped_release release;
@@ -161,6 +185,7 @@ Communicator::Ptr Communicator::register_buffer(Ptr buf, std::size_t nbytes) {
 
 void Communicator::deregister_buffer(Ptr handle) {
   ncclComm_t comm = checked();
+  NCCLKIT_REQUIRE_NCCL(ncclCommDeregister);
   DeviceGuard guard(device_);
   py::gil_scoped_release release;
   check(ncclCommDeregister(comm, as_ptr(handle)), "ncclCommDeregister");
@@ -271,8 +296,15 @@ void Communicator::recv(Ptr buf, std::size_t count, int dtype, int peer, Ptr str
 void Communicator::all_to_all(Ptr send, Ptr recv, std::size_t count_per_peer, int dtype, Ptr stream) {
   ncclComm_t comm = checked();
   ncclDataType_t t = as_dtype(dtype);
-  const std::size_t block = count_per_peer * element_size(t);
   py::gil_scoped_release release;
+#if NCCLKIT_HAS_ALL_TO_ALL
+  if (NCCLKIT_NCCL_HAS_ENTRY_POINT(ncclAlltoAll)) {
+    check(ncclAlltoAll(as_ptr(send), as_ptr(recv), count_per_peer, t, comm, as_stream(stream)), "ncclAlltoAll");
+    return;
+  }
+#endif
+  // Below NCCL 2.28: a send and a receive per peer, in one group.
+  const std::size_t block = count_per_peer * element_size(t);
   check(ncclGroupStart(), "ncclGroupStart");
   for (int peer = 0; peer < world_size_; ++peer) {
     check(ncclSend(as_ptr(send + peer * block), count_per_peer, t, peer, comm, as_stream(stream)), "ncclSend");
@@ -292,18 +324,6 @@ std::string get_unique_id() {
   ncclUniqueId id;
   nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId");
   return std::string(id.internal, NCCL_UNIQUE_ID_BYTES);
-}
-
-int get_version() {
-  int version = 0;
-  nccl_check(ncclGetVersion(&version), "ncclGetVersion");
-  return version;
-}
-
-std::string library_path() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&ncclGetVersion), &info) == 0 || info.dli_fname == nullptr) return "";
-  return info.dli_fname;
 }
 
 }  // namespace ncclkit

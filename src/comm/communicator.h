@@ -43,6 +43,11 @@ class Communicator {
   // a communicator with operations that will never finish.
   std::unique_ptr<Communicator> shrink(std::vector<int> exclude_ranks, bool abort_first);
 #endif
+#if NCCLKIT_HAS_COMM_REVOKE
+  // Stops every operation in flight and waits until none is left; destroy, split and shrink may
+  // follow, collectives may not (ncclCommRevoke).
+  void revoke();
+#endif
 #if NCCLKIT_HAS_BUFFER_REGISTRATION
   // Registers [buf, buf + nbytes) with the communicator for zero-copy paths; returns the handle.
   Ptr register_buffer(Ptr buf, std::size_t nbytes);
@@ -72,6 +77,8 @@ class Communicator {
   ncclComm_t checked() const;
   // Waits until a non-blocking communicator's last operation has left the ncclInProgress state.
   void wait_ready() const;
+  // Waits until the communicator has left the ncclInProgress state (takes the GIL off this thread).
+  void wait_quiescent() const;
   void check(ncclResult_t code, const char* call) const;
   void check_peer(int peer, const char* what) const;
   std::optional<DeviceGuard> one_rank_guard(ncclRedOp_t op, Ptr send, Ptr recv, Ptr stream) const;
@@ -86,8 +93,5 @@ class Communicator {
 void group_start();
 void group_end();
 std::string get_unique_id();
-int get_version();
-// The file the loaded libnccl comes from (another module may have loaded a different one first).
-std::string library_path();
 
 }  // namespace ncclkit

@@ -7,6 +7,7 @@
 #include "comm/custom_all_reduce.h"
 #include "comm/dlpack.h"
 #include "comm/fast_all_reduce.h"
+#include "comm/loaded_nccl.h"
 #include "comm/nccl_error.h"
 #include "comm/types.h"
 #include "ncclkit/config.h"
@@ -15,23 +16,6 @@ namespace py = pybind11;
 using ncclkit::Communicator;
 
 namespace {
-
-py::dict feature_macros() {
-  py::dict features;
-  features["NCCLKIT_WITH_NCCL"] = NCCLKIT_WITH_NCCL;
-  features["NCCLKIT_WITH_RCCL"] = NCCLKIT_WITH_RCCL;
-  features["NCCLKIT_NCCL_VERSION_CODE"] = NCCLKIT_NCCL_VERSION_CODE;
-  features["NCCLKIT_HAS_BF16"] = NCCLKIT_HAS_BF16;
-  features["NCCLKIT_HAS_AVG"] = NCCLKIT_HAS_AVG;
-  features["NCCLKIT_HAS_GET_LAST_ERROR"] = NCCLKIT_HAS_GET_LAST_ERROR;
-  features["NCCLKIT_HAS_COMM_CONFIG"] = NCCLKIT_HAS_COMM_CONFIG;
-  features["NCCLKIT_HAS_COMM_SPLIT"] = NCCLKIT_HAS_COMM_SPLIT;
-  features["NCCLKIT_HAS_BUFFER_REGISTRATION"] = NCCLKIT_HAS_BUFFER_REGISTRATION;
-  features["NCCLKIT_HAS_FP8"] = NCCLKIT_HAS_FP8;
-  features["NCCLKIT_HAS_COMM_SHRINK"] = NCCLKIT_HAS_COMM_SHRINK;
-  features["NCCLKIT_HAS_WINDOW_REGISTRATION"] = NCCLKIT_HAS_WINDOW_REGISTRATION;
-  return features;
-}
 
 template <typename Map>
 py::dict as_dict(const Map& map) {
@@ -98,13 +82,22 @@ PYBIND11_MODULE(_comm, m) {
   ncclkit::register_nccl_error_translator();
 
   m.attr("header_version_code") = NCCL_VERSION_CODE;
-  m.attr("features") = feature_macros();
   m.attr("DTYPES") = as_dict(ncclkit::nccl_dtypes());
   m.attr("OPS") = as_dict(ncclkit::nccl_ops());
   m.attr("UNIQUE_ID_BYTES") = NCCL_UNIQUE_ID_BYTES;
 
-  m.def("get_version", &ncclkit::get_version, "ncclGetVersion() of the NCCL this process loaded");
-  m.def("library_path", &ncclkit::library_path, "File of the loaded libnccl");
+  m.def("get_version", &ncclkit::loaded_version, "ncclGetVersion() of the NCCL this process loaded");
+  m.def("library_path", &ncclkit::loaded_library_path, "File of the loaded libnccl");
+#if NCCLKIT_HAS_PARAMS
+  m.def(
+      "parameters",
+      [] {
+        py::dict out;
+        for (const auto& [name, value] : ncclkit::parameters()) out[py::str(name)] = py::str(value);
+        return out;
+      },
+      "NCCL's parameters and their values, as text (ncclParamGetAllParameterKeys, NCCL >= 2.30.4)");
+#endif
   m.def("get_unique_id", [] { return py::bytes(ncclkit::get_unique_id()); });
   m.def("group_start", &ncclkit::group_start);
   m.def("group_end", &ncclkit::group_end);
@@ -150,6 +143,9 @@ PYBIND11_MODULE(_comm, m) {
   ncclkit::bind_fast_all_reduce(comm);
 #if NCCLKIT_HAS_COMM_SHRINK
   comm.def("shrink", &Communicator::shrink, py::arg("exclude_ranks"), py::arg("abort_first") = false);
+#endif
+#if NCCLKIT_HAS_COMM_REVOKE
+  comm.def("revoke", &Communicator::revoke);
 #endif
 #if NCCLKIT_HAS_BUFFER_REGISTRATION
   comm.def("register_buffer", &Communicator::register_buffer, py::arg("buf"), py::arg("nbytes"));

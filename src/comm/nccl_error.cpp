@@ -2,6 +2,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include "comm/loaded_nccl.h"
+
 namespace py = pybind11;
 
 namespace ncclkit {
@@ -11,6 +13,11 @@ NcclError::NcclError(std::string call, ncclResult_t code, std::string last_error
       call_(std::move(call)),
       code_(code),
       last_error_(std::move(last_error)) {}
+
+NcclUnavailable::NcclUnavailable(std::string name, int since)
+    : std::runtime_error(name + " needs NCCL " + version_string(since) + ", newer than the NCCL loaded"),
+      name_(std::move(name)),
+      since_(since) {}
 
 const char* nccl_result_name(ncclResult_t code) {
   switch (code) {
@@ -46,6 +53,11 @@ void register_nccl_error_translator() {
       py::object cls = py::module_::import("ncclkit.errors").attr("NcclError");
       py::object error = cls(e.call(), static_cast<int>(e.code()), nccl_result_name(e.code()),
                              ncclGetErrorString(e.code()), e.last_error());
+      PyErr_SetObject(cls.ptr(), error.ptr());
+    } catch (const NcclUnavailable& e) {
+      py::object cls = py::module_::import("ncclkit.errors").attr("NcclUnavailableError");
+      py::object error = cls(e.name(), version_string(e.since()), version_string(loaded_version()),
+                             loaded_library_path());
       PyErr_SetObject(cls.ptr(), error.ptr());
     }
   });

@@ -20,11 +20,15 @@ inline hipError_t cudaGetLastError() { return hipGetLastError(); }
 inline const char* cudaGetErrorString(hipError_t error) { return hipGetErrorString(error); }
 inline const char* cudaGetErrorName(hipError_t error) { return hipGetErrorName(error); }
 
+// RCCL is linked as built, with nothing bound weakly: every entry point of its header is there.
+#define NCCLKIT_NCCL_HAS_ENTRY_POINT(fn) true
+#define NCCLKIT_NCCL_FEATURE_AVAILABLE(feature) NCCLKIT_HAS_##feature
+
 #else
 
 #include <cuda_runtime.h>
 #if NCCLKIT_WITH_NCCL  // not for an extension without NCCL (ncclkit._cuda)
-#include <nccl.h>
+#include <nccl.h>     // ncclkit_add_extension's, around NCCL's: it binds what the floor may lack
 #endif
 
 #endif

@@ -21,7 +21,7 @@ def test_check_passes() -> None:
 
 
 def test_facts_match_torch() -> None:
-    facts = compat.gather(full=True)
+    facts = compat.gather(ncclkit.build_info(), full=True)
     assert len(facts.gpus) == torch.cuda.device_count()
     assert facts.gpus[0].capability == torch.cuda.get_device_capability(0)
     assert facts.torch_cuda == torch.version.cuda
@@ -40,5 +40,5 @@ def test_info_json_names_the_loaded_library() -> None:
     ).stdout
     report = json.loads(out)
     assert report["problems"] == []
-    assert report["runtime"]["nccl_loaded_file"] == compat.gather(full=False).nccl_loaded_file
+    assert report["runtime"]["nccl_loaded_file"] == compat.gather(ncclkit.build_info(), full=False).nccl_loaded_file
     assert report["runtime"]["gpus"][0]["capability"] == list(torch.cuda.get_device_capability(0))

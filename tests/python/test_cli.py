@@ -28,29 +28,50 @@ def mismatched_machine(monkeypatch: pytest.MonkeyPatch) -> None:
         gpus=(Gpu(0, "NVIDIA H100 80GB HBM3", built_capability()),),
         torch_cuda=None,
     )
-    monkeypatch.setattr(compat, "gather", lambda full: facts)
+    monkeypatch.setattr(compat, "gather", lambda build, full: facts)
 
 
 def test_info_table_shows_build_and_machine(mismatched_machine: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["info"]) == 0
     out = capsys.readouterr().out
     assert "NCCL provider" in out
-    assert "GPU 0                 NVIDIA H100 80GB HBM3 (compute capability {}.{})".format(*built_capability()) in out
-    assert "CUDA driver           12.2" in out
+    assert "GPU 0                  NVIDIA H100 80GB HBM3 (compute capability {}.{})".format(*built_capability()) in out
+    assert "CUDA driver            12.2" in out
     assert "- CUDA driver too old: found a driver for CUDA 12.2" in out
     kernels = read_record("ncclkit._kernels")["features"]
-    assert f"kernel features       NCCLKIT_ENABLE_BF16={kernels['NCCLKIT_ENABLE_BF16']}, " in out
+    assert f"kernel features        NCCLKIT_ENABLE_BF16={kernels['NCCLKIT_ENABLE_BF16']}, " in out
+
+
+def test_info_shows_the_floor_and_each_feature_compiled_and_available(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    older = Facts(python=sys.version_info[:2], nccl_loaded_code=22707, nccl_loaded_file="/old/libnccl.so.2")
+    monkeypatch.setattr(compat, "gather", lambda build, full: older)
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    nccl = build_info()["nccl"]
+    assert f"NCCL floor             {nccl['floor']} ({nccl['floor_reason']})\n" in out
+    assert f"NCCL requirement       {nccl['requirement']}\n" in out
+    assert "NCCL features          required: none\n" in out
+    assert "  comm_shrink          NCCL 2.27.0: compiled in, available\n" in out
+    revoke = (
+        "compiled in, unavailable: the NCCL loaded, 2.27.7, is older"
+        if nccl["version_code"] >= 22807
+        else f"not compiled in: the header built against, NCCL {nccl['version']}, is older"
+    )
+    assert f"  comm_revoke          NCCL 2.28.7: {revoke}\n" in out
 
 
 def test_info_json(mismatched_machine: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["info", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"build", "runtime", "problems", "kernels"}
+    assert set(report) == {"build", "runtime", "nccl_features", "problems", "kernels"}
     assert report["kernels"]["module"] == "ncclkit._kernels"
     assert report["runtime"]["gpus"] == [
         {"index": 0, "name": "NVIDIA H100 80GB HBM3", "capability": list(built_capability())}
     ]
     assert report["problems"][0]["what"] == "CUDA driver too old"
+    assert report["nccl_features"]["comm_shrink"]["reason"] == "no NCCL is loaded"
 
 
 def test_check_exit_status(mismatched_machine: None, capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,7 +91,7 @@ def test_console_script_info_json_names_the_loaded_library() -> None:
     if script is None:
         pytest.skip("the ncclkit console script is not on PATH")
     report = json.loads(subprocess.run([script, "info", "--json"], check=True, capture_output=True, text=True).stdout)
-    assert report["runtime"]["nccl_loaded_file"] == compat.gather(full=False).nccl_loaded_file
+    assert report["runtime"]["nccl_loaded_file"] == compat.gather(build_info(), full=False).nccl_loaded_file
 
 
 def test_cmake_dir_holds_the_cmake_package() -> None:
@@ -93,7 +114,7 @@ def test_info_and_check_of_an_extension(
     install_extension({**build_info(), "package": "mypkg", "version": "1.2.3", "module": "mypkg._myext"})
     assert cli.main(["info", "--extension", "mypkg._myext"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("mypkg                 1.2.3\nextension             mypkg._myext\n")
+    assert out.startswith("mypkg                  1.2.3\nextension              mypkg._myext\n")
     assert cli.main(["check", "--extension", "mypkg._myext"]) == 1
 
 
@@ -112,7 +133,7 @@ def test_info_of_a_source_build_names_the_tree(
     }
     install_extension(record)
     assert cli.main(["info", "--extension", "mypkg._myext"]) == 0
-    assert "NCCL source           /src/nccl (commit 73cf1122, cmake build)\n" in capsys.readouterr().out
+    assert "NCCL source            /src/nccl (commit 73cf1122, cmake build)\n" in capsys.readouterr().out
 
 
 def rocm_record() -> dict:

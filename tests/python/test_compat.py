@@ -7,6 +7,7 @@ import copy
 import pytest
 from ncclkit import compat
 from ncclkit.compat import Facts, Gpu, Problem
+from ncclkit.features import Feature, features
 
 BUILD = {
     "package": "ncclkit",
@@ -19,6 +20,23 @@ BUILD = {
         "version_code": 22809,
         "wheel": "nvidia-nccl-cu13",
         "library": "/site/nvidia/nccl/lib/libnccl.so.2",
+        "static": False,
+        "floor": "2.27.7",
+        "floor_reason": "the floor for CUDA 13",
+        "requirement": "nvidia-nccl-cu13>=2.27.7,<3",
+        "required_features": [],
+        "features": {
+            "FP8": {"since": "2.24.0", "entry_points": []},
+            "COMM_SHRINK": {"since": "2.27.0", "entry_points": ["ncclCommShrink"]},
+            "COMM_REVOKE": {"since": "2.28.7", "entry_points": ["ncclCommRevoke"]},
+            "PARAMS": {"since": "2.30.4", "entry_points": ["ncclParamGetParameter"]},
+        },
+    },
+    "features": {
+        "NCCLKIT_HAS_FP8": 1,
+        "NCCLKIT_HAS_COMM_SHRINK": 1,
+        "NCCLKIT_HAS_COMM_REVOKE": 1,
+        "NCCLKIT_HAS_PARAMS": 0,
     },
 }
 GOOD = Facts(
@@ -47,19 +65,70 @@ def test_python_version() -> None:
     assert problem.expected == "Python 3.12 (the build's, cpython-312-x86_64-linux-gnu)"
 
 
-def test_loaded_nccl_older_than_the_header_names_the_file() -> None:
-    (problem,) = compat.check_nccl(facts(nccl_loaded_code=22803, nccl_loaded_file="/usr/lib/libnccl.so.2.28.3"), BUILD)
+def test_loaded_nccl_older_than_the_header_from_the_floor_on_is_fine() -> None:
+    assert compat.check_nccl(facts(nccl_loaded_code=22707), BUILD) == []
+    assert compat.check_nccl(facts(nccl_loaded_code=22803), BUILD) == []
+
+
+def test_loaded_nccl_older_than_the_floor_names_the_file() -> None:
+    (problem,) = compat.check_nccl(facts(nccl_loaded_code=22606, nccl_loaded_file="/usr/lib/libnccl.so.2.26.6"), BUILD)
     assert str(problem) == (
-        "NCCL older than the header ncclkit._comm was compiled against: "
-        "found NCCL 2.28.3 loaded from /usr/lib/libnccl.so.2.28.3; "
-        "expected NCCL 2.x, 2.28.9 or newer (built against /site/nvidia/nccl/lib/libnccl.so.2). "
+        "NCCL older than the floor of ncclkit._comm: found NCCL 2.26.6 loaded from /usr/lib/libnccl.so.2.26.6; "
+        "expected NCCL 2.27.7 or newer, 2.x (the floor for CUDA 13; built against 2.28.9). "
         "Fix: another package or LD_LIBRARY_PATH loaded an older libnccl.so.2 first; import ncclkit before it, "
-        "remove the stale path, or pip install -U nvidia-nccl-cu13"
+        "remove the stale path, or pip install -U 'nvidia-nccl-cu13>=2.27.7'"
     )
 
 
-def test_newer_loaded_nccl_is_fine() -> None:
-    assert compat.check_nccl(facts(nccl_loaded_code=23203), BUILD) == []
+def test_a_record_without_a_floor_needs_the_header_it_was_built_against() -> None:
+    build = copy.deepcopy(BUILD)
+    for key in ("floor", "floor_reason", "requirement", "required_features", "features"):
+        del build["nccl"][key]
+    (problem,) = compat.check_nccl(facts(nccl_loaded_code=22803), build)
+    assert problem.expected == (
+        "NCCL 2.28.9 or newer, 2.x (the header's version (a build record without a floor); built against 2.28.9)"
+    )
+
+
+def test_required_feature_the_loaded_nccl_lacks() -> None:
+    build = copy.deepcopy(BUILD)
+    build["nccl"].update(floor="2.28.7", floor_reason="FEATURES COMM_REVOKE", required_features=["COMM_REVOKE"])
+    # An NCCL that says it is 2.28.9 but defines no ncclCommRevoke (a build of its own, say).
+    lacking = facts(nccl_exports=frozenset({"ncclCommShrink"}))
+    (problem,) = compat.check_nccl(lacking, build)
+    assert str(problem) == (
+        "NCCL without the features ncclkit._comm requires: found NCCL 2.28.9 loaded from "
+        "/site/nvidia/nccl/lib/libnccl.so.2: comm_revoke (NCCL 2.28.7): the NCCL loaded lacks ncclCommRevoke; "
+        "expected comm_revoke, which ncclkit._comm was built to require (FEATURES). "
+        "Fix: load an NCCL that has them: pip install -U 'nvidia-nccl-cu13>=2.28.7'"
+    )
+    assert compat.check_nccl(facts(nccl_exports=frozenset({"ncclCommRevoke"})), build) == []
+
+
+@pytest.mark.parametrize(
+    ("loaded", "exports", "available", "reasons"),
+    [
+        (22809, None, {"fp8", "comm_shrink", "comm_revoke"}, {}),
+        (22803, None, {"fp8", "comm_shrink"}, {"comm_revoke": "the NCCL loaded, 2.28.3, is older"}),
+        (22809, frozenset(), {"fp8"}, {"comm_shrink": "the NCCL loaded lacks ncclCommShrink"}),
+        (None, None, set(), {"fp8": "no NCCL is loaded"}),
+    ],
+)
+def test_features_compiled_in_and_available(
+    loaded: int | None, exports: frozenset[str] | None, available: set[str], reasons: dict[str, str]
+) -> None:
+    found = features(BUILD, loaded, exports)
+    assert list(found) == ["fp8", "comm_shrink", "comm_revoke", "params"]
+    assert {name for name, f in found.items() if f.available} == available
+    assert all(found[name].reason == reason for name, reason in reasons.items())
+    assert found["params"] == Feature(
+        "params",
+        "2.30.4",
+        ("ncclParamGetParameter",),
+        compiled=False,
+        available=False,
+        reason="not compiled in: the header built against, NCCL 2.28.9, is older",
+    )
 
 
 def test_loaded_nccl_of_another_major() -> None:
@@ -148,7 +217,7 @@ def test_cheap_checks_leave_out_the_gpu_driver_and_torch() -> None:
 def test_check_raises_with_every_problem(monkeypatch: pytest.MonkeyPatch) -> None:
     from ncclkit import CompatibilityError
 
-    monkeypatch.setattr(compat, "gather", lambda full: facts(python=(3, 10), torch_cuda="12.1"))
+    monkeypatch.setattr(compat, "gather", lambda build, full: facts(python=(3, 10), torch_cuda="12.1"))
     monkeypatch.setattr(compat, "build_info", lambda: BUILD)
     with pytest.raises(CompatibilityError) as error:
         compat.check()
@@ -161,10 +230,10 @@ CONSUMER = {**copy.deepcopy(BUILD), "package": "mypkg", "module": "mypkg._myext"
 
 
 def test_consumer_problems_name_the_consumer() -> None:
-    older = facts(nccl_loaded_code=22803, nccl_loaded_file="/usr/lib/libnccl.so.2.28.3", python=(3, 11))
+    older = facts(nccl_loaded_code=22606, nccl_loaded_file="/usr/lib/libnccl.so.2.26.6", python=(3, 11))
     python, nccl = compat.problems(older, CONSUMER, full=False)
     assert python.fix == "install mypkg with this Python: python -m pip install --force-reinstall mypkg"
-    assert nccl.what == "NCCL older than the header mypkg._myext was compiled against"
+    assert nccl.what == "NCCL older than the floor of mypkg._myext"
     assert "import mypkg before it" in nccl.fix
 
 
@@ -174,14 +243,14 @@ def test_check_extension_reads_the_record_beside_the_extension(
     from ncclkit import CompatibilityError
 
     install_extension(CONSUMER)
-    monkeypatch.setattr(compat, "gather", lambda full: GOOD)
+    monkeypatch.setattr(compat, "gather", lambda build, full: GOOD)
     compat.check_extension("mypkg._myext")
-    monkeypatch.setattr(compat, "gather", lambda full: facts(nccl_loaded_code=22803))
+    monkeypatch.setattr(compat, "gather", lambda build, full: facts(nccl_loaded_code=22606))
     with pytest.raises(CompatibilityError) as error:
         compat.check_extension("mypkg._myext")
     assert error.value.module == "mypkg._myext"
     assert str(error.value).startswith(
-        "mypkg._myext does not match this machine:\n- NCCL older than the header mypkg._myext was compiled against"
+        "mypkg._myext does not match this machine:\n- NCCL older than the floor of mypkg._myext"
     )
     assert "`NCCLKIT_SKIP_IMPORT_CHECK=1 ncclkit info --extension mypkg._myext`" in str(error.value)
 
@@ -200,9 +269,12 @@ def test_check_extension_of_a_module_that_is_not_installed() -> None:
 def test_gather_on_this_machine_reads_the_loaded_nccl() -> None:
     import ncclkit
 
-    found = compat.gather(full=True)
+    found = compat.gather(ncclkit.build_info(), full=True)
     assert found.nccl_loaded_code == ncclkit.get_version()
     assert found.nccl_loaded_file in compat.loaded_nccl_files()
+    # The wheel's NCCL is the header's: it defines every entry point of the table.
+    assert found.nccl_exports is not None
+    assert {"ncclCommShrink", "ncclAlltoAll", "ncclCommRevoke", "ncclParamGetParameter"} <= found.nccl_exports
 
 
 def test_problem_text() -> None:
