@@ -10,12 +10,15 @@ import sys
 import zipfile
 from pathlib import Path
 
+import fake_libnccl
 import pytest
 from wheel_check import dynamic_section
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "extension"
-# Older than any NCCL the build environment gets from the index.
-OLDER_NCCL = "2.27.7"
+# The floor for CUDA 13 (cmake/NcclkitNcclFloor.cmake), older than any NCCL the build environment
+# gets from the index, and a release older than it.
+FLOOR = "2.27.7"
+BELOW_FLOOR = "2.26.6"
 
 
 @pytest.fixture(scope="module")
@@ -92,24 +95,69 @@ def test_ncclkit_info_shows_the_extension(example_python: Path) -> None:
     ncclkit = example_python.parent / "ncclkit"
     proc = subprocess.run([ncclkit, "info", "--extension", "ncclkit_example._ext"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("ncclkit_example       0.1.0\nextension             ncclkit_example._ext\n")
-    assert proc.stdout.endswith("problems              none\n")
+    assert proc.stdout.startswith("ncclkit_example        0.1.0\nextension              ncclkit_example._ext\n")
+    assert proc.stdout.endswith("problems               none\n")
 
 
-def test_an_older_nccl_loaded_first_is_a_compatibility_error(example_python: Path, tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", f"nvidia-nccl-cu13=={OLDER_NCCL}"]
-        + ["--dest", str(tmp_path)],
-        check=True,
+def extension_files(python: Path) -> list[Path]:
+    """ncclkit._comm and ncclkit_example._ext as installed in the venv of `python`."""
+    site = next(python.parent.parent.glob("lib/python*/site-packages"))
+    return [*site.glob("ncclkit/_comm.*.so"), *site.glob("ncclkit_example/_ext.*.so")]
+
+
+def test_runs_with_the_nccl_of_its_floor_and_says_what_that_nccl_lacks(example_python: Path, tmp_path: Path) -> None:
+    fake = fake_libnccl.write(tmp_path, FLOOR, extension_files(example_python))
+    proc = run_python(
+        example_python,
+        "import json, ncclkit, ncclkit_example\n"
+        "features = ncclkit.nccl_features()\n"
+        "try:\n"
+        "    ncclkit.nccl_parameters()\n"
+        "except ncclkit.NcclUnavailableError as error:\n"
+        "    ncclkit_error = str(error)\n"
+        "try:\n"
+        "    ncclkit_example.nccl_parameter('NCCL_DEBUG')\n"
+        "except RuntimeError as error:\n"
+        "    example_error = str(error)\n"
+        "print(json.dumps([ncclkit.get_version(), ncclkit_example._ext.NCCL_FLOOR_CODE, features['params'].reason, "
+        "features['comm_shrink'].available, ncclkit_error, example_error]))",
+        LD_PRELOAD=str(fake),
     )
-    (wheel,) = tmp_path.glob("nvidia_nccl_cu13-*.whl")
-    with zipfile.ZipFile(wheel) as whl:
-        older = Path(whl.extract("nvidia/nccl/lib/libnccl.so.2", tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    loaded, floor, params, shrink, ncclkit_error, example_error = json.loads(proc.stdout)
+    assert (loaded, floor, shrink) == (22707, 22707, True)
+    assert params == "the NCCL loaded, 2.27.7, is older"
+    assert ncclkit_error.startswith(
+        f"ncclParamGetAllParameterKeys came with NCCL 2.30.4, and the NCCL this process loaded is 2.27.7 ({fake}). "
+    )
+    assert example_error == (
+        "ncclParamGetParameter is not in NCCL 2.27.7, the one this process loaded: it came with NCCL 2.30.4"
+    )
+
+
+def test_an_nccl_older_than_the_floor_is_a_compatibility_error(example_python: Path, tmp_path: Path) -> None:
+    fake = fake_libnccl.write(tmp_path, BELOW_FLOOR, extension_files(example_python))
+    proc = run_python(example_python, "import ncclkit", LD_PRELOAD=str(fake))
+    assert proc.returncode == 1
+    assert (
+        "- NCCL older than the floor of ncclkit._comm: "
+        f"found NCCL {BELOW_FLOOR} loaded from {fake}; expected NCCL {FLOOR} or newer, 2.x (the floor for CUDA 13; "
+    ) in proc.stderr
     # ncclkit's own import check would refuse first: this is about the extension's.
-    proc = run_python(example_python, "import ncclkit_example", LD_PRELOAD=str(older), NCCLKIT_SKIP_IMPORT_CHECK="1")
+    proc = run_python(example_python, "import ncclkit_example", LD_PRELOAD=str(fake), NCCLKIT_SKIP_IMPORT_CHECK="1")
     assert proc.returncode == 1
     assert "ncclkit.errors.CompatibilityError: ncclkit_example._ext does not match this machine:\n" in proc.stderr
-    assert (
-        "- NCCL older than the header ncclkit_example._ext was compiled against: "
-        f"found NCCL {OLDER_NCCL} loaded from {older};"
-    ) in proc.stderr
+    assert f"- NCCL older than the floor of ncclkit_example._ext: found NCCL {BELOW_FLOOR} loaded from {fake};" in (
+        proc.stderr
+    )
+
+
+def test_asks_for_an_entry_point_newer_than_its_floor_before_calling_it(example_python: Path) -> None:
+    proc = run_python(
+        example_python,
+        "import json, ncclkit, ncclkit_example\n"
+        "print(json.dumps([ncclkit_example.nccl_parameter('NCCL_DEBUG'), ncclkit.nccl_parameters()['NCCL_DEBUG']]))",
+    )
+    assert proc.returncode == 0, proc.stderr
+    example, ncclkit = json.loads(proc.stdout)
+    assert example == ncclkit

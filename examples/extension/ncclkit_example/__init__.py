@@ -11,6 +11,7 @@ check_extension(f"{__name__}._ext", full=False)
 from . import _ext  # noqa: E402  (after the check: a mismatch is a CompatibilityError, not a loader error)
 
 nccl_version = _ext.nccl_version
+nccl_parameter = _ext.nccl_parameter  # RuntimeError where the loaded NCCL is older than 2.30.4
 
 
 def _float32_pointer(array: Any) -> tuple[int, int]:
