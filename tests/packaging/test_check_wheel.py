@@ -3,6 +3,7 @@ fails, saying what to change, on a wheel damaged or made to break it."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -28,7 +29,7 @@ def results(wheel: Path, **kwargs: float) -> dict[str, wheel_check.Result]:
 
 
 def failed(wheel: Path, **kwargs: float) -> dict[str, str]:
-    return {rule: r.detail for rule, r in results(wheel, **kwargs).items() if not r.ok}
+    return {rule: r.detail for rule, r in results(wheel, **kwargs).items() if r.status is wheel_check.Status.FAIL}
 
 
 def test_the_built_wheel_passes_every_rule(built_wheel: Path) -> None:
@@ -37,6 +38,7 @@ def test_the_built_wheel_passes_every_rule(built_wheel: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[-1] == f"{built_wheel.name}: every rule passed"
+    assert proc.stdout.startswith(f"ok   file name: {built_wheel.name} is the name, version and tags its METADATA")
     assert {line.split()[1].rstrip(":") for line in proc.stdout.splitlines()[:-1]} >= {"python", "CUDA", "requirements"}
 
 
@@ -54,13 +56,67 @@ def rewritten(wheel: Path, out_dir: Path, name: str | None = None, **edits: tupl
     return out
 
 
+def test_renamed_to_another_cuda(built_wheel: Path, tmp_path: Path) -> None:
+    damaged = rewritten(built_wheel, tmp_path, name=built_wheel.name.replace("+cu130", "+cu118"))
+    assert failed(damaged) == {  # the label rule reads METADATA, and passes
+        "file name": "the file name says version 0.1.0+cu118, METADATA says 0.1.0+cu130. "
+        f"Fix: rename the file to {built_wheel.name}, the name its METADATA and WHEEL give, or rebuild"
+    }
+
+
+def test_renamed_to_another_distribution(built_wheel: Path, tmp_path: Path) -> None:
+    damaged = rewritten(built_wheel, tmp_path, name=built_wheel.name.replace("ncclkit-", "ncclkit_cu13-"))
+    assert failed(damaged)["file name"] == (
+        "the file name says distribution ncclkit_cu13, METADATA says ncclkit. "
+        f"Fix: rename the file to {built_wheel.name}, the name its METADATA and WHEEL give, or rebuild"
+    )
+
+
+def test_platform_tag_that_wheel_lacks(built_wheel: Path, tmp_path: Path) -> None:
+    platform = built_wheel.name.removesuffix(".whl").split("-")[-1]
+    name = built_wheel.name.replace(platform, f"{platform}.manylinux_2_28_x86_64")
+    assert failed(rewritten(built_wheel, tmp_path, name=name))["file name"] == (
+        f"the file name says tags {TAG}-{TAG}-{platform}.manylinux_2_28_x86_64, WHEEL says {TAG}-{TAG}-{platform}. "
+        f"Fix: rename the file to {built_wheel.name}, the name its METADATA and WHEEL give, or rebuild"
+    )
+
+
+def test_version_that_metadata_does_not_have(built_wheel: Path, tmp_path: Path) -> None:
+    damaged = rewritten(built_wheel, tmp_path, METADATA=("Version: 0.1.0+cu130", "Version: 0.2.0+cu130"))
+    assert failed(damaged)["file name"] == (
+        "the file name says version 0.1.0+cu130, METADATA says 0.2.0+cu130; "
+        "the .dist-info directory is ncclkit-0.1.0+cu130.dist-info, METADATA says ncclkit-0.2.0+cu130.dist-info. "
+        "Fix: rebuild: the file name, METADATA, WHEEL and the .dist-info directory come from one build"
+    )
+
+
+def test_file_name_that_is_not_a_wheels(built_wheel: Path, tmp_path: Path) -> None:
+    damaged = rewritten(built_wheel, tmp_path, name="ncclkit.whl")
+    assert failed(damaged)["file name"] == (
+        "ncclkit.whl is not a wheel's file name, {distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl. "
+        f"Fix: rename the file to {built_wheel.name}, the name its METADATA and WHEEL give, or rebuild"
+    )
+    assert results(damaged)["python tag"].status is wheel_check.Status.SKIP
+
+
 def test_missing_nccl_requirement(built_wheel: Path, tmp_path: Path) -> None:
     damaged = rewritten(built_wheel, tmp_path, METADATA=("Requires-Dist: nvidia-nccl", "Requires-Dist: other-nccl"))
     detail = failed(damaged)["requirements"]
     assert detail.startswith(
-        "METADATA requires no nvidia-nccl wheel; the NCCL the extensions link needs ['nvidia-nccl-cu13>="
+        "METADATA requires no nvidia-nccl wheel; the NCCL the extensions link, from their floor (2.27.7 (ncclkit/_comm."
     )
+    assert "needs ['nvidia-nccl-cu13>=2.27.7,<3']. " in detail
     assert detail.endswith("Fix: build through ncclkit's backend, which writes them from the build record")
+
+
+def test_requirement_of_the_header_instead_of_the_floor(built_wheel: Path, tmp_path: Path) -> None:
+    header = json.loads(zipfile.ZipFile(built_wheel).read("ncclkit/_comm.build.json"))["nccl"]["version"]
+    damaged = rewritten(
+        built_wheel, tmp_path, METADATA=("nvidia-nccl-cu13>=2.27.7,<3", f"nvidia-nccl-cu13>={header},<3")
+    )
+    assert failed(damaged)["requirements"].startswith(
+        f"METADATA requires ['nvidia-nccl-cu13>={header},<3']; the NCCL the extensions link, from their floor"
+    )
 
 
 def test_label_of_another_cuda(built_wheel: Path, tmp_path: Path) -> None:
@@ -89,6 +145,58 @@ def test_archs_the_record_lists_but_the_binary_lacks(built_wheel: Path, tmp_path
     holds, lists = re.match(pattern, detail).groups()
     assert "'52'" in lists and "'52'" not in holds, detail
     assert detail.endswith("Fix: rebuild; the record and the binary must come from one build")
+
+
+# A rule whose tool is missing is skipped: printed as `skip`, counted apart, failing nothing.
+
+SKIPPED_WITHOUT = {
+    "cuobjdump": [
+        "skip archs: not looked at: cuobjdump is not installed (CUDA toolkit, or pip install nvidia-cuda-cuobjdump)"
+    ],
+    "auditwheel": ["skip manylinux: not looked at: auditwheel is not installed (pip install auditwheel)"],
+    "readelf": [
+        "skip rpath: not looked at: readelf is not installed (binutils)",
+        "skip external libraries: not looked at: readelf is not installed (binutils)",
+        "skip manylinux: not looked at: readelf is not installed (binutils)",
+    ],
+    "nm": ["skip static NCCL hidden: not looked at: nm is not installed (binutils)"],
+}
+
+
+def check_without(monkeypatch: pytest.MonkeyPatch, tool: str, *argv: str) -> int:
+    """`ncclkit check-wheel ARGV` on a machine where `tool` is not installed."""
+    which = wheel_check._which
+    monkeypatch.setattr(wheel_check, "_which", lambda name: None if name == tool else which(name))
+    parser = argparse.ArgumentParser()
+    wheel_check.add_arguments(parser)
+    return wheel_check.run(parser.parse_args(argv))
+
+
+@pytest.mark.parametrize("tool", list(SKIPPED_WITHOUT))
+def test_a_missing_tool_skips_its_rules(
+    built_wheel: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tool: str
+) -> None:
+    if absent := [t for t in SKIPPED_WITHOUT if wheel_check._which(t) is None]:
+        pytest.skip(f"{', '.join(absent)} not installed here: its rules are skipped already")
+    every_rule = list(results(built_wheel))
+    assert check_without(monkeypatch, tool, str(built_wheel)) == 0
+    *lines, last = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if line.startswith("skip ")] == SKIPPED_WITHOUT[tool]
+    skipped = {line.split(":")[0].removeprefix("skip ") for line in SKIPPED_WITHOUT[tool]}
+    ran = [line.split(":")[0].removeprefix("ok   ") for line in lines if line.startswith("ok   ")]
+    assert ran == [rule for rule in every_rule if rule not in skipped]  # the rest still ran, and passed
+    assert last == f"{built_wheel.name}: every rule passed, {len(skipped)} skipped"
+
+
+def test_print_excludes_without_readelf(
+    built_wheel: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check_without(monkeypatch, "readelf", "--print-excludes", str(built_wheel)) == 2
+    assert capsys.readouterr() == (
+        "",  # ci/repair_wheel.sh reads stdout as the list to exclude
+        "check-wheel --print-excludes: readelf is not installed, and it reads which libraries the extensions need. "
+        "Fix: install binutils\n",
+    )
 
 
 def test_size_over_budget(built_wheel: Path) -> None:
@@ -135,7 +243,9 @@ WHEEL_NCCL = {"provider": "wheel", "wheel": "nvidia-nccl-cu13", "version": "2.28
 
 def test_rpath_to_the_nccl_wheel_passes(tmp_path: Path) -> None:
     wheel = small_wheel(tmp_path, WHEEL_NCCL, "-Wl,-rpath,$ORIGIN/../nvidia/nccl/lib")
-    assert results(wheel)["rpath"].ok  # the manylinux rule wants libnccl.so.2 excluded: see its own tests
+    assert (
+        results(wheel)["rpath"].status is wheel_check.Status.OK
+    )  # the manylinux rule wants libnccl.so.2 excluded: see its own tests
 
 
 def test_rpath_lost_as_auditwheel_drops_it(tmp_path: Path) -> None:
