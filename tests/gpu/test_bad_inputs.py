@@ -138,6 +138,8 @@ def test_shrink_on_an_old_nccl_says_which_version_it_needs(
 
     monkeypatch.setattr(comm, "_handle", OldComm())
     with pytest.raises(
-        NotImplementedError, match="^shrink needs NCCL 2.27 or newer; this ncclkit was built against NCCL "
+        ncclkit.NcclUnavailableError,
+        match="^comm_shrink came with NCCL 2.27.0, and ncclkit was built against the header of NCCL .*, so it is not "
+        "compiled in. Fix: rebuild ncclkit against NCCL 2.27.0 or newer",
     ):
         comm.shrink([0])

@@ -47,7 +47,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
 
 def test_full_check_passes_on_this_machine(example: ModuleType) -> None:
     check_extension("ncclkit_example._ext", full=True)
-    assert example.nccl_version() >= example._ext.NCCL_VERSION_CODE
+    assert example.nccl_version() >= example._ext.NCCL_FLOOR_CODE  # not the header's: older runs too
 
 
 @pytest.mark.parametrize("count", SIZES)
