@@ -6,16 +6,23 @@
 #   NCCLKIT_HAS_<feature>          1 when the header has it (0 when building without NCCL)
 #   NCCLKIT_NCCL_SINCE_<feature>   the version code of the release that brought it
 #   NCCLKIT_NCCL_SINCE_<function>  the same for each of its entry points the header has
+# and, for RCCL, NCCLKIT_NCCL_HAS_ENTRY_POINT and NCCLKIT_NCCL_FEATURE_AVAILABLE (for NCCL, ncclkit's
+# <nccl.h> defines them: NcclkitNcclBinding.cmake).
 # Sets NCCLKIT_FEATURES in the caller: NCCLKIT_WITH_*, NCCLKIT_NCCL_VERSION_CODE and the
 # NCCLKIT_HAS_* macros as a list of NAME=VALUE, for the build record.
 #
 # The header decides what an extension can call; the NCCL the process loaded decides what it may
-# call (<ncclkit/nccl.h> asks it); the floor decides what the wheel requires.
+# call (ncclkit's <nccl.h> asks it, NcclkitNcclBinding.cmake); the floor decides what the wheel
+# requires (NcclkitNcclFloor.cmake).
 include_guard(GLOBAL)
 
 # Each feature: the first NCCL release that has it, then the entry points it adds (none for a data
-# type or an op). NCCL_VERSION_CODE of a release is at least the code of the version given.
+# type or an op). NCCL_VERSION_CODE of a release is at least the code of the version given. CORE
+# is what every NCCL ncclkit builds against has (the 2.18 API, less the entry points of the gates
+# before it); the device API's host entry points are those of nccl_device/*.h. Every entry point
+# of every NCCL header so far is here once: NcclkitNcclBinding.cmake takes any other as new.
 set(NCCLKIT_NCCL_FEATURE_GATES
+  CORE=2.18.0:ncclAllGather,ncclAllReduce,ncclBcast,ncclBroadcast,ncclCommAbort,ncclCommCount,ncclCommCuDevice,ncclCommDestroy,ncclCommFinalize,ncclCommGetAsyncError,ncclCommInitAll,ncclCommInitRank,ncclCommUserRank,ncclGetErrorString,ncclGetUniqueId,ncclGetVersion,ncclGroupEnd,ncclGroupStart,ncclRecv,ncclRedOpCreatePreMulSum,ncclRedOpDestroy,ncclReduce,ncclReduceScatter,ncclSend
   BF16=2.10.0
   AVG=2.10.0
   GET_LAST_ERROR=2.13.0:ncclGetLastError
@@ -28,6 +35,11 @@ set(NCCLKIT_NCCL_FEATURE_GATES
   FP8=2.24.0
   COMM_SHRINK=2.27.0:ncclCommShrink
   WINDOW_REGISTRATION=2.27.0:ncclCommWindowRegister,ncclCommWindowDeregister
+  DEVICE_API=2.28.0:ncclDevCommCreate,ncclDevCommDestroy,ncclLLA2ACalcSlots,ncclLLA2ACreateRequirement,ncclLsaBarrierCreateRequirement,ncclTeamLsa,ncclTeamRail,ncclTeamRankToLsa,ncclTeamRankToWorld,ncclTeamWorld
+  DEVICE_GIN_BARRIER=2.28.9:ncclGinBarrierCreateRequirement
+  DEVICE_POINTERS=2.29.0:ncclCommQueryProperties,ncclGetLsaDevicePointer,ncclGetLsaMultimemDevicePointer,ncclGetMultimemDevicePointer,ncclGetPeerDevicePointer
+  DEVICE_GIN_A2A=2.30.0:ncclGinInboxA2ACreateRequirement,ncclGinOutboxCreateRequirement
+  DEVICE_CFT=2.31.0:ncclCftBarrierCreateRequirement,ncclGetCftDeviceLeInfo,ncclGetMultimemDeviceLeInfo,ncclGetPeerDeviceLeInfo,ncclTeamCft,ncclTeamCftMultimem
   ALL_TO_ALL=2.28.0:ncclAlltoAll
   GATHER=2.28.0:ncclGather
   SCATTER=2.28.0:ncclScatter
@@ -61,7 +73,9 @@ function(ncclkit_nccl_feature name prefix)
   set(since "")
   set(entry_points "")
   foreach(gate IN LISTS NCCLKIT_NCCL_FEATURE_GATES)
-    if(gate MATCHES "^${name}=([0-9.]+):?(.*)$")
+    string(FIND "${gate}" "=" equals)
+    string(SUBSTRING "${gate}" 0 ${equals} gate_name)
+    if(gate_name STREQUAL name AND gate MATCHES "=([0-9.]+):?(.*)$")
       set(since "${CMAKE_MATCH_1}")
       string(REPLACE "," ";" entry_points "${CMAKE_MATCH_2}")
       ncclkit_nccl_version_code("${since}" since_code)
@@ -104,6 +118,11 @@ function(ncclkit_nccl_features version_code floor_code header)
       list(APPEND features "NCCLKIT_HAS_${name}=0")
     endif()
   endforeach()
+  if(with_rccl)
+    # RCCL is linked as built, nothing bound weakly (ncclkit's nccl.h is NCCL's alone): every entry
+    # point of its header is there, and every feature it has.
+    list(APPEND since_macros "NCCLKIT_NCCL_HAS_ENTRY_POINT(fn)=1" "NCCLKIT_NCCL_FEATURE_AVAILABLE(feature)=NCCLKIT_HAS_##feature")
+  endif()
 
   set(lines "")
   foreach(macro IN LISTS features since_macros)

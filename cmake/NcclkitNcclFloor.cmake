@@ -9,7 +9,7 @@
 #   - NCCLKIT_NCCL_MIN, which may raise it and never lower it;
 #   - the release of each FEATURES entry, which the extension cannot do without.
 # NCCL linked statically (source, NCCLKIT_NCCL_STATIC) and RCCL have the version built against as
-# their floor: the NCCL that runs is the one linked.
+# their floor: the NCCL that runs is the one linked; NCCLKIT_NCCL_MIN may not be newer.
 #
 # Sets in the caller: NCCLKIT_NCCL_FLOOR (X.Y.Z), NCCLKIT_NCCL_FLOOR_CODE, NCCLKIT_NCCL_FLOOR_REASON
 # (what set it, in words) and NCCLKIT_NCCL_REQUIREMENT (the Requires-Dist of the nvidia-nccl wheel,
@@ -79,14 +79,16 @@ function(ncclkit_nccl_floor name)
     set(floor "${NCCL_VERSION}")
     if(NCCLKIT_NCCL_PROVIDER STREQUAL "rccl")
       set(reason "RCCL's version built against")
+      set(linked "RCCL ${NCCL_VERSION} (${NCCL_LIBRARY})")
     else()
       set(reason "the version linked statically")
-      _ncclkit_nccl_min(${name} min)
-      if(min VERSION_GREATER NCCL_VERSION)
-        message(FATAL_ERROR
-          "NCCLKIT_NCCL_MIN=${NCCLKIT_NCCL_MIN} asks ${name} for NCCL ${min} or newer, and the NCCL it links "
-          "statically is ${NCCL_VERSION} (${NCCL_STATIC_LIBRARY}${NCCL_SOURCE_DIR}). Use a newer NCCL, or unset NCCLKIT_NCCL_MIN.")
-      endif()
+      set(linked "NCCL ${NCCL_VERSION}, linked statically (${NCCL_STATIC_LIBRARY})")
+    endif()
+    _ncclkit_nccl_min(${name} min)
+    if(min VERSION_GREATER NCCL_VERSION)
+      message(FATAL_ERROR
+        "NCCLKIT_NCCL_MIN=${NCCLKIT_NCCL_MIN} asks ${name} for NCCL ${min} or newer, and what it links is ${linked}, "
+        "which is also what runs. Use a newer NCCL, or unset NCCLKIT_NCCL_MIN.")
     endif()
   else()
     _ncclkit_cuda_floor(floor reason)
@@ -109,6 +111,12 @@ function(ncclkit_nccl_floor name)
     endforeach()
   endif()
   ncclkit_nccl_version_code("${floor}" floor_code)
+  if(NCCL_VERSION_CODE LESS floor_code)
+    message(WARNING
+      "${name} is built against NCCL ${NCCL_VERSION}'s header (${NCCL_INCLUDE_DIR}), older than its floor, NCCL "
+      "${floor} (${reason}): what came between them is compiled out, though every NCCL it runs with has it. "
+      "Build against a newer header: pip install -U nvidia-nccl-cu${CUDAToolkit_VERSION_MAJOR}, or NCCL_ROOT=<a newer install>.")
+  endif()
 
   set(requirement "")
   if(NCCLKIT_NCCL_PROVIDER STREQUAL "wheel" AND NOT NCCLKIT_NCCL_STATIC)

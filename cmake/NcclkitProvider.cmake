@@ -15,9 +15,12 @@
 # (the distribution name when the wheel provides NCCL, else empty) and FindNCCL's NCCL_* results.
 # The targets NCCL::nccl and NCCL::nccl_static are made global.
 
+include(NcclkitFeatures)
 include(NcclkitNcclSource)
 
-set(NCCLKIT_MIN_NCCL_VERSION 2.18)
+# The oldest header the bindings build against: the release of the feature table's CORE.
+ncclkit_nccl_feature(CORE _ncclkit_core)
+set(NCCLKIT_MIN_NCCL_VERSION "${_ncclkit_core_SINCE}")
 set(NCCLKIT_NCCL_INSTALL_HINTS NCCL_ROOT NCCL_HOME NCCL_INCLUDE_DIR NCCL_LIB_DIR NCCL_DIR)
 
 function(_ncclkit_nccl_wheel_name out)

@@ -80,7 +80,7 @@ def test_static_nccl(tmp_path: Path) -> None:
 def test_nccl_not_found(tmp_path: Path) -> None:
     run = configure(tmp_path, "NCCL")
     assert run.error.startswith(
-        'Could NOT find NCCL (missing: NCCL_LIBRARY NCCL_INCLUDE_DIR) (Required is at least version "2.18")'
+        'Could NOT find NCCL (missing: NCCL_LIBRARY NCCL_INCLUDE_DIR) (Required is at least version "2.18.0")'
     )
     assert "explicit: none of NCCL_INCLUDE_DIR, NCCL_LIB_DIR, NCCL_ROOT, NCCL_HOME is set" in run.error
     assert words("Fix it one of three ways: 1. NCCL_ROOT=/path/to/nccl") in run.error
@@ -99,7 +99,7 @@ def test_feature_the_nccl_lacks(tmp_path: Path) -> None:
 def test_unknown_feature(tmp_path: Path) -> None:
     nccl_trees.prefix_tree(tmp_path / "nccl", "2.28.3")
     run = configure(tmp_path, "NCCL", "FEATURES", "TELEPORT", NCCL_ROOT=str(tmp_path / "nccl"))
-    assert run.error.startswith("ncclkit_add_extension(_probe): unknown feature 'TELEPORT'. Features: BF16, AVG,")
+    assert run.error.startswith("ncclkit_add_extension(_probe): unknown feature 'TELEPORT'. Features: CORE, BF16, AVG,")
 
 
 def test_arch_nvcc_cannot_build(tmp_path: Path) -> None:

@@ -91,21 +91,22 @@ def test_static_nccl_is_its_own_floor(tmp_path: Path) -> None:
     assert floor_of(run) == ("2.28.3", "the version linked statically", None)
     assert run.json("_probe.build.json")["nccl"]["weak_entry_points"] == []
     run = configure(tmp_path, "NCCL", **root, NCCLKIT_NCCL_MIN="2.30.7")
-    assert run.error.startswith("NCCLKIT_NCCL_MIN=2.30.7 asks _probe for NCCL 2.30.7 or newer, and the NCCL it links ")
+    assert run.error.startswith(
+        "NCCLKIT_NCCL_MIN=2.30.7 asks _probe for NCCL 2.30.7 or newer, and what it links is NCCL 2.28.3, linked "
+        f"statically ({tmp_path / 'nccl' / 'lib' / 'libnccl_static.a'}), which is also what runs."
+    )
 
 
 def test_an_entry_point_ncclkit_has_no_release_for_is_bound_weakly(tmp_path: Path) -> None:
     fake = nccl_trees.prefix_tree(tmp_path / "nccl", "2.40.1")
     header = fake.include_dir / "nccl.h"
-    header.write_text(
-        header.read_text().replace(
-            "#endif", "ncclResult_t  ncclTeleport(int rank);\nncclResult_t  ncclCommShrink(void* comm);\n#endif"
-        )
-    )
+    text = header.read_text().removesuffix("#endif\n")
+    declarations = "ncclResult_t  ncclTeleport(int rank);\nncclResult_t  ncclCommShrink(void* comm);\n"
+    header.write_text(text + declarations + "#endif\n")
     run = configure(tmp_path, "NCCL", NCCL_ROOT=str(tmp_path / "nccl"))
     assert run.error == ""
     assert (
-        "_probe: NCCL 2.40.1's header declares entry points ncclkit has no release for (ncclTeleport); "
+        "_probe: NCCL 2.40.1's headers declare entry points ncclkit has no release for (ncclTeleport); "
         "they are bound weakly, as new as the header." in run.log
     )
     assert run.json("_probe.build.json")["nccl"]["weak_entry_points"] == ["ncclTeleport"]  # ncclCommShrink: 2.27
@@ -162,7 +163,7 @@ def test_a_call_of_an_entry_point_the_loaded_nccl_lacks_fails_instead_of_crashin
     assert fake_libnccl.undefined_nccl_symbols(caller) == {"ncclGetVersion": "U", "ncclParamGetAllParameterKeys": "w"}
     real = subprocess.run([caller], capture_output=True, text=True, check=True)
     assert (real.stdout, real.stderr) == ("0 1\n", "")
-    fake = fake_libnccl.write(tmp_path, "2.27.7", [caller])
+    fake = fake_libnccl.write(tmp_path, "2.27.7", run.json("_probe.build.json"))
     older = subprocess.run([caller], capture_output=True, text=True, check=True, env={"LD_PRELOAD": str(fake)})
     assert older.stdout == "5 0\n"  # ncclInvalidUsage
     assert older.stderr == (

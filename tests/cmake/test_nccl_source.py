@@ -141,7 +141,7 @@ def test_source_dir_that_is_not_nccl(tmp_path: Path) -> None:
 def test_source_too_old(tmp_path: Path) -> None:
     source = nccl_trees.source_tree(tmp_path / "nccl-src", "2.17.1", style="make")
     run = configure(tmp_path, "NCCL", NCCLKIT_NCCL="source", NCCL_SOURCE_DIR=str(source))
-    assert run.error == f"NCCL source tree {source} is NCCL 2.17.1; ncclkit needs 2.18 or newer."
+    assert run.error == f"NCCL source tree {source} is NCCL 2.17.1; ncclkit needs 2.18.0 or newer."
 
 
 def test_source_refuses_a_shared_link(tmp_path: Path) -> None:
