@@ -1,16 +1,16 @@
-"""A stand-in libnccl.so.2 that says it is an older NCCL and lacks what came after it.
+"""A stand-in libnccl.so.2 of an older NCCL: it says it is that version and defines what that
+version has, by the build record's feature table, and nothing newer.
 
-It defines exactly the NCCL symbols some extensions need to load, those they reference strongly
-(``nm -D``: ``U``), and none they bind weakly (``w``): what an older NCCL would give them. Its
-ncclGetVersion() reports the version asked for; every other entry point fails with
-ncclInternalError, so nothing may call one (no test needs a GPU).
+An extension that references an entry point newer than the version strongly (``nm -D``: ``U``)
+fails to load with it, as it would with the real release. Its ncclGetVersion() reports the
+version; every other entry point fails with ncclInternalError, so nothing may call one (no test
+needs a GPU).
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterable
 from pathlib import Path
 
 import nccl_trees
@@ -29,15 +29,20 @@ def undefined_nccl_symbols(library: Path) -> dict[str, str]:
     return {name: kind for kind, name in re.findall(r"^\s+(\w)\s+(p?nccl\w+)$", out.stdout, re.MULTILINE)}
 
 
-def write(directory: Path, version: str, extensions: Iterable[Path], *, cuda: str = "13.0") -> Path:
-    """``directory``/libnccl.so.2, NCCL `version` for `cuda`, enough to load every one of `extensions`."""
+def entry_points_of(version: str, record: dict) -> set[str]:
+    """Every entry point of `record`'s feature table that NCCL `version` has."""
     code = nccl_trees.version_code(version)
-    needed = {name for e in extensions for name, kind in undefined_nccl_symbols(e).items() if kind == "U"}
-    stubs = sorted(needed - {"ncclGetVersion", "ncclGetErrorString", "ncclGetLastError"})
+    gates = record["nccl"]["features"].values()
+    return {e for gate in gates if nccl_trees.version_code(gate["since"]) <= code for e in gate["entry_points"]}
+
+
+def write(directory: Path, version: str, record: dict, *, cuda: str = "13.0") -> Path:
+    """``directory``/libnccl.so.2: NCCL `version` for `cuda`, with the entry points `record` says it has."""
+    stubs = sorted(entry_points_of(version, record) - {"ncclGetVersion", "ncclGetErrorString", "ncclGetLastError"})
     source = directory / "fake_nccl.c"
     source.write_text(
         f'const char fake_nccl_banner[] = "NCCL version {version}+cuda{cuda}";\n'
-        + _ANSWERED % {"code": code}
+        + _ANSWERED % {"code": nccl_trees.version_code(version)}
         + "".join(f"int {name}(void) {{ return 3; }}\n" for name in stubs)
     )
     library = directory / "libnccl.so.2"

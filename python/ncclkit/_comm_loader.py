@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import os
 import re
+import sys
 from types import ModuleType
 
 from .build_info import build_info
@@ -19,7 +22,7 @@ def load() -> ModuleType | None:
     try:
         from . import _comm
     except ImportError as error:
-        raise CompatibilityError([_explain(str(error), nccl)]) from error
+        raise CompatibilityError([_explain(str(error), build_info())]) from error
     return _comm
 
 
@@ -31,13 +34,30 @@ def require() -> ModuleType:
     return comm
 
 
-def _explain(error: str, nccl: dict) -> object:
-    from .compat import Problem, loaded_nccl_files
+def _library_version(path: str) -> int | None:
+    """ncclGetVersion() of a libnccl this process has loaded; None where it cannot be asked."""
+    try:
+        library = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
+        version = ctypes.c_int(0)
+        return version.value if library.ncclGetVersion(ctypes.byref(version)) == 0 else None
+    except (OSError, AttributeError):
+        return None
 
+
+def _explain(error: str, build: dict) -> object:
+    from .compat import Facts, Problem, check_nccl, loaded_nccl_files
+
+    nccl = build["nccl"]
     built = f"NCCL {nccl['version']} ({nccl['library']})"
     symbol = re.search(r"undefined symbol: (\w+)", error)
     if symbol:
-        loaded = ", ".join(loaded_nccl_files()) or "a libnccl this process loaded earlier"
+        files = loaded_nccl_files()
+        version = _library_version(files[0]) if files else None
+        if version is not None:  # an NCCL older than the floor lacks what the floor has: say that
+            older = check_nccl(Facts(sys.version_info[:2], nccl_loaded_code=version, nccl_loaded_file=files[0]), build)
+            if older:
+                return older[0]
+        loaded = ", ".join(files) or "a libnccl this process loaded earlier"
         return Problem(
             f"the loaded NCCL lacks {symbol.group(1)}",
             f"{loaded} ({error})",
@@ -47,7 +67,7 @@ def _explain(error: str, nccl: dict) -> object:
         )
     if "libnccl" in error:
         fix = (
-            f"pip install '{nccl['wheel']}>={nccl['version']}'"
+            f"pip install '{nccl.get('requirement') or nccl['wheel']}'"
             if nccl["wheel"]
             else f"put {nccl['library']}'s directory back, or add the NCCL's lib directory to LD_LIBRARY_PATH"
         )

@@ -30,6 +30,12 @@ def _feature_rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str,
     return rows
 
 
+def _requirement(nccl: dict[str, Any]) -> str:
+    if "requirement" not in nccl:
+        return "not recorded (a build record without a floor)"
+    return nccl["requirement"] or "none (NCCL does not come from a wheel)"
+
+
 def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
     cuda, nccl = build["cuda"], build["nccl"]
     rows = [
@@ -51,7 +57,7 @@ def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
         rows += [
             ("NCCL built against", f"{nccl['version']} ({nccl['library']}{', static' if nccl['static'] else ''})"),
             ("NCCL floor", "{} ({})".format(*compat.nccl_floor(nccl))),
-            ("NCCL requirement", nccl.get("requirement") or "none (NCCL does not come from a wheel)"),
+            ("NCCL requirement", _requirement(nccl)),
             ("NCCL features", "required: " + (", ".join(nccl.get("required_features", [])).lower() or "none")),
             *_feature_rows(build, facts),
         ]

@@ -242,7 +242,8 @@ class Communicator:
     def revoke(self) -> None:
         """Stop every operation of this communicator in flight, on every rank that calls it, and
         return once none is left (ncclCommRevoke, NCCL >= 2.28.7); then destroy(), abort(), split()
-        or shrink() it: no collective runs on it any more."""
+        or shrink() it: no collective or finalize() runs on it any more. An error the communicator
+        held (a peer that failed) is raised as ncclCommRevoke's."""
         live = self._live()
         if not hasattr(live, "revoke"):
             raise _not_compiled_in("comm_revoke")

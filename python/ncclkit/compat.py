@@ -250,7 +250,8 @@ def gather(build: Mapping[str, Any], *, full: bool) -> Facts:
     comm = _comm_loader.load()
     nccl_code = nccl_file = exports = None
     if comm is not None:
-        nccl_code, nccl_file = comm.get_version(), os.path.realpath(comm.library_path())
+        nccl_code, library = comm.get_version(), comm.library_path()
+        nccl_file = os.path.realpath(library) if library else None
         exports = loaded_exports(build, nccl_file)
     if not full:
         return Facts(sys.version_info[:2], installed_nccl_wheels(), nccl_code, nccl_file, exports)

@@ -47,19 +47,20 @@ def entry_points(build: Mapping[str, Any]) -> list[str]:
     return [e for gate in build["nccl"].get("features", {}).values() for e in gate["entry_points"]]
 
 
-def exported_entry_points(library: str, names: Iterable[str]) -> frozenset[str]:
-    """Those of `names` that `library`, a file this process has loaded, defines (dlsym)."""
+def exported_entry_points(library: str, names: Iterable[str]) -> frozenset[str] | None:
+    """Those of `names` that `library`, a file this process has loaded, defines (dlsym); None when
+    it cannot be opened again (replaced on disk since, say): not known."""
     try:
         handle = ctypes.CDLL(library, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
-    except OSError:  # not loaded after all: nothing of it is there to call
-        return frozenset()
+    except OSError:
+        return None
     return frozenset(name for name in names if hasattr(handle, name))
 
 
 def loaded_exports(build: Mapping[str, Any], library: str | None) -> frozenset[str] | None:
     """The table's entry points that the loaded NCCL defines; None where that cannot differ from
-    the header (NCCL linked statically, its symbols hidden) or nothing was loaded."""
-    if library is None or build["nccl"]["static"]:
+    the header (NCCL linked statically, its symbols hidden) or is not known."""
+    if not library or build["nccl"]["static"]:
         return None
     return exported_entry_points(library, entry_points(build))
 

@@ -229,12 +229,11 @@ def version_label(version: str, name: str, extensions: list[Extension]) -> Resul
 
 
 def _floor_requirement(nccl: dict[str, Any]) -> str | None:
-    """The nvidia-nccl wheel an extension links, from its floor on, of the same NCCL major: never
-    from the header's version, or the wheel would not install beside a torch that pins an older one."""
-    if not nccl["wheel"]:
-        return None
-    floor = nccl.get("floor") or nccl["version"]  # a record from before floors
-    return f"{nccl['wheel']}>={floor},<{int(floor.split('.')[0]) + 1}"
+    """The nvidia-nccl wheel an extension links, from its floor on, as its build recorded it; for a
+    record from before floors, from the header's version."""
+    if "requirement" in nccl:
+        return nccl["requirement"]
+    return f"{nccl['wheel']}>={nccl['version']},<{int(nccl['version'].split('.')[0]) + 1}" if nccl["wheel"] else None
 
 
 def requirements(metadata: email.message.Message, extensions: list[Extension]) -> Result:

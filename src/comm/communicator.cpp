@@ -18,7 +18,7 @@ ncclDataType_t as_dtype(int dtype) {
   auto t = static_cast<ncclDataType_t>(dtype);
   element_size(t);  // throws for a type this build does not know
 #if NCCLKIT_HAS_FP8
-  // The header has the fp8 types; an NCCL older than 2.24 takes them for other numbers.
+  // The header has the fp8 types; an NCCL older than 2.24 does not (10 is its ncclNumTypes).
   static const bool fp8_loaded = NCCLKIT_NCCL_FEATURE_AVAILABLE(FP8);
   if ((t == ncclFloat8e4m3 || t == ncclFloat8e5m2) && !fp8_loaded) {
     throw NcclUnavailable(t == ncclFloat8e4m3 ? "ncclFloat8e4m3" : "ncclFloat8e5m2", NCCLKIT_NCCL_SINCE_FP8);
@@ -104,16 +104,16 @@ ncclComm_t Communicator::checked() const {
 }
 
 void Communicator::wait_ready() const {
-  if (!blocking_) wait_quiescent();
+  if (!blocking_) wait_quiescent("non-blocking NCCL operation");
 }
 
-void Communicator::wait_quiescent() const {
+void Communicator::wait_quiescent(const char* call) const {
   py::gil_scoped_release release;
   ncclResult_t state = ncclInProgress;
   while (state == ncclInProgress) {
     nccl_check(ncclCommGetAsyncError(comm_, &state), "ncclCommGetAsyncError", comm_);
   }
-  nccl_check(state, "non-blocking NCCL operation", comm_);
+  nccl_check(state, call, comm_);
 }
 
 void Communicator::check(ncclResult_t code, const char* call) const {
@@ -168,7 +168,9 @@ void Communicator::revoke() {
     py::gil_scoped_release release;
     nccl_check(ncclCommRevoke(comm, NCCL_REVOKE_DEFAULT), "ncclCommRevoke", comm, /*in_progress_ok=*/true);
   }
-  wait_quiescent();  // revoked, the communicator is ncclInProgress until nothing of it is in flight
+  // Revoked, the communicator is ncclInProgress until nothing of it is in flight; an error it held
+  // before (a peer that failed, say) is what revoke reports then.
+  wait_quiescent("ncclCommRevoke");
 }
 #endif
 

@@ -77,8 +77,9 @@ class Communicator {
   ncclComm_t checked() const;
   // Waits until a non-blocking communicator's last operation has left the ncclInProgress state.
   void wait_ready() const;
-  // Waits until the communicator has left the ncclInProgress state (takes the GIL off this thread).
-  void wait_quiescent() const;
+  // Waits until the communicator has left the ncclInProgress state (takes the GIL off this thread);
+  // an error it then holds is `call`'s.
+  void wait_quiescent(const char* call) const;
   void check(ncclResult_t code, const char* call) const;
   void check_peer(int peer, const char* what) const;
   std::optional<DeviceGuard> one_rank_guard(ncclRedOp_t op, Ptr send, Ptr recv, Ptr stream) const;

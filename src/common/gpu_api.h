@@ -20,10 +20,6 @@ inline hipError_t cudaGetLastError() { return hipGetLastError(); }
 inline const char* cudaGetErrorString(hipError_t error) { return hipGetErrorString(error); }
 inline const char* cudaGetErrorName(hipError_t error) { return hipGetErrorName(error); }
 
-// RCCL is linked as built, with nothing bound weakly: every entry point of its header is there.
-#define NCCLKIT_NCCL_HAS_ENTRY_POINT(fn) true
-#define NCCLKIT_NCCL_FEATURE_AVAILABLE(feature) NCCLKIT_HAS_##feature
-
 #else
 
 #include <cuda_runtime.h>

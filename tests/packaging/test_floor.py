@@ -66,6 +66,9 @@ def test_entry_points_newer_than_the_floor_are_weak_and_the_rest_strong(unpacked
     assert {"ncclAllReduce", "ncclCommShrink", "ncclGetVersion"} <= {n for n, k in symbols.items() if k == "U"}
     tabled = {e: gate["since"] for gate in record["nccl"]["features"].values() for e in gate["entry_points"]}
     assert all(version(tabled[name]) > version(FLOOR) for name in weak if name in tabled)
+    # Every strong reference is to an entry point of the floor's NCCL, or the floor would not load it.
+    strong = {name for name, kind in symbols.items() if kind == "U"}
+    assert {name: tabled.get(name) for name in strong if version(tabled.get(name, "99.0.0")) > version(FLOOR)} == {}
 
 
 def version(text: str) -> tuple[int, ...]:
