@@ -42,13 +42,15 @@ std::string version_text(int code) {
   return std::to_string(code / 10000) + "." + std::to_string(code % 10000 / 100) + "." + std::to_string(code % 100);
 }
 
-// NCCL's value of parameter `key`, e.g. NCCL_DEBUG. ncclParamGetParameter came with NCCL 2.30.4,
-// after the extension's floor: the header may have it and the NCCL that runs may not.
+// NCCL's value of parameter `key`, e.g. NCCL_DEBUG. ncclParamGetParameter came with NCCL 2.30.4
+// (NCCLKIT_NCCL_SINCE_PARAMS), after the extension's floor: the header may have it and the NCCL
+// that runs may not.
 std::string nccl_parameter(const std::string& key) {
 #if NCCLKIT_HAS_PARAMS
   if (!NCCLKIT_NCCL_HAS_ENTRY_POINT(ncclParamGetParameter)) {
     throw std::runtime_error("ncclParamGetParameter is not in NCCL " + version_text(nccl_version()) +
-                             ", the one this process loaded: it came with NCCL 2.30.4");
+                             ", the one this process loaded: it came with NCCL " +
+                             version_text(NCCLKIT_NCCL_SINCE_ncclParamGetParameter));
   }
   const char* value = nullptr;
   int length = 0;
@@ -56,7 +58,8 @@ std::string nccl_parameter(const std::string& key) {
   return std::string(value, length);
 #else
   throw std::runtime_error("built against the header of NCCL " + version_text(NCCLKIT_NCCL_VERSION_CODE) +
-                           ", which has no ncclParamGetParameter (NCCL 2.30.4)");
+                           ", which has no ncclParamGetParameter (NCCL " + version_text(NCCLKIT_NCCL_SINCE_PARAMS) +
+                           ")");
 #endif
 }
 
