@@ -54,7 +54,7 @@ endfunction()
 # NCCLKIT_NCCL_MIN as X.Y.Z, checked against the header's major; empty when unset.
 function(_ncclkit_nccl_min name out)
   set(${out} "" PARENT_SCOPE)
-  if(NCCLKIT_NCCL_MIN STREQUAL "")
+  if("${NCCLKIT_NCCL_MIN}" STREQUAL "")
     return()
   endif()
   get_property(origin GLOBAL PROPERTY NCCLKIT_OPTION_ORIGIN_NCCLKIT_NCCL_MIN)

@@ -171,3 +171,33 @@ def test_a_call_of_an_entry_point_the_loaded_nccl_lacks_fails_instead_of_crashin
         "NCCL 2.30.4. Check NCCLKIT_NCCL_HAS_ENTRY_POINT(ncclParamGetAllParameterKeys) before calling it, or load a "
         "newer NCCL.\n"
     )
+
+
+_FLOOR_SCRIPT = """\
+list(APPEND CMAKE_MODULE_PATH "{cmake_dir}")
+include(NcclkitNcclFloor)
+set(CUDAToolkit_VERSION_MAJOR {cuda_major})
+set(NCCL_VERSION {header})
+ncclkit_nccl_version_code({header} NCCL_VERSION_CODE)
+set(NCCLKIT_NCCL_PROVIDER wheel)
+set(NCCLKIT_NCCL_WHEEL nvidia-nccl-cu{cuda_major})
+ncclkit_nccl_floor(_probe)
+message("${{NCCLKIT_NCCL_FLOOR}}|${{NCCLKIT_NCCL_FLOOR_REASON}}|${{NCCLKIT_NCCL_REQUIREMENT}}")
+"""
+
+
+@pytest.mark.parametrize(
+    ("cuda_major", "header", "expected"),
+    [
+        (12, "2.21.5", "2.18.1|the floor for CUDA 12|nvidia-nccl-cu12>=2.18.1,<3"),
+        (13, "2.32.3", "2.27.7|the floor for CUDA 13|nvidia-nccl-cu13>=2.27.7,<3"),
+        (14, "2.40.1", "2.40.1|the header's version: ncclkit knows no floor for CUDA 14|nvidia-nccl-cu14>=2.40.1,<3"),
+    ],
+)
+def test_the_floor_of_each_cuda_major(tmp_path: Path, cuda_major: int, header: str, expected: str) -> None:
+    # The CUDA toolkit here is 13's alone: the floor's function, run as a script, for each major.
+    script = tmp_path / "floor.cmake"
+    cmake_dir = Path(__file__).resolve().parents[2] / "cmake"
+    script.write_text(_FLOOR_SCRIPT.format(cmake_dir=cmake_dir, cuda_major=cuda_major, header=header))
+    proc = subprocess.run(["cmake", "-P", str(script)], capture_output=True, text=True, check=True)
+    assert proc.stderr.strip() == expected
