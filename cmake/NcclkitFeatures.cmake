@@ -19,8 +19,9 @@ include_guard(GLOBAL)
 # Each feature: the first NCCL release that has it, then the entry points it adds (none for a data
 # type or an op). NCCL_VERSION_CODE of a release is at least the code of the version given. CORE
 # is what every NCCL ncclkit builds against has (the 2.18 API, less the entry points of the gates
-# before it); the device API's host entry points are those of nccl_device/*.h. Every entry point
-# of every NCCL header so far is here once: NcclkitNcclBinding.cmake takes any other as new.
+# before it); the device API's host entry points are those of nccl_device/*.h (2.32.3 declares
+# ncclCftBarrierCreateRequirement and its library lacks it: a feature of its own). Every entry
+# point of every NCCL header so far is here once: NcclkitNcclBinding.cmake takes any other as new.
 set(NCCLKIT_NCCL_FEATURE_GATES
   CORE=2.18.0:ncclAllGather,ncclAllReduce,ncclBcast,ncclBroadcast,ncclCommAbort,ncclCommCount,ncclCommCuDevice,ncclCommDestroy,ncclCommFinalize,ncclCommGetAsyncError,ncclCommInitAll,ncclCommInitRank,ncclCommUserRank,ncclGetErrorString,ncclGetUniqueId,ncclGetVersion,ncclGroupEnd,ncclGroupStart,ncclRecv,ncclRedOpCreatePreMulSum,ncclRedOpDestroy,ncclReduce,ncclReduceScatter,ncclSend
   BF16=2.10.0
@@ -39,7 +40,8 @@ set(NCCLKIT_NCCL_FEATURE_GATES
   DEVICE_GIN_BARRIER=2.28.9:ncclGinBarrierCreateRequirement
   DEVICE_POINTERS=2.29.0:ncclCommQueryProperties,ncclGetLsaDevicePointer,ncclGetLsaMultimemDevicePointer,ncclGetMultimemDevicePointer,ncclGetPeerDevicePointer
   DEVICE_GIN_A2A=2.30.0:ncclGinInboxA2ACreateRequirement,ncclGinOutboxCreateRequirement
-  DEVICE_CFT=2.31.0:ncclCftBarrierCreateRequirement,ncclGetCftDeviceLeInfo,ncclGetMultimemDeviceLeInfo,ncclGetPeerDeviceLeInfo,ncclTeamCft,ncclTeamCftMultimem
+  DEVICE_CFT=2.31.0:ncclGetCftDeviceLeInfo,ncclGetMultimemDeviceLeInfo,ncclGetPeerDeviceLeInfo,ncclTeamCft,ncclTeamCftMultimem
+  DEVICE_CFT_BARRIER=2.31.0:ncclCftBarrierCreateRequirement
   ALL_TO_ALL=2.28.0:ncclAlltoAll
   GATHER=2.28.0:ncclGather
   SCATTER=2.28.0:ncclScatter

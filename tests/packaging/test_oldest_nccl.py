@@ -81,8 +81,9 @@ def test_bindings_build_against_nccl_2_18_with_newer_features_off(oldest_nccl: P
     record = json.loads((build / "src" / "_comm.build.json").read_text())
     newer = ["BUFFER_REGISTRATION", "MEM_ALLOC", "GROUP_SIMULATE", "COMM_INIT_SCALABLE", "FP8", "COMM_SHRINK"]
     newer += ["WINDOW_REGISTRATION", "DEVICE_API", "DEVICE_GIN_BARRIER", "DEVICE_POINTERS", "DEVICE_GIN_A2A"]
-    newer += ["DEVICE_CFT", "ALL_TO_ALL", "GATHER", "SCATTER", "COMM_REVOKE", "COMM_GROW", "ONE_SIDED"]
-    newer += ["WINDOW_USER_PTR", "COMM_SUSPEND", "COMM_MEM_STATS", "PARAMS", "COLLECTIVE_CONFIG", "ENCRYPTION"]
+    newer += ["DEVICE_CFT", "DEVICE_CFT_BARRIER", "ALL_TO_ALL", "GATHER", "SCATTER", "COMM_REVOKE", "COMM_GROW"]
+    newer += ["ONE_SIDED", "WINDOW_USER_PTR", "COMM_SUSPEND", "COMM_MEM_STATS", "PARAMS", "COLLECTIVE_CONFIG"]
+    newer += ["ENCRYPTION"]
     assert record["features"] == {
         "NCCLKIT_WITH_NCCL": 1,
         "NCCLKIT_WITH_RCCL": 0,
