@@ -34,14 +34,22 @@ def require() -> ModuleType:
     return comm
 
 
+def reopen(path: str) -> ctypes.CDLL | None:
+    """A library this process has loaded, by its file, to look up its symbols; None where it cannot
+    be opened again (not loaded, or replaced on disk since)."""
+    try:
+        return ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
+    except OSError:
+        return None
+
+
 def _library_version(path: str) -> int | None:
     """ncclGetVersion() of a libnccl this process has loaded; None where it cannot be asked."""
-    try:
-        library = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
-        version = ctypes.c_int(0)
-        return version.value if library.ncclGetVersion(ctypes.byref(version)) == 0 else None
-    except (OSError, AttributeError):
+    library = reopen(path)
+    if library is None or not hasattr(library, "ncclGetVersion"):
         return None
+    version = ctypes.c_int(0)
+    return version.value if library.ncclGetVersion(ctypes.byref(version)) == 0 else None
 
 
 def _explain(error: str, build: dict) -> object:

@@ -7,8 +7,6 @@ statically is the header's own, so there the two are the same.
 
 from __future__ import annotations
 
-import ctypes
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,9 +48,8 @@ def entry_points(build: Mapping[str, Any]) -> list[str]:
 def exported_entry_points(library: str, names: Iterable[str]) -> frozenset[str] | None:
     """Those of `names` that `library`, a file this process has loaded, defines (dlsym); None when
     it cannot be opened again (replaced on disk since, say): not known."""
-    try:
-        handle = ctypes.CDLL(library, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
-    except OSError:
+    handle = _comm_loader.reopen(library)
+    if handle is None:
         return None
     return frozenset(name for name in names if hasattr(handle, name))
 
