@@ -12,30 +12,17 @@
 # requirement on the nvidia-nccl wheel, and each feature with its release and entry points.
 
 include(NcclkitFeatures)
+include(NcclkitGit)
 
 # The commit being built: NCCLKIT_GIT_COMMIT (for builds from a tree without .git, e.g. in docker),
-# else git, marked -dirty when the tree has changes, else "unknown".
+# else the project tree's own commit, marked -dirty when it has changes, else "unknown".
 function(_ncclkit_git_commit out)
   if(DEFINED ENV{NCCLKIT_GIT_COMMIT})
     set(${out} "$ENV{NCCLKIT_GIT_COMMIT}" PARENT_SCOPE)
-    return()
+  else()
+    ncclkit_tree_commit("${PROJECT_SOURCE_DIR}" commit MARK_DIRTY)
+    set(${out} "${commit}" PARENT_SCOPE)
   endif()
-  set(commit "unknown")
-  find_package(Git QUIET)
-  if(GIT_FOUND)
-    execute_process(COMMAND "${GIT_EXECUTABLE}" rev-parse HEAD
-      WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}" OUTPUT_VARIABLE head RESULT_VARIABLE rc
-      OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-    if(rc EQUAL 0)
-      set(commit "${head}")
-      execute_process(COMMAND "${GIT_EXECUTABLE}" status --porcelain --untracked-files=no
-        WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}" OUTPUT_VARIABLE changes ERROR_QUIET)
-      if(changes)
-        string(APPEND commit "-dirty")
-      endif()
-    endif()
-  endif()
-  set(${out} "${commit}" PARENT_SCOPE)
 endfunction()
 
 # <value> as a JSON string literal.
@@ -82,6 +69,18 @@ function(_ncclkit_cuda_record var)
   _ncclkit_json_set_string(cuda nvcc_version "${CMAKE_CUDA_COMPILER_VERSION}")
   _ncclkit_json_set_string(cuda runtime_version "${CUDAToolkit_VERSION}")
   _ncclkit_json_set_string(cuda cudart "static")
+  # Where the toolkit came from (NcclkitCudaToolkit.cmake): a project that enabled CUDA itself
+  # found a toolkit install, since a tree of PyPI wheels fails CMake's compiler check.
+  get_property(source GLOBAL PROPERTY NCCLKIT_CUDA_TOOLKIT_SOURCE)
+  get_property(wheels GLOBAL PROPERTY NCCLKIT_CUDA_TOOLKIT_WHEELS)
+  if(NOT source)
+    set(source system)
+  endif()
+  set(toolkit "{}")
+  _ncclkit_json_set_string(toolkit source "${source}")
+  _ncclkit_json_strings(wheels_json ${wheels})
+  string(JSON toolkit SET "${toolkit}" wheels "${wheels_json}")
+  string(JSON cuda SET "${cuda}" toolkit "${toolkit}")
   _ncclkit_json_strings(sass ${NCCLKIT_CUDA_ARCHS_SASS})
   _ncclkit_json_strings(ptx ${NCCLKIT_CUDA_ARCHS_PTX})
   string(JSON cuda SET "${cuda}" archs_sass "${sass}")

@@ -70,8 +70,25 @@ function(_ncclkit_nccl_rpath target destination)
     # From site-packages/<destination>/ back up to site-packages/.
     string(REGEX REPLACE "[^/]+" ".." up "${destination}")
     set_property(TARGET ${target} APPEND PROPERTY INSTALL_RPATH "$ORIGIN/${up}/nvidia/nccl/lib")
+    if(SKBUILD_STATE STREQUAL "editable")
+      # An editable install that rebuilds on import (editable.rebuild) loads the extension from
+      # the build directory, where $ORIGIN/.. is not site-packages: the wheel built against is
+      # then where the build found it. Built with build isolation, that place is gone, and the
+      # extension is in site-packages, where the first entry finds it.
+      set_property(TARGET ${target} APPEND PROPERTY INSTALL_RPATH "${NCCL_LIBRARY_DIR}")
+    endif()
   elseif(NOT NCCL_LIBRARY_DIR IN_LIST CMAKE_CXX_IMPLICIT_LINK_DIRECTORIES)
     set_property(TARGET ${target} APPEND PROPERTY INSTALL_RPATH "${NCCL_LIBRARY_DIR}")
+  endif()
+endfunction()
+
+# nvcc names its intermediate files after its process id unless they sit beside the object
+# (--objdir-as-tempdir); the names reach the symbol table, and the linker's build ID with them.
+# sccache runs nvcc's steps itself, under names of its own that do not change, and refuses the flag.
+function(_ncclkit_nvcc_intermediate_names name launcher)
+  get_filename_component(launcher_name "${launcher}" NAME)
+  if(CMAKE_CUDA_COMPILER_VERSION VERSION_GREATER_EQUAL 12.4 AND NOT launcher_name MATCHES "^sccache")
+    target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--objdir-as-tempdir>)
   endif()
 endfunction()
 
@@ -81,11 +98,6 @@ function(_ncclkit_cuda_module name)
   target_compile_features(${name} PRIVATE cxx_std_17 cuda_std_17)
   target_link_libraries(${name} PRIVATE CUDA::cudart_static)
   target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xfatbin=-compress-all>)
-  if(CMAKE_CUDA_COMPILER_VERSION VERSION_GREATER_EQUAL 12.4)
-    # nvcc's intermediate files are named after its process id unless they sit beside the object;
-    # the names reach the symbol table, and the linker's build ID with them.
-    target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--objdir-as-tempdir>)
-  endif()
   set_target_properties(${name} PROPERTIES
     CUDA_ARCHITECTURES "${NCCLKIT_CUDA_ARCHITECTURES}"
     CUDA_RUNTIME_LIBRARY Static
@@ -171,6 +183,9 @@ function(ncclkit_add_extension name)
   if(launcher)
     set_target_properties(${name} PROPERTIES
       CXX_COMPILER_LAUNCHER "${launcher}" ${gpu_language}_COMPILER_LAUNCHER "${launcher}")
+  endif()
+  if(gpu_language STREQUAL "CUDA")
+    _ncclkit_nvcc_intermediate_names(${name} "${launcher}")
   endif()
 
   if(rccl)

@@ -9,7 +9,7 @@ environment's site-packages, any other build with
 
 .. code-block:: cmake
 
-  project(mypkg LANGUAGES CXX CUDA)      # LANGUAGES CXX HIP for a ROCm build (NCCLKIT_NCCL=rccl)
+  project(mypkg LANGUAGES CXX)           # find_package(ncclkit) enables CUDA, or HIP for NCCLKIT_NCCL=rccl
   find_package(ncclkit CONFIG REQUIRED)
   ncclkit_add_extension(_myext SOURCES ext.cpp kernels.cu NCCL)
 
@@ -23,29 +23,42 @@ Provides
 ``NCCLKIT_CUDA_ARCHITECTURES``
   The ``CUDA_ARCHITECTURES`` that ``NCCLKIT_CUDA_ARCHS`` resolves to.
 
-Reads the options ``NCCLKIT_NCCL``, ``NCCLKIT_NCCL_STATIC``, ``NCCLKIT_CUDA_ARCHS``,
-``NCCL_SOURCE_DIR``, ``MAX_JOBS`` and ``NVCC_THREADS`` (cache or environment) and finds Python,
-pybind11 and, when the project enables CUDA, the CUDA toolkit.
+Reads the options ``NCCLKIT_NCCL``, ``NCCLKIT_NCCL_STATIC``, ``NCCLKIT_CUDA_TOOLKIT``,
+``NCCLKIT_CUDA_VERSION``, ``NCCLKIT_CUDA_ARCHS``, ``NCCL_SOURCE_DIR``, ``MAX_JOBS`` and
+``NVCC_THREADS`` (cache or environment), enables CUDA (or HIP) when the project has not, and
+finds Python, pybind11 and, for CUDA, the CUDA toolkit.
 #]=======================================================================]
 
 get_property(_ncclkit_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
-if(NOT "CXX" IN_LIST _ncclkit_languages OR NOT ("CUDA" IN_LIST _ncclkit_languages OR "HIP" IN_LIST _ncclkit_languages))
+if(NOT "CXX" IN_LIST _ncclkit_languages)
   set(ncclkit_FOUND FALSE)
-  set(ncclkit_NOT_FOUND_MESSAGE "ncclkit builds CUDA (or, for RCCL, HIP) extensions, and this project \
-has enabled neither: use project(<name> LANGUAGES CXX CUDA), or LANGUAGES CXX HIP for ROCm, before \
-find_package(ncclkit).")
+  set(ncclkit_NOT_FOUND_MESSAGE "ncclkit builds C++ extensions, and this project has not enabled CXX: use \
+project(<name> LANGUAGES CXX) before find_package(ncclkit).")
   return()
+endif()
+
+list(APPEND CMAKE_MODULE_PATH "${CMAKE_CURRENT_LIST_DIR}")
+include(NcclkitOptions)
+include(NcclkitExtension)
+ncclkit_read_options()
+
+# A project that enabled only CXX gets the GPU language NCCLKIT_NCCL asks for; CUDA's compiler is
+# found first as NcclkitCudaToolkit.cmake says, so that NVIDIA's PyPI compiler wheels work too.
+if(NOT "CUDA" IN_LIST _ncclkit_languages AND NOT "HIP" IN_LIST _ncclkit_languages)
+  if(NCCLKIT_NCCL STREQUAL "rccl")
+    enable_language(HIP)
+  else()
+    include(NcclkitCudaToolkit)
+    ncclkit_cuda_toolkit()
+    enable_language(CUDA)
+  endif()
+  get_property(_ncclkit_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
 endif()
 
 include(CMakeFindDependencyMacro)
 find_dependency(Python 3.10 COMPONENTS Interpreter Development.Module)
 find_dependency(pybind11 2.13 CONFIG)
 
-list(APPEND CMAKE_MODULE_PATH "${CMAKE_CURRENT_LIST_DIR}")
-include(NcclkitOptions)
-include(NcclkitExtension)
-
-ncclkit_read_options()
 if("CUDA" IN_LIST _ncclkit_languages)
   find_dependency(CUDAToolkit)
   ncclkit_cuda_archs("${NCCLKIT_CUDA_ARCHS}")

@@ -40,12 +40,13 @@ def configure(
     languages: str = "CXX;CUDA",
     python: Path | None = None,
     defines: tuple[str, ...] = (),
+    nvcc: str | None = NVCC,
     **env: str,
 ) -> Configure:
     """Configures the project into tmp_path/build with `ncclkit_add_extension(_probe SOURCES probe.cpp <args>)`.
 
     The environment is cleared of NCCL and CUDA hints; NCCLKIT_CUDA_ARCHS=80 and NCCLKIT_NCCL=system
-    unless `env` says otherwise.
+    unless `env` says otherwise. `nvcc=None` leaves the CUDA compiler for the project to find.
     """
     build = tmp_path / "build"
     shutil.rmtree(build, ignore_errors=True)
@@ -62,7 +63,7 @@ def configure(
             f"-Dncclkit_DIR={REPO / 'cmake'}",
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
             f"-DPython_EXECUTABLE={python or sys.executable}",
-            f"-DCMAKE_CUDA_COMPILER={NVCC}",
+            *([f"-DCMAKE_CUDA_COMPILER={nvcc}"] if nvcc else []),
             f"-DPROBE_LANGUAGES={languages}",
             f"-DPROBE_ARGS={';'.join(args)}",
             *defines,

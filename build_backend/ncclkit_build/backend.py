@@ -1,28 +1,35 @@
-"""PEP 517 backend: scikit-build-core, plus what only ncclkit's build knows.
+"""PEP 517 and PEP 660 backend: scikit-build-core, plus what only ncclkit's build knows.
 
+- The CUDA compiler: a toolkit install, or NVIDIA's compiler wheels added to the build
+  environment (all of one release) when there is none or ``NCCLKIT_CUDA_TOOLKIT=pypi`` asks.
 - The build environment gets the nvidia-nccl wheel of the CUDA major being built for.
+- Compiles go through sccache, whose cache outlives pip's build environments
+  (``NCCLKIT_COMPILER_CACHE``, compiler_cache.py).
 - NCCLKIT_INDEX_NAME=ON names the wheel for an index: ``ncclkit-cu13``, no local label.
 - The wheel's requirements are finished after CMake ran, from the NCCL CMake really used
-  (``prepare_metadata_for_build_wheel`` is left out on purpose, so that frontends read the
-  requirements from the finished wheel).
+  (``prepare_metadata_for_build_wheel`` and ``_editable`` are left out on purpose, so that
+  frontends read the requirements from the finished wheel).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from scikit_build_core import build as _skbuild
 from scikit_build_core.build import build_sdist, get_requires_for_build_sdist
 
-from .cuda import find_nvcc, nvcc_version
+from . import compiler_cache, cuda
 from .options import ConfigSettings, build_option
 from .version import index_name_requested, index_name_suffix
 from .wheel import finish_wheel
 
 __all__ = [
+    "build_editable",
     "build_sdist",
     "build_wheel",
+    "get_requires_for_build_editable",
     "get_requires_for_build_sdist",
     "get_requires_for_build_wheel",
 ]
@@ -31,19 +38,49 @@ __all__ = [
 _WHEEL_MODES = {"auto", "wheel"}
 
 
-def _export_cuda_compiler(config_settings: ConfigSettings) -> tuple[int, int]:
-    """Pin the nvcc this build uses, so the version label and CMake agree on it."""
-    nvcc = find_nvcc(config_settings)
-    os.environ.setdefault("CUDACXX", str(nvcc))
-    return nvcc_version(nvcc)
+def _nccl_mode(config_settings: ConfigSettings) -> str:
+    return build_option("NCCLKIT_NCCL", config_settings, "auto").lower()
+
+
+def _requirements(config_settings: ConfigSettings) -> list[str]:
+    """What ncclkit's build adds to scikit-build-core's requirements."""
+    requires = compiler_cache.requirements(config_settings)
+    if _nccl_mode(config_settings) == "rccl":
+        return requires
+    if cuda.uses_pypi_toolkit(config_settings):
+        requires += cuda.pypi_toolkit_requirements(config_settings)
+    cuda_major, _ = cuda.build_cuda_version(config_settings)
+    if _nccl_mode(config_settings) in _WHEEL_MODES:
+        requires.append(f"nvidia-nccl-cu{cuda_major}")
+    return requires
 
 
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:
-    requires = _skbuild.get_requires_for_build_wheel(config_settings)
-    if build_option("NCCLKIT_NCCL", config_settings, "auto").lower() in _WHEEL_MODES:
-        cuda_major, _ = _export_cuda_compiler(config_settings)
-        requires.append(f"nvidia-nccl-cu{cuda_major}")
-    return requires
+    return _skbuild.get_requires_for_build_wheel(config_settings) + _requirements(config_settings)
+
+
+def get_requires_for_build_editable(config_settings: ConfigSettings = None) -> list[str]:
+    return _skbuild.get_requires_for_build_editable(config_settings) + _requirements(config_settings)
+
+
+def _build(
+    skbuild_hook: Callable[..., str],
+    wheel_directory: str,
+    config_settings: ConfigSettings,
+    metadata_directory: str | None,
+) -> str:
+    settings = dict(config_settings or {})
+    if _nccl_mode(settings) == "rccl":
+        os.environ["NCCLKIT_NCCL"] = "rccl"  # for the version label, which sees no config settings
+    else:
+        # The nvcc chosen here is CMake's (and the version label's), even over a cached one.
+        nvcc = str(cuda.find_nvcc(settings))
+        os.environ["CUDACXX"] = nvcc
+        settings["cmake.define.CMAKE_CUDA_COMPILER"] = nvcc
+    with compiler_cache.compiler_cache(settings, Path.cwd()) as defines:
+        name = skbuild_hook(wheel_directory, {**settings, **defines}, metadata_directory)
+    suffix = index_name_suffix() if index_name_requested() else ""
+    return finish_wheel(Path(wheel_directory) / name, suffix).name
 
 
 def build_wheel(
@@ -51,11 +88,12 @@ def build_wheel(
     config_settings: ConfigSettings = None,
     metadata_directory: str | None = None,
 ) -> str:
-    mode = build_option("NCCLKIT_NCCL", config_settings, "auto").lower()
-    if mode == "rccl":
-        os.environ["NCCLKIT_NCCL"] = mode  # for the version label, which sees no config settings
-    else:
-        _export_cuda_compiler(config_settings)
-    name = _skbuild.build_wheel(wheel_directory, config_settings, metadata_directory)
-    suffix = index_name_suffix() if index_name_requested() else ""
-    return finish_wheel(Path(wheel_directory) / name, suffix).name
+    return _build(_skbuild.build_wheel, wheel_directory, config_settings, metadata_directory)
+
+
+def build_editable(
+    wheel_directory: str,
+    config_settings: ConfigSettings = None,
+    metadata_directory: str | None = None,
+) -> str:
+    return _build(_skbuild.build_editable, wheel_directory, config_settings, metadata_directory)

@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .cuda import find_nvcc, nvcc_version
+from .cuda import build_cuda_version
 from .options import build_option
 from .rocm import find_hipconfig, hip_version
 
@@ -30,7 +30,7 @@ def _platform() -> tuple[str, int, int]:
     """``("cu", major, minor)`` from the nvcc CMake will use, or ``("rocm", ...)`` from hipconfig."""
     if build_option("NCCLKIT_NCCL", None, "auto").lower() == "rccl":
         return ("rocm", *hip_version(find_hipconfig()))
-    return ("cu", *nvcc_version(find_nvcc(None)))
+    return ("cu", *build_cuda_version(None))
 
 
 def index_name_suffix() -> str:

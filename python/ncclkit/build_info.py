@@ -35,15 +35,28 @@ def read_record(module: str) -> dict[str, Any]:
         raise ImportError(msg) from None
 
 
+def built_dir() -> Path:
+    """Where CMake installed ncclkit's compiled modules, their records and cmake/: beside this file
+    in a wheel's install, in site-packages for an editable one (whose Python files stay in the
+    checkout)."""
+    try:
+        return record_path("ncclkit._cuda").parent
+    except ModuleNotFoundError:
+        msg = (
+            f"{PACKAGE_DIR} has no compiled modules (ncclkit._cuda): this ncclkit was not built. "
+            "Install it with `pip install .` (or `pip install -e .`) from the checkout rather than importing "
+            "the source tree."
+        )
+        raise ImportError(msg) from None
+
+
 @functools.cache
 def build_info() -> dict[str, Any]:
     """ncclkit's own build: the record of ncclkit._comm (ncclkit._cuda when built without NCCL)."""
+    directory = built_dir()
     for name in ("_comm", "_cuda"):
-        path = PACKAGE_DIR / f"{name}{RECORD_SUFFIX}"
+        path = directory / f"{name}{RECORD_SUFFIX}"
         if path.exists():
             return json.loads(path.read_text())
-    msg = (
-        f"{PACKAGE_DIR} has no build record (_cuda{RECORD_SUFFIX}): this ncclkit was not built. "
-        "Install it with `pip install .` from the checkout rather than importing the source tree."
-    )
+    msg = f"{directory} has no build record (_cuda{RECORD_SUFFIX}): ncclkit was installed without them."
     raise ImportError(msg)

@@ -10,12 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import bench, compat, wheel_check
-from .build_info import PACKAGE_DIR, build_info, read_record
+from .build_info import build_info, built_dir, read_record
 from .errors import CompatibilityError
 from .features import features
-
-# ncclkit's CMake package, installed by the build beside the Python package.
-CMAKE_DIR = PACKAGE_DIR / "cmake"
 
 
 def _feature_rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
@@ -36,6 +33,15 @@ def _requirement(nccl: dict[str, Any]) -> str:
     return nccl["requirement"] or "none (NCCL does not come from a wheel)"
 
 
+def _toolkit(cuda: dict[str, Any]) -> str:
+    toolkit = cuda.get("toolkit")
+    if toolkit is None:
+        return "not recorded"
+    if toolkit["source"] == "pypi":
+        return "NVIDIA's PyPI wheels: " + ", ".join(toolkit["wheels"])
+    return "a toolkit install (system)"
+
+
 def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
     cuda, nccl = build["cuda"], build["nccl"]
     rows = [
@@ -46,6 +52,7 @@ def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
         ("built for Python", f"{build['python']['version']} ({build['python']['soabi']})"),
         ("compilers", f"{build['compiler']['cxx']}; {build['compiler']['cuda']}"),
         ("CUDA (nvcc, runtime)", f"{cuda['nvcc_version']}, {cuda['runtime_version']} ({cuda['cudart']})"),
+        ("CUDA toolkit", _toolkit(cuda)),
         (
             "CUDA archs",
             f"SASS {' '.join(cuda['archs_sass']) or '-'}; PTX {' '.join(cuda['archs_ptx']) or '-'} "
@@ -167,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     args = parser.parse_args(argv)
     if args.cmake_dir:
-        print(CMAKE_DIR)
+        print(built_dir() / "cmake")
         return 0
     if args.command is None:
         parser.error("a command is required: info, check, check-wheel or bench (or --cmake-dir)")

@@ -161,6 +161,12 @@ def test_rccl_extension_of_a_hip_project(tmp_path: Path, keyword: str) -> None:
     assert run.json("probe.json")["install_rpath"] == str(library.parent)
 
 
-def test_project_without_cuda_or_hip(tmp_path: Path) -> None:
+def test_project_of_cxx_alone_gets_cuda_from_the_package(tmp_path: Path) -> None:
     run = configure(tmp_path, languages="CXX")
-    assert "ncclkit builds CUDA (or, for RCCL, HIP) extensions, and this project has enabled neither" in run.error
+    assert run.error == "", run.log[-3000:]
+    assert "The CUDA compiler identification is NVIDIA" in run.log
+
+
+def test_project_without_cxx(tmp_path: Path) -> None:
+    run = configure(tmp_path, languages="C")
+    assert "ncclkit builds C++ extensions, and this project has not enabled CXX" in run.error

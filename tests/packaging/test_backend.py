@@ -78,6 +78,7 @@ def test_local_label_comes_from_the_nvcc_cmake_will_use(tmp_path: Path, monkeypa
 
 
 def test_missing_nvcc_names_every_place_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCCLKIT_CUDA_TOOLKIT", "system")
     monkeypatch.setenv("CUDACXX", str(tmp_path / "nope" / "nvcc"))
     monkeypatch.setenv("PATH", str(tmp_path))
     for name in ("CUDAToolkit_ROOT", "CUDA_HOME", "CUDA_PATH"):

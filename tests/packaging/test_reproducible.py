@@ -1,5 +1,6 @@
 """Two builds of one source with one SOURCE_DATE_EPOCH, from two checkouts in different places,
-through ci/build_wheel.sh (build, auditwheel repair, wheel check), give byte-identical wheels."""
+through ci/build_wheel.sh (build, auditwheel repair, wheel check), each compiling every source
+through sccache with a cache of its own, give byte-identical wheels."""
 
 from __future__ import annotations
 
@@ -11,23 +12,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from checkouts import checkout_copy
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def checkout_copy(destination: Path) -> Path:
-    """The working tree's files (tracked and new, not ignored), as a build from it would see them."""
-    listed = subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    for name in filter(None, listed.decode().split("\0")):
-        source = REPO / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    return destination
 
 
 def build(checkout: Path, out: Path) -> Path:
@@ -37,6 +24,8 @@ def build(checkout: Path, out: Path) -> Path:
         "SOURCE_DATE_EPOCH": "1767225600",
         "NCCLKIT_GIT_COMMIT": "0123456789abcdef0123456789abcdef01234567",  # the copies have no .git
         "NCCLKIT_CUDA_ARCHS": "80;90",  # two archs: the fatbin's order counts too
+        # A cache of each build's own: both compile every source (through sccache, the default).
+        "SCCACHE_DIR": str(out.parent / f"{out.name}-sccache"),
     }
     proc = subprocess.run(
         ["bash", str(checkout / "ci" / "build_wheel.sh"), str(out)], env=env, capture_output=True, text=True

