@@ -7,6 +7,7 @@
 # extension without NCCL), NCCLKIT_NCCL_WHEEL, NCCL_* (from FindNCCL, or FindRCCL's under those
 # names), NCCLKIT_NCCL_FLOOR* and NCCLKIT_NCCL_REQUIREMENT (NcclkitNcclFloor.cmake),
 # NCCLKIT_NCCL_WEAK_ENTRY_POINTS (NcclkitNcclBinding.cmake), ARG_FEATURES (the features required),
+# launcher (the compiler launcher, NcclkitBuildSpeed.cmake),
 # and CMake's project, compiler and Python variables. A HIP build's record has "hip" where a CUDA
 # build's has "cuda". "nccl" holds the header built against (version, version_code), the floor, the
 # requirement on the nvidia-nccl wheel, and each feature with its release and entry points.
@@ -156,6 +157,9 @@ function(ncclkit_write_build_record target module output)
   string(TOLOWER "${gpu_language}" key)
   _ncclkit_json_set_string(compiler ${key}
     "${CMAKE_${gpu_language}_COMPILER_ID} ${CMAKE_${gpu_language}_COMPILER_VERSION}")
+  # The compiler cache or other launcher by name (its path would tie the record to one machine).
+  get_filename_component(launcher_name "${launcher}" NAME)
+  _ncclkit_json_set_string_or_null(compiler launcher "${launcher_name}")
   string(JSON info SET "${info}" compiler "${compiler}")
 
   if(gpu_language STREQUAL "HIP")

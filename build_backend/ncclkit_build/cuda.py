@@ -121,4 +121,3 @@ def build_cuda_version(config_settings: ConfigSettings) -> tuple[int, int]:
         major, minor = toolkit_release(config_settings).split(".")
         return int(major), int(minor)
     return nvcc_version(find_nvcc(config_settings))
-

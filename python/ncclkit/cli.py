@@ -33,6 +33,10 @@ def _requirement(nccl: dict[str, Any]) -> str:
     return nccl["requirement"] or "none (NCCL does not come from a wheel)"
 
 
+def _launcher(compiler: dict[str, Any]) -> str:
+    return f" (through {compiler['launcher']})" if compiler.get("launcher") else ""
+
+
 def _toolkit(cuda: dict[str, Any]) -> str:
     toolkit = cuda.get("toolkit")
     if toolkit is None:
@@ -50,7 +54,7 @@ def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
         ("commit", build["git_commit"]),
         ("built", build["build_time"]),
         ("built for Python", f"{build['python']['version']} ({build['python']['soabi']})"),
-        ("compilers", f"{build['compiler']['cxx']}; {build['compiler']['cuda']}"),
+        ("compilers", f"{build['compiler']['cxx']}; {build['compiler']['cuda']}" + _launcher(build["compiler"])),
         ("CUDA (nvcc, runtime)", f"{cuda['nvcc_version']}, {cuda['runtime_version']} ({cuda['cudart']})"),
         ("CUDA toolkit", _toolkit(cuda)),
         (

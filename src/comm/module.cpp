@@ -77,7 +77,9 @@ void bind_custom_all_reduce(py::module_& m) {
 
 }  // namespace
 
-PYBIND11_MODULE(_comm, m) {
+// Safe without the GIL (free-threaded Pythons): its state is const statics, and every NCCL and
+// CUDA call already runs with the GIL released (one Comm is not for two threads at once, either way).
+PYBIND11_MODULE(_comm, m, py::mod_gil_not_used()) {
   m.doc() = "NCCL bindings (low level; use ncclkit.Communicator)";
   ncclkit::register_nccl_error_translator();
 

@@ -101,7 +101,8 @@ bool kernel_image_available(int device) {
 
 }  // namespace
 
-PYBIND11_MODULE(_cuda, m) {
+// Safe without the GIL (free-threaded Pythons): it keeps no state, and its CUDA calls are thread-safe.
+PYBIND11_MODULE(_cuda, m, py::mod_gil_not_used()) {
   m.doc() = "CUDA runtime queries used by ncclkit's compatibility check";
   m.def("driver_version", &driver_version, "CUDA version the driver supports (e.g. 13000); 0 without a driver");
   m.def("runtime_version", &runtime_version, "CUDA runtime version this module was built with");

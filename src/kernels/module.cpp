@@ -39,7 +39,8 @@ py::dict feature_macros() {
 
 }  // namespace
 
-PYBIND11_MODULE(_kernels, m) {
+// Safe without the GIL (free-threaded Pythons): its state is const statics and a mutex-guarded cache of image archs.
+PYBIND11_MODULE(_kernels, m, py::mod_gil_not_used()) {
   m.doc() = "CUDA kernels (low level; use ncclkit.ops)";
   m.attr("DTYPES") = dtypes();
   m.attr("features") = feature_macros();

@@ -25,6 +25,8 @@ needs_make = pytest.mark.skipif(MAKE is None, reason="make is not installed")
 # What ci/build_wheel.sh reads from the environment, and so what the stage running it must declare.
 SCRIPT_ARGS = {
     "NCCLKIT_NCCL",
+    "NCCLKIT_CUDA_TOOLKIT",
+    "NCCLKIT_CUDA_VERSION",
     "NCCLKIT_CUDA_ARCHS",
     "NCCLKIT_INDEX_NAME",
     "SOURCE_DATE_EPOCH",
@@ -35,8 +37,11 @@ SCRIPT_ARGS = {
 SETTINGS = {
     "CUDA_VERSION": "12.8.1",
     "PYTHON_VERSION": "3.10",
+    "PYTHON_FROM_IMAGE": "/opt/python/bin/python3.10",
     "DISTRO": "ubuntu22.04",
     "NCCLKIT_NCCL": "system",
+    "NCCLKIT_CUDA_TOOLKIT": "pypi",
+    "NCCLKIT_CUDA_VERSION": "13.0",
     "NCCLKIT_CUDA_ARCHS": "80;90a",
     "NCCLKIT_INDEX_NAME": "ON",
     "SOURCE_DATE_EPOCH": "1700000000",
@@ -172,6 +177,7 @@ def test_settings_are_printed_with_the_index_password_hidden() -> None:
         **BUILD_ARGS,
         "PIP_INDEX_URL": "https://***@mirror.example/simple",
         "PIP_EXTRA_INDEX_URL": "",
+        "PIP_CERT": "",
         "OUTPUT_DIR": "/tmp/ncclkit-wheels",
         "IMAGE": "ncclkit-build:cuda12.8.1-py3.10",
         "DOCKER": "docker",
@@ -299,3 +305,29 @@ def test_install_python_takes_the_ppa_only_for_a_version_ubuntu_lacks(tmp_path: 
         "python3.10 -m venv /opt/venv",
     ]
     assert DOCKERFILE.read_text().count("bash /tmp/install_python.sh") == 2  # builder and test
+
+
+@needs_make
+@pytest.mark.parametrize("target", ["wheel", "test", "shell"])
+def test_a_ca_bundle_for_pip_is_a_secret_never_a_build_arg(target: str) -> None:
+    (build, *_) = dry_run(target, "PIP_CERT=/etc/ssl/certs/proxy.pem")
+    assert options(build, "--secret") == ["id=pip-cert,src=/etc/ssl/certs/proxy.pem"]
+    assert "PIP_CERT" not in build_args(build)
+    (build, *_) = dry_run(target)
+    assert options(build, "--secret") == []
+
+
+def test_install_python_takes_an_interpreter_the_image_has(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    for tool in ("apt-get", "rm", "python3.12"):
+        (tmp_path / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> {calls}\n')
+        (tmp_path / tool).chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", "PYTHON_FROM_IMAGE": "python3.12"}
+    script = REPO / "docker" / "install_python.sh"
+    subprocess.run(["bash", str(script), "3.12", "python3.12-dev", "g++"], env=env, check=True, capture_output=True)
+    made = [line for line in calls.read_text().splitlines() if not line.startswith("rm ")]
+    assert made == [
+        "apt-get update",
+        "apt-get install -y --no-install-recommends g++",
+        "python3.12 -m venv /opt/venv",
+    ]

@@ -71,10 +71,9 @@ def test_editable_rebuild_without_build_isolation(tmp_path: Path) -> None:
     # A changed source is rebuilt when the package is imported.
     module = source / "src" / "cuda" / "module.cpp"
     text = module.read_text()
-    assert text.count("PYBIND11_MODULE(_cuda, m) {") == 1
-    module.write_text(
-        text.replace("PYBIND11_MODULE(_cuda, m) {", 'PYBIND11_MODULE(_cuda, m) {\n  m.attr("edited") = 1;')
-    )
+    opening = "PYBIND11_MODULE(_cuda, m, py::mod_gil_not_used()) {"
+    assert text.count(opening) == 1
+    module.write_text(text.replace(opening, opening + '\n  m.attr("edited") = 1;'))
     edited = run(python, "-c", "from ncclkit import _cuda; print(_cuda.edited)", cwd=tmp_path)
     assert edited.returncode == 0, edited.stdout[-2000:] + edited.stderr[-2000:]
     assert edited.stdout.strip().splitlines()[-1] == "1"

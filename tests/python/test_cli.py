@@ -165,3 +165,22 @@ def test_a_rocm_build_is_refused_by_name(install_extension, capsys: pytest.Captu
 def test_check_wheel_of_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["check-wheel", str(tmp_path / "none.whl")]) == 2
     assert capsys.readouterr().out == f"check-wheel: no such wheel: {tmp_path / 'none.whl'}\n"
+
+
+def test_info_says_where_the_cuda_toolkit_came_from(
+    mismatched_machine: None, install_extension, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = {**build_info(), "package": "mypkg", "module": "mypkg._myext"}
+    wheels = ["nvidia-cuda-nvcc==13.0.88", "nvidia-nvvm==13.0.88"]
+    record["cuda"] = {**record["cuda"], "toolkit": {"source": "pypi", "wheels": wheels}}
+    record["compiler"] = {**record["compiler"], "launcher": "sccache"}
+    install_extension(record)
+    assert cli.main(["info", "--extension", "mypkg._myext"]) == 0
+    out = capsys.readouterr().out
+    assert "CUDA toolkit           NVIDIA's PyPI wheels: nvidia-cuda-nvcc==13.0.88, nvidia-nvvm==13.0.88\n" in out
+    compilers = f"{record['compiler']['cxx']}; {record['compiler']['cuda']}"
+    assert f"compilers              {compilers} (through sccache)\n" in out
+    del record["cuda"]["toolkit"]
+    install_extension(record)
+    assert cli.main(["info", "--extension", "mypkg._myext"]) == 0
+    assert "CUDA toolkit           not recorded\n" in capsys.readouterr().out

@@ -1,0 +1,36 @@
+"""docker/Dockerfile built for real, as CI runs it: a docker engine (started here when none runs,
+stopped after), a Debian 12 base image made with debootstrap (no registry is needed), then
+`make -C docker wheel` and `make -C docker test` with the CUDA compiler from PyPI; the wheel is
+checked, and the same sources are built again from a checkout elsewhere, with docker's cache off
+and sccache's warm: the two wheels are byte-identical."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+from checkouts import checkout_copy
+from docker_images import make, tail
+
+
+def test_docker_wheel_and_test_then_a_second_checkout_builds_the_same_wheel(base_image: str, tmp_path: Path) -> None:
+    one = checkout_copy(tmp_path / "one" / "ncclkit")
+    built, first_time = make(one, "wheel", tmp_path / "out-one")
+    assert built.returncode == 0, tail(built)
+    assert "every rule passed" in built.stderr + built.stdout
+    (wheel,) = (tmp_path / "out-one").glob("ncclkit-*.whl")
+    assert "manylinux_2_34_x86_64" in wheel.name  # Debian 12's glibc calls for 2.34
+    with zipfile.ZipFile(wheel) as whl:
+        assert json.loads(whl.read("ncclkit/_comm.build.json"))["cuda"]["toolkit"]["source"] == "pypi"
+
+    tested, _ = make(one, "test", tmp_path / "out-one")
+    assert tested.returncode == 0, tail(tested)
+    assert " passed" in tested.stderr + tested.stdout
+
+    two = checkout_copy(tmp_path / "two" / "deeper" / "src")
+    again, second_time = make(two, "wheel", tmp_path / "out-two", "DOCKER_BUILD_FLAGS=--progress=plain --no-cache")
+    assert again.returncode == 0, tail(again)
+    (second,) = (tmp_path / "out-two").glob("ncclkit-*.whl")
+    assert second.name == wheel.name and second.read_bytes() == wheel.read_bytes()
+    print(f"docker wheel: first build {first_time:.0f} s, second (no docker cache, sccache warm) {second_time:.0f} s")

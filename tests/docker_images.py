@@ -1,0 +1,84 @@
+"""Docker for the tests of tests/docker: the engine's client, the Debian 12 base image, `make -C
+docker` with the settings those tests build with, and images with one of pyenv's Pythons."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BASE_IMAGE = "ncclkit-base:bookworm"
+DEBIAN_MIRROR = os.environ.get("NCCLKIT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+# Debian's own client speaks to Debian's engine, with BuildKit when asked (docker/Makefile asks).
+DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else shutil.which("docker")
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def docker(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DOCKER, *args], capture_output=True, text=True, **kwargs)
+
+
+def make(checkout: Path, target: str, out: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    settings = [
+        f"DOCKER={DOCKER}",
+        f"BUILD_IMAGE={BASE_IMAGE}",
+        f"RUNTIME_IMAGE={BASE_IMAGE}",
+        "PYTHON_VERSION=3.11",  # Debian 12's own
+        "NCCLKIT_CUDA_ARCHS=90",  # one arch: what is tested is the build, not the code
+        "SOURCE_DATE_EPOCH=1767225600",  # the copies have no git history to date them
+        f"OUTPUT_DIR={out}",
+        *([f"PIP_CERT={CA_BUNDLE}"] if CA_BUNDLE.exists() else []),
+        *extra,
+    ]
+    start = time.monotonic()
+    proc = subprocess.run(["make", "-C", str(checkout / "docker"), target, *settings], capture_output=True, text=True)
+    return proc, time.monotonic() - start
+
+
+def tail(proc: subprocess.CompletedProcess[str]) -> str:
+    return proc.stdout[-4000:] + proc.stderr[-6000:]
+
+
+# What pyenv's CPython links beyond glibc (ldd of its lib-dynload), which minbase lacks.
+RUNTIME_LIBRARIES = (
+    "libbz2-1.0 libexpat1 liblzma5 libncursesw6 libreadline8 libtirpc3 zlib1g libffi8 libsqlite3-0 libssl3"
+)
+
+
+def pyenv_pythons() -> list[Path]:
+    """The newest of pyenv's CPythons of each minor from 3.10 on that has a shared libpython."""
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    found = {}
+    for prefix in sorted((root / "versions").glob("3.*")):
+        match = re.fullmatch(r"3\.(\d+)\.\d+", prefix.name)
+        if match and int(match.group(1)) >= 10 and (prefix / "lib" / f"libpython3.{match.group(1)}.so").exists():
+            found[int(match.group(1))] = prefix
+    return list(found.values())
+
+
+def python_image(prefix: Path) -> str:
+    """BASE_IMAGE with the CPython at prefix copied to the same path, and what it links."""
+    tag = f"ncclkit-python:{prefix.name}"
+    if docker("image", "inspect", tag).returncode == 0:
+        return tag
+    dockerfile = (
+        f"FROM {BASE_IMAGE}\n"
+        f"RUN apt-get update && apt-get install -y --no-install-recommends {RUNTIME_LIBRARIES} "
+        "&& rm -rf /var/lib/apt/lists/*\n"
+        f"COPY python {prefix}\n"
+    ).encode()
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+        tar.add(prefix, arcname="python", filter=lambda m: None if "__pycache__" in m.name else m)
+    built = subprocess.run([DOCKER, "build", "-t", tag, "-"], input=context.getvalue(), capture_output=True)
+    assert built.returncode == 0, built.stderr.decode()[-3000:]
+    return tag
