@@ -47,6 +47,11 @@ printf '  %-20s %s\n' \
 
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
-"$python" -m pip wheel --no-deps --wheel-dir "$build/dist" -Cbuild-dir="$build/cmake" "$repo"
+NCCLKIT_COMPILER_CACHE_STATS="$build/sccache-stats.txt" \
+  "$python" -m pip wheel --no-deps --wheel-dir "$build/dist" -Cbuild-dir="$build/cmake" "$repo"
+if [[ -f $build/sccache-stats.txt ]]; then
+  echo "compiler cache (sccache):"
+  grep -E '^Cache (hits|misses) \(' "$build/sccache-stats.txt" | sed 's/^/  /'
+fi
 built=("$build"/dist/*.whl)
 bash "$repo/ci/repair_wheel.sh" "${built[0]}" "$out"

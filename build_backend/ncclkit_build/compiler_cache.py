@@ -47,11 +47,26 @@ def requirements(config_settings: ConfigSettings) -> list[str]:
     return [_REQUIREMENT]
 
 
-def _base_dirs(source_dir: Path) -> list[str]:
-    """The build environment's entries of sys.path (outside this interpreter's prefixes) and the source tree."""
+def _build_dir(config_settings: ConfigSettings) -> Path | None:
+    """scikit-build-core's build directory when given (``-Cbuild-dir``, ``SKBUILD_BUILD_DIR``), up
+    to its first ``{placeholder}``; the default, build/ in the source tree, is under the source."""
+    given = (config_settings or {}).get("build-dir") or os.environ.get("SKBUILD_BUILD_DIR")
+    if not given or isinstance(given, list):
+        return None
+    return Path(str(given).split("{", 1)[0]).resolve()
+
+
+def _base_dirs(config_settings: ConfigSettings, source_dir: Path) -> list[str]:
+    """The build environment's entries of sys.path (outside this interpreter's prefixes), the build
+    directory (which holds the CUDA toolkit's layout and generated headers) and the source tree."""
     own = {Path(p).resolve() for p in (sys.base_prefix, sys.prefix)}
     env = [entry for entry in sys.path if entry and not any(Path(entry).resolve().is_relative_to(p) for p in own)]
-    return [*dict.fromkeys(str(Path(e).resolve()) for e in env if Path(e).is_dir()), str(source_dir.resolve())]
+    build_dir = _build_dir(config_settings)
+    return [
+        *dict.fromkeys(str(Path(e).resolve()) for e in env if Path(e).is_dir()),
+        *([str(build_dir)] if build_dir else []),
+        str(source_dir.resolve()),
+    ]
 
 
 @contextlib.contextmanager
@@ -72,7 +87,7 @@ def compiler_cache(config_settings: ConfigSettings, source_dir: Path) -> Iterato
     with tempfile.TemporaryDirectory(prefix="ncclkit-sccache-") as private:
         server = {
             "SCCACHE_SERVER_UDS": str(Path(private, "server.sock")),
-            "SCCACHE_BASEDIRS": os.pathsep.join(_base_dirs(source_dir)),
+            "SCCACHE_BASEDIRS": os.pathsep.join(_base_dirs(config_settings, source_dir)),
         }
         saved = {name: os.environ.get(name) for name in server}
         os.environ.update(server)  # the compiles ninja runs talk to this server
@@ -86,7 +101,10 @@ def compiler_cache(config_settings: ConfigSettings, source_dir: Path) -> Iterato
                 yield {}
                 return
             yield {f"cmake.define.{name}": sccache for name in _LAUNCHERS}
-            subprocess.run([sccache, "--show-stats"], check=False, stdout=sys.stderr)
+            stats = subprocess.run([sccache, "--show-stats"], capture_output=True, text=True).stdout
+            print(stats, file=sys.stderr)
+            if os.environ.get("NCCLKIT_COMPILER_CACHE_STATS"):  # where ci/build_wheel.sh reads them
+                Path(os.environ["NCCLKIT_COMPILER_CACHE_STATS"]).write_text(stats)
         finally:
             subprocess.run([sccache, "--stop-server"], check=False, capture_output=True)
             for name, value in saved.items():

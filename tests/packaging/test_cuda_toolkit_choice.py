@@ -121,7 +121,14 @@ def test_the_cache_strips_the_build_environment_and_source(no_toolkit: Path, mon
     env_site = no_toolkit / "pip-build-env" / "site-packages"
     env_site.mkdir(parents=True)
     monkeypatch.setattr(sys, "path", [str(env_site), f"{sys.base_prefix}/lib/python3/site-packages", ""])
-    assert compiler_cache._base_dirs(REPO) == [str(env_site), str(REPO)]
+    monkeypatch.delenv("SKBUILD_BUILD_DIR", raising=False)
+    assert compiler_cache._base_dirs(None, REPO) == [str(env_site), str(REPO)]
+    build = no_toolkit / "build"
+    assert compiler_cache._base_dirs({"build-dir": f"{build}/{{wheel_tag}}"}, REPO) == [
+        str(env_site),
+        str(build),
+        str(REPO),
+    ]
 
 
 def test_the_label_of_a_build_that_will_install_the_wheels(no_toolkit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
