@@ -47,7 +47,9 @@ printf '  %-20s %s\n' \
 
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
-NCCLKIT_COMPILER_CACHE_STATS="$build/sccache-stats.txt" \
+# The build directory is this one: scikit-build-core ranks SKBUILD_BUILD_DIR (docker/Dockerfile
+# sets one for `make shell`) above -Cbuild-dir.
+env -u SKBUILD_BUILD_DIR NCCLKIT_COMPILER_CACHE_STATS="$build/sccache-stats.txt" \
   "$python" -m pip wheel --no-deps --wheel-dir "$build/dist" -Cbuild-dir="$build/cmake" "$repo"
 if [[ -f $build/sccache-stats.txt ]]; then
   echo "compiler cache (sccache):"

@@ -149,6 +149,48 @@ function(_ncclkit_toolkit_view tree view)
   file(CREATE_LINK lib64 "${view}/lib" SYMBOLIC)
 endfunction()
 
+# CUDA's crt/math_functions.h declares rsqrt and rsqrtf for the host. A glibc that declares them
+# too (C23's, with noexcept in C++) conflicts with a header that does not take glibc's exception
+# specification (_NV_RSQRT_SPECIFIER, from CUDA 13.2), and nvcc then compiles nothing: CMake's
+# compiler check fails deep in its output with "exception specification is incompatible". Said
+# here instead, with what to do. The host's math.h is read as the C++ compiler sees it; CUDA's
+# headers are where nvcc says (it may be a wrapper script outside the toolkit).
+function(_ncclkit_check_host_math nvcc)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    return()
+  endif()
+  set(probe "${CMAKE_BINARY_DIR}/CMakeFiles/ncclkit_host_math.cpp")
+  file(WRITE "${probe}" "#include <math.h>\nncclkit_glibc __GLIBC__ __GLIBC_MINOR__\n")
+  separate_arguments(flags UNIX_COMMAND "${CMAKE_CXX_FLAGS}")
+  execute_process(COMMAND "${CMAKE_CXX_COMPILER}" ${flags} -E -P "${probe}"
+    OUTPUT_VARIABLE preprocessed ERROR_QUIET RESULT_VARIABLE failed)
+  if(failed OR NOT preprocessed MATCHES "[ *]rsqrt *\\(")
+    return()
+  endif()
+  execute_process(COMMAND "${nvcc}" --dryrun -E -x cu /dev/null OUTPUT_VARIABLE dryrun ERROR_VARIABLE dryrun)
+  if(NOT dryrun MATCHES "INCLUDES=\"-I([^\"]+)\"")
+    return()
+  endif()
+  cmake_path(NORMAL_PATH CMAKE_MATCH_1 OUTPUT_VARIABLE include)
+  set(header "${include}/crt/math_functions.h")
+  if(NOT EXISTS "${header}")
+    return()
+  endif()
+  file(STRINGS "${header}" takes_glibc REGEX "_NV_RSQRT_SPECIFIER" LIMIT_COUNT 1)
+  file(STRINGS "${header}" declares REGEX "[ *]rsqrt\\(" LIMIT_COUNT 1)
+  if(takes_glibc OR NOT declares)
+    return()
+  endif()
+  string(REGEX MATCH "ncclkit_glibc ([0-9]+) ([0-9]+)" _ "${preprocessed}")
+  message(FATAL_ERROR
+    "ncclkit_cuda_toolkit(): the CUDA compiler ${nvcc} cannot compile on this system: its "
+    "${header} declares rsqrt and rsqrtf without the exception specification that this system's "
+    "math.h (glibc ${CMAKE_MATCH_1}.${CMAKE_MATCH_2}, as ${CMAKE_CXX_COMPILER} reads it) gives them, so "
+    "every CUDA source fails with \"exception specification is incompatible\". Use CUDA 13.2 or newer, "
+    "whose headers take glibc's: NVIDIA's PyPI wheels (NCCLKIT_CUDA_TOOLKIT=pypi NCCLKIT_CUDA_VERSION=13.2) "
+    "or a newer toolkit (CMAKE_CUDA_COMPILER or CUDACXX); or build on a system whose glibc is older.")
+endfunction()
+
 function(ncclkit_cuda_toolkit)
   set(view_root "${CMAKE_BINARY_DIR}/ncclkit-cuda")
   # A compiler in the view is this function's own from an earlier configure: the tree it links
@@ -189,6 +231,9 @@ function(ncclkit_cuda_toolkit)
         "NVIDIA's PyPI wheels (site-packages/nvidia/cu<major>/bin/nvcc). Unset CUDACXX and CMAKE_CUDA_COMPILER "
         "to use the wheels on Python's path, or set NCCLKIT_CUDA_TOOLKIT=auto to use ${nvcc}.")
     endif()
+    if(nvcc)
+      _ncclkit_check_host_math("${nvcc}")
+    endif()
     set_property(GLOBAL PROPERTY NCCLKIT_CUDA_TOOLKIT_SOURCE system)
     return()
   endif()
@@ -206,6 +251,7 @@ function(ncclkit_cuda_toolkit)
   string(REPLACE "nvidia-cuda-nvcc==" "nvcc-" version "${nvcc_wheel}")
   set(view "${view_root}/${version}")
   _ncclkit_toolkit_view("${tree}" "${view}")
+  _ncclkit_check_host_math("${view}/bin/nvcc")
   set(CMAKE_CUDA_COMPILER "${view}/bin/nvcc" CACHE FILEPATH "The CUDA compiler: the PyPI toolkit's, laid out in the build tree" FORCE)
   list(JOIN wheels ", " listed)
   message(STATUS "CUDA toolkit: NVIDIA's PyPI wheels at ${tree} (${listed}), laid out as a toolkit in ${view}")

@@ -4,6 +4,7 @@ docker` with the settings those tests build with, and images with one of pyenv's
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_IMAGE = "ncclkit-base:bookworm"
+UNSTABLE_BASE_IMAGE = "ncclkit-base:sid"
+# CUDA 13.0's nvcc takes GCC up to 15 (its crt/host_config.h); unstable's default g++ is newer.
+UNSTABLE_HOST_GCC = "15"
 DEBIAN_MIRROR = os.environ.get("NCCLKIT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 # Debian's own client speaks to Debian's engine, with BuildKit when asked (docker/Makefile asks).
 DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else shutil.which("docker")
@@ -39,6 +43,13 @@ def make(checkout: Path, target: str, out: Path, *extra: str) -> tuple[subproces
     start = time.monotonic()
     proc = subprocess.run(["make", "-C", str(checkout / "docker"), target, *settings], capture_output=True, text=True)
     return proc, time.monotonic() - start
+
+
+def words(proc: subprocess.CompletedProcess[str]) -> str:
+    """The build's output as one line of words, BuildKit's step prefixes ("#11 12.82") dropped:
+    CMake wraps its messages."""
+    lines = (re.sub(r"^#\d+ [\d.]+ ", "", line) for line in (proc.stdout + proc.stderr).splitlines())
+    return " ".join(" ".join(lines).split())
 
 
 def tail(proc: subprocess.CompletedProcess[str]) -> str:
@@ -81,4 +92,32 @@ def python_image(prefix: Path) -> str:
         tar.add(prefix, arcname="python", filter=lambda m: None if "__pycache__" in m.name else m)
     built = subprocess.run([DOCKER, "build", "-t", tag, "-"], input=context.getvalue(), capture_output=True)
     assert built.returncode == 0, built.stderr.decode()[-3000:]
+    return tag
+
+
+def unstable_pythons() -> list[str]:
+    """The Pythons of ci/matrix.json (free-threaded ones aside) that pyenv does not hold here."""
+    held = {re.match(r"3\.\d+", prefix.name).group() for prefix in pyenv_pythons()}
+    wanted = json.loads((REPO / "ci" / "matrix.json").read_text())["python"]
+    return [version for version in wanted if not version.endswith("t") and version not in held]
+
+
+def unstable_python_image(version: str) -> str | None:
+    """UNSTABLE_BASE_IMAGE with Debian's python{version} and a g++ nvcc takes (as CXX and
+    CUDAHOSTCXX); None when Debian unstable does not package that Python."""
+    tag = f"ncclkit-python:sid-{version}"
+    if docker("image", "inspect", tag).returncode == 0:
+        return tag
+    if docker("run", "--rm", UNSTABLE_BASE_IMAGE, "apt-cache", "show", f"python{version}-dev").returncode != 0:
+        return None
+    gxx = f"g++-{UNSTABLE_HOST_GCC}"
+    dockerfile = (
+        f"FROM {UNSTABLE_BASE_IMAGE}\n"
+        f"RUN apt-get update && apt-get install -y --no-install-recommends {gxx} && rm -rf /var/lib/apt/lists/*\n"
+        f"RUN apt-get update && apt-get install -y --no-install-recommends python{version}-dev python{version}-venv "
+        "&& rm -rf /var/lib/apt/lists/*\n"
+        f"ENV CXX={gxx} CUDAHOSTCXX={gxx}\n"
+    )
+    built = subprocess.run([DOCKER, "build", "-t", tag, "-"], input=dockerfile, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
     return tag

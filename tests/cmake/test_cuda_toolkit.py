@@ -86,3 +86,18 @@ def test_pypi_refuses_a_toolkit_install(tmp_path: Path) -> None:
     run = configure(tmp_path, languages="CXX", NCCLKIT_CUDA_TOOLKIT="pypi")
     assert "NCCLKIT_CUDA_TOOLKIT=pypi, and the CUDA compiler given is" in run.error
     assert "not one of NVIDIA's PyPI wheels" in run.error
+
+
+def test_a_glibc_that_declares_rsqrt_asks_for_a_newer_cuda(tmp_path: Path) -> None:
+    # glibc 2.42's math.h, in effect: rsqrt declared with noexcept, which CUDA 13.0's headers
+    # (this machine's toolkit) conflict with.
+    include = tmp_path / "include"
+    include.mkdir()
+    (include / "math.h").write_text(
+        '#include_next <math.h>\nextern "C" double rsqrt(double __x) noexcept(true);\n'
+        '#undef __GLIBC_MINOR__\n#define __GLIBC_MINOR__ 42\n'
+    )
+    run = configure(tmp_path, languages="CXX", CXXFLAGS=f"-isystem {include}")
+    assert "cannot compile on this system" in run.error
+    assert "math.h (glibc 2.42, as" in run.error and "crt/math_functions.h declares rsqrt" in run.error
+    assert "NCCLKIT_CUDA_TOOLKIT=pypi NCCLKIT_CUDA_VERSION=13.2" in run.error
