@@ -1,6 +1,8 @@
 """Time `pip install .` under pip's build isolation: cold (an empty build directory and compiler
 cache), again with nothing changed, and again with one CUDA source changed, for the CUDA
 toolkit install and for NVIDIA's PyPI compiler wheels (the install hidden); then the wheel's size.
+The no-change time is split into pip's setup of its isolated build environment (the build
+requirements installed afresh every time) and the backend's build.
 
     python bench/build_times.py [--archs '90']      # empty --archs: the default arch list
 
@@ -27,11 +29,31 @@ from pypi_toolkit import hidden_toolkit_environment  # noqa: E402
 CHANGED = Path("src/kernels/rms_norm.cu")
 
 
-def timed(command: list[str], env: dict[str, str], log: Path) -> float:
+# pip's -v steps, "<step>: started" to "<step>: finished": its build environment (the build
+# requirements, then the backend's own) and the backend's build of the wheel.
+SETUP_STEPS = ("Installing build dependencies", "Installing backend dependencies")
+BUILD_STEP = "Building wheel for ncclkit"
+
+
+def timed(command: list[str], env: dict[str, str], log: Path) -> tuple[float, float, float]:
+    """Seconds in all, in pip's setup of the build environment, and in the backend's build."""
     start = time.perf_counter()
-    with log.open("a") as out:
-        subprocess.run(command, check=True, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return time.perf_counter() - start
+    started: dict[str, float] = {}
+    spent = {"setup": 0.0, "build": 0.0}
+    with (
+        log.open("a") as out,
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc,
+    ):
+        for line in proc.stdout:
+            out.write(line)
+            for step in (*SETUP_STEPS, BUILD_STEP):
+                if step in line and ": started" in line:
+                    started[step] = time.perf_counter()
+                elif step in line and ": finished" in line and step in started:
+                    spent["build" if step == BUILD_STEP else "setup"] += time.perf_counter() - started.pop(step)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, command)
+    return time.perf_counter() - start, spent["setup"], spent["build"]
 
 
 def change_one_source(checkout: Path, n: int) -> None:
@@ -70,19 +92,23 @@ def main() -> None:
             else {**os.environ, "NCCLKIT_CUDA_TOOLKIT": "system", **extra}
         )
         install = [python, "-m", "pip", "install", "-v", "--no-deps", "--force-reinstall", str(checkout)]
-        cold = timed(install, env, log)
+        cold, _, _ = timed(install, env, log)
         again = timed(install, env, log)
         change_one_source(checkout, 1)
-        changed = timed(install, env, log)
+        changed, _, _ = timed(install, env, log)
         rows.append((toolkit, cold, again, changed, compile_seconds(checkout)))
     wheel_dir = work / "wheel"
     timed([python, "-m", "pip", "wheel", "--no-deps", "-w", str(wheel_dir), str(checkout)], env, log)
     (wheel,) = wheel_dir.glob("*.whl")
 
     print(f"{platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, archs: {args.archs or 'default'}")
-    print(f"{'toolkit':<8} {'cold s':>7} {'no change s':>12} {f'{CHANGED.name} changed s':>22} {'its compile s':>14}")
-    for toolkit, cold, again, changed, compile_time in rows:
-        print(f"{toolkit:<8} {cold:>7.0f} {again:>12.1f} {changed:>22.1f} {compile_time:>14.1f}")
+    columns = "{:<8} {:>7} {:>12} {:>11} {:>9} {:>22} {:>14}"
+    names = ("toolkit", "cold s", "no change s", "(pip env s", "build s)", "one .cu changed s", "its compile s")
+    print(columns.format(*names))
+    for toolkit, cold, (again, setup, build), changed, compile_time in rows:
+        seconds = (f"{cold:.0f}", *(f"{t:.1f}" for t in (again, setup, build, changed, compile_time)))
+        print(columns.format(toolkit, *seconds))
+    print(f"changed: {CHANGED}")
     print(f"wheel: {wheel.name}, {wheel.stat().st_size / 2**20:.1f} MiB (log: {log})")
 
 

@@ -178,7 +178,10 @@ function(ncclkit_add_extension name)
   # Linked with the RPATH it is installed with: the build tree's would name the build environment
   # (pip's temporary one), and the build ID the linker computes would change with it. Nothing
   # loads an extension from the build tree.
-  set_target_properties(${name} PROPERTIES JOB_POOL_COMPILE ncclkit_compile BUILD_WITH_INSTALL_RPATH ON)
+  # Not linked again for a newer shared library alone (a link records only its name): the NCCL
+  # wheel of pip's build environment is new at every build (NcclkitBuildEnvironment.cmake).
+  set_target_properties(${name} PROPERTIES
+    JOB_POOL_COMPILE ncclkit_compile BUILD_WITH_INSTALL_RPATH ON LINK_DEPENDS_NO_SHARED ON)
   ncclkit_compiler_launcher(launcher)
   if(launcher)
     set_target_properties(${name} PROPERTIES

@@ -17,6 +17,7 @@
 
 include(NcclkitFeatures)
 include(NcclkitNcclSource)
+include(NcclkitBuildEnvironment)
 
 # The oldest header the bindings build against: the release of the feature table's CORE.
 ncclkit_nccl_feature(CORE _ncclkit_core)
@@ -162,9 +163,12 @@ function(_ncclkit_search_nccl mode)
     _ncclkit_nccl_wheel_name(NCCLKIT_NCCL_WHEEL)
   endif()
   set(NCCLKIT_NCCL_PROVIDER "${NCCL_PROVIDER}")
+  # The header the bindings include (NcclkitNcclBinding.cmake), at the path its target gives too.
+  ncclkit_stable_path("${NCCL_INCLUDE_DIR}" NCCL_INCLUDE_DIR)
   # Imported targets belong to the directory that made them; extensions in any directory link them.
   foreach(target IN ITEMS NCCL::nccl NCCL::nccl_static)
     if(TARGET ${target})
+      ncclkit_stable_paths(${target})
       get_target_property(global ${target} IMPORTED_GLOBAL)
       get_target_property(aliased ${target} ALIASED_TARGET)
       if(NOT global AND NOT aliased)

@@ -58,6 +58,11 @@ endif()
 include(CMakeFindDependencyMacro)
 find_dependency(Python 3.10 COMPONENTS Interpreter Development.Module)
 find_dependency(pybind11 2.13 CONFIG)
+include(NcclkitBuildEnvironment)
+# pybind11 3 keeps its include directory on pybind11::pybind11_headers, 2.13 on pybind11::headers.
+foreach(_ncclkit_target IN ITEMS pybind11::headers pybind11::pybind11_headers)
+  ncclkit_stable_paths(${_ncclkit_target})
+endforeach()
 
 if("CUDA" IN_LIST _ncclkit_languages)
   find_dependency(CUDAToolkit)

@@ -21,6 +21,7 @@ from scikit_build_core import build as _skbuild
 from scikit_build_core.build import build_sdist, get_requires_for_build_sdist
 
 from . import compiler_cache, cuda
+from .isolation import build_environment_dirs
 from .options import ConfigSettings, build_option
 from .version import index_name_requested, index_name_suffix
 from .wheel import finish_wheel
@@ -77,6 +78,9 @@ def _build(
         nvcc = str(cuda.find_nvcc(settings))
         os.environ["CUDACXX"] = nvcc
         settings["cmake.define.CMAKE_CUDA_COMPILER"] = nvcc
+    environment = build_environment_dirs()
+    if environment:  # headers and libraries from there get paths that stay (NcclkitBuildEnvironment.cmake)
+        settings["cmake.define.NCCLKIT_BUILD_ENVIRONMENT"] = ";".join(environment)
     with compiler_cache.compiler_cache(settings, Path.cwd()) as defines:
         name = skbuild_hook(wheel_directory, {**settings, **defines}, metadata_directory)
     suffix = index_name_suffix() if index_name_requested() else ""

