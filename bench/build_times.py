@@ -30,9 +30,10 @@ CHANGED = Path("src/kernels/rms_norm.cu")
 
 
 # pip's -v steps, "<step>: started" to "<step>: finished": its build environment (the build
-# requirements, then the backend's own) and the backend's build of the wheel.
+# requirements, then the backend's own) and the backend's work (scikit-build-core builds the
+# wheel while it prepares the metadata, and hands it over in the build step).
 SETUP_STEPS = ("Installing build dependencies", "Installing backend dependencies")
-BUILD_STEP = "Building wheel for ncclkit"
+BUILD_STEPS = ("Preparing metadata (pyproject.toml)", "Building wheel for ncclkit")
 
 
 def timed(command: list[str], env: dict[str, str], log: Path) -> tuple[float, float, float]:
@@ -46,11 +47,11 @@ def timed(command: list[str], env: dict[str, str], log: Path) -> tuple[float, fl
     ):
         for line in proc.stdout:
             out.write(line)
-            for step in (*SETUP_STEPS, BUILD_STEP):
+            for step in (*SETUP_STEPS, *BUILD_STEPS):
                 if step in line and ": started" in line:
                     started[step] = time.perf_counter()
                 elif step in line and ": finished" in line and step in started:
-                    spent["build" if step == BUILD_STEP else "setup"] += time.perf_counter() - started.pop(step)
+                    spent["build" if step in BUILD_STEPS else "setup"] += time.perf_counter() - started.pop(step)
     if proc.returncode:
         raise subprocess.CalledProcessError(proc.returncode, command)
     return time.perf_counter() - start, spent["setup"], spent["build"]

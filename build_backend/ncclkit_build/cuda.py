@@ -11,7 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .options import ConfigSettings, build_option
+from .options import ConfigSettings, build_option, choice_option
 from .tools import first_executable, tool_version
 
 _TOOLKIT_ROOT_VARS = ("CUDAToolkit_ROOT", "CUDA_HOME", "CUDA_PATH")
@@ -25,11 +25,7 @@ _PYPI_NVCC = re.compile(r"/nvidia/cu\d+/bin/nvcc$")
 
 
 def toolkit_mode(config_settings: ConfigSettings) -> str:
-    mode = build_option("NCCLKIT_CUDA_TOOLKIT", config_settings, "auto").lower()
-    if mode not in _MODES:
-        msg = f"NCCLKIT_CUDA_TOOLKIT={mode!r} is not one of: {', '.join(_MODES)}."
-        raise RuntimeError(msg)
-    return mode
+    return choice_option("NCCLKIT_CUDA_TOOLKIT", config_settings, "auto", _MODES)
 
 
 def toolkit_release(config_settings: ConfigSettings) -> str:

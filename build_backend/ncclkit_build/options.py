@@ -18,3 +18,12 @@ def build_option(name: str, config_settings: ConfigSettings, default: str) -> st
     if value is None:
         value = os.environ.get(name)
     return value.strip() if value else default
+
+
+def choice_option(name: str, config_settings: ConfigSettings, default: str, choices: tuple[str, ...]) -> str:
+    """``build_option`` of an option with a fixed set of values (any case); another is an error."""
+    value = build_option(name, config_settings, default).lower()
+    if value not in choices:
+        msg = f"{name}={value!r} is not one of: {', '.join(choices)}."
+        raise RuntimeError(msg)
+    return value
