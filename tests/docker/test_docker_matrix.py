@@ -82,7 +82,7 @@ def test_a_wheel_for_each_newer_python_from_debian_unstable(unstable_image: str,
 
 
 def test_debian_unstable_with_cuda_13_0_is_told_which_cuda_compiles_there(unstable_image: str, tmp_path: Path) -> None:
-    images = [(version, unstable_python_image(version)) for version in UNSTABLE]
+    images = ((version, unstable_python_image(version)) for version in UNSTABLE)  # the first Debian has
     version, image = next(((v, i) for v, i in images if i), (None, None))
     if image is None:
         pytest.skip("Debian unstable packages none of the Pythons pyenv lacks")
