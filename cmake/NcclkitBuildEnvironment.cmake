@@ -14,6 +14,10 @@ new), a library linked there.
   linked there. ``NCCLKIT_BUILD_ENVIRONMENT`` (cache or normal variable, which ncclkit's build
   backend sets) lists the environment's directories; without it, every path is kept.
 
+``ncclkit_mirror_directory(<dir> <copy>)``
+  Makes ``<copy>`` hold what ``<dir>`` holds: a file is copied only when its content changed, and
+  files ``<dir>`` no longer has are removed.
+
 ``ncclkit_stable_paths(<target>)``
   Points the imported ``<target>``'s include directories and library at their stable paths. The
   library's link is as new as the library, so the targets that link it should not depend on its
@@ -21,8 +25,7 @@ new), a library linked there.
 #]=======================================================================]
 include_guard(GLOBAL)
 
-# `view` holds what `dir` holds: files whose content changed are copied, others left as they are.
-function(_ncclkit_mirror dir view)
+function(ncclkit_mirror_directory dir view)
   file(GLOB_RECURSE wanted LIST_DIRECTORIES FALSE RELATIVE "${dir}" "${dir}/*")
   file(GLOB_RECURSE stale LIST_DIRECTORIES FALSE RELATIVE "${view}" "${view}/*")
   if(wanted)
@@ -53,7 +56,7 @@ function(ncclkit_stable_path path out)
       endif()
       set_property(GLOBAL APPEND PROPERTY _NCCLKIT_STABLE_PATHS "${stable}")
       if(IS_DIRECTORY "${path}")
-        _ncclkit_mirror("${path}" "${stable}")
+        ncclkit_mirror_directory("${path}" "${stable}")
       else()
         get_filename_component(parent "${stable}" DIRECTORY)
         file(MAKE_DIRECTORY "${parent}")

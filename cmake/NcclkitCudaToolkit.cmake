@@ -8,8 +8,9 @@ lists, which install one tree, ``site-packages/nvidia/cu13``). That tree is not 
 toolkit install is, in two ways that CMake trips on: nvcc's profile links from ``<tree>/lib64``
 while the wheels ship ``<tree>/lib``, and the runtime is ``libcudart.so.13`` with no
 ``libcudart.so``, which FindCUDAToolkit looks for. The tree is left as it is: the build directory
-gets a toolkit laid out as usual, of links into the tree, and CMake compiles with its nvcc. Its
-path stays the same when pip's build environment (and with it the tree) moves, so a compiler
+gets a toolkit laid out as usual, of links into the tree and copies of its headers and static
+libraries, and CMake compiles with its nvcc. Its paths and the times of what the build depends on
+stay the same when pip's build environment (and with it the tree) is made again, so a compiler
 cache and the configured build directory stay valid.
 
 ``ncclkit_cuda_toolkit()``
@@ -26,6 +27,8 @@ Global properties it sets, for the build record:
   For ``pypi``: each wheel as ``name==version``.
 #]=======================================================================]
 include_guard(GLOBAL)
+
+include(NcclkitBuildEnvironment)
 
 set(_NCCLKIT_CUDA_WHEELS_FILE "${CMAKE_CURRENT_LIST_DIR}/NcclkitCudaWheels.json")
 
@@ -125,21 +128,36 @@ function(_ncclkit_check_pypi_toolkit tree out)
   set(${out} "${found}" PARENT_SCOPE)
 endfunction()
 
-# Links in <view> that lay <tree> out as a toolkit install: bin/ and include/ as they are, lib64/
-# (and lib/) with every library of <tree>/lib and libcudart.so beside libcudart.so.<major>.
+# <view> lays <tree> out as a toolkit install: bin/ and nvvm/ linked, lib64/ (and lib/) with every
+# library of <tree>/lib and libcudart.so beside libcudart.so.<major>. What compiles and links
+# depend on is copied, so that its time stays when pip's build environment is made again: the
+# headers, and the static libraries (a shared one's time is kept out of links by
+# LINK_DEPENDS_NO_SHARED).
 function(_ncclkit_toolkit_view tree view)
-  file(REMOVE_RECURSE "${view}")
+  file(REMOVE_RECURSE "${view}/bin" "${view}/nvvm" "${view}/lib")
+  if(IS_SYMLINK "${view}/include")  # a view an older ncclkit made: its headers were a link
+    file(REMOVE "${view}/include")
+  endif()
   file(MAKE_DIRECTORY "${view}/bin" "${view}/lib64")
   file(GLOB tools RELATIVE "${tree}/bin" "${tree}/bin/*")
   foreach(tool IN LISTS tools)
     file(CREATE_LINK "${tree}/bin/${tool}" "${view}/bin/${tool}" SYMBOLIC)
   endforeach()
-  foreach(dir include nvvm)
-    file(CREATE_LINK "${tree}/${dir}" "${view}/${dir}" SYMBOLIC)
-  endforeach()
+  file(CREATE_LINK "${tree}/nvvm" "${view}/nvvm" SYMBOLIC)
+  ncclkit_mirror_directory("${tree}/include" "${view}/include")
   file(GLOB libraries RELATIVE "${tree}/lib" "${tree}/lib/*")
+  file(GLOB stale RELATIVE "${view}/lib64" "${view}/lib64/*")
+  foreach(library IN LISTS stale)
+    if(NOT library IN_LIST libraries)
+      file(REMOVE "${view}/lib64/${library}")
+    endif()
+  endforeach()
   foreach(library IN LISTS libraries)
-    file(CREATE_LINK "${tree}/lib/${library}" "${view}/lib64/${library}" SYMBOLIC)
+    if(library MATCHES "\\.a$")
+      file(COPY_FILE "${tree}/lib/${library}" "${view}/lib64/${library}" ONLY_IF_DIFFERENT)
+    else()
+      file(CREATE_LINK "${tree}/lib/${library}" "${view}/lib64/${library}" SYMBOLIC)
+    endif()
   endforeach()
   file(GLOB cudart RELATIVE "${tree}/lib" "${tree}/lib/libcudart.so.[0-9]*")
   if(cudart)

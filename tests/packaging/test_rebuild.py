@@ -1,6 +1,8 @@
 """`pip wheel` again into the same build directory, under pip's build isolation (a new build
 environment at a new path each time): with nothing changed ninja has nothing to do and the wheel
-is the same; with one CUDA source changed, that source alone is compiled again."""
+is the same; with one CUDA source changed, that source alone is compiled again. With a system
+toolkit, and with NVIDIA's PyPI compiler wheels, which the build environment installs afresh each
+time."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pypi_toolkit
+import pytest
 from checkouts import checkout_copy
 
 CHANGED = Path("src/kernels/rms_norm.cu")
@@ -25,10 +29,12 @@ def pip_wheel(checkout: Path, build_dir: Path, out: Path, env: dict[str, str]) -
     return proc.stdout + proc.stderr, wheel
 
 
-def test_a_rebuild_compiles_only_what_changed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("toolkit", ["system", "pypi"])
+def test_a_rebuild_compiles_only_what_changed(toolkit: str, tmp_path: Path) -> None:
     checkout = checkout_copy(tmp_path / "ncclkit")
+    base = pypi_toolkit.hidden_toolkit_environment(NCCLKIT_CUDA_TOOLKIT="pypi") if toolkit == "pypi" else os.environ
     env = {
-        **os.environ,
+        **base,
         "NCCLKIT_CUDA_ARCHS": "90",
         "SOURCE_DATE_EPOCH": "1767225600",
         "NCCLKIT_GIT_COMMIT": "0123456789abcdef0123456789abcdef01234567",  # the copy has no .git
