@@ -5,7 +5,8 @@
 #   TORCH_CUDA_ARCH_LIST style: "8.0 9.0a+PTX", "8.0;8.6" (SASS only, "+PTX" adds PTX of that arch)
 #   "native" or empty:       the visible GPUs' archs (nvidia-smi); with no GPU visible, a compact
 #                            list of what this nvcc can build plus PTX of the newest.
-# Every arch is checked against `nvcc --list-gpu-code` / `--list-gpu-arch`.
+# Every arch is checked against `nvcc --list-gpu-code` / `--list-gpu-arch`, and a suffixed one (90a,
+# 100f) against nvcc itself. A value of separators only, or a false one (0, OFF, ...), is an error.
 #
 # ncclkit_nvcc_gencode(<out>) spells the resolved archs as nvcc -gencode flags, for builds that
 # take them rather than CUDA_ARCHITECTURES (NCCL's Makefile: NVCC_GENCODE).
@@ -24,6 +25,23 @@ function(_ncclkit_nvcc_list flag prefix out)
   string(REPLACE "${prefix}" "" listed "${listed}")
   string(REGEX REPLACE "[\r\n]+" ";" listed "${listed}")
   set(${out} "${listed}" PARENT_SCOPE)
+endfunction()
+
+# nvcc lists base archs only; whether it builds an arch-specific (90a) or family (100f) one is
+# asked of nvcc itself, which knows which bases have them (there is no 80a, no 90f). It checks the
+# arch before it looks for the host compiler, so the answer needs none.
+function(_ncclkit_nvcc_builds kind arch out)
+  set(prefix "sm_")
+  if(kind STREQUAL "ptx")
+    set(prefix "compute_")
+  endif()
+  execute_process(COMMAND "${CMAKE_CUDA_COMPILER}" --dryrun "-arch=${prefix}${arch}" -x cu -c /dev/null -o /dev/null
+    OUTPUT_QUIET ERROR_VARIABLE said)
+  if(said MATCHES "Unsupported gpu architecture")
+    set(${out} FALSE PARENT_SCOPE)
+  else()
+    set(${out} TRUE PARENT_SCOPE)
+  endif()
 endfunction()
 
 function(_ncclkit_visible_gpu_archs out)
@@ -75,6 +93,11 @@ function(_ncclkit_parse_archs spec sass_out ptx_out)
       endif()
     endif()
   endforeach()
+  if(NOT entries)
+    message(FATAL_ERROR
+      "NCCLKIT_CUDA_ARCHS='${spec}' names no arch. Name them (e.g. \"80;90a\" or \"8.0 9.0a+PTX\"), "
+      "or leave it unset for the visible GPUs' archs.")
+  endif()
   list(REMOVE_DUPLICATES sass)
   list(REMOVE_DUPLICATES ptx)
   set(${sass_out} "${sass}" PARENT_SCOPE)
@@ -85,7 +108,12 @@ function(ncclkit_cuda_archs spec)
   _ncclkit_nvcc_list(--list-gpu-code "sm_" can_sass)
   _ncclkit_nvcc_list(--list-gpu-arch "compute_" can_ptx)
   string(TOLOWER "${spec}" spec)
-  if(spec AND NOT spec STREQUAL "native")
+  if(spec MATCHES "^(0|off|no|n|false|ignore|notfound|.*-notfound)$")
+    message(FATAL_ERROR
+      "NCCLKIT_CUDA_ARCHS='${spec}': the CUDA code cannot be turned off. Name the archs "
+      "(e.g. \"80;90a\"), or leave it unset for the visible GPUs' archs.")
+  endif()
+  if(NOT spec STREQUAL "" AND NOT spec STREQUAL "native")
     _ncclkit_parse_archs("${spec}" sass ptx)
     set(source "user")
   else()
@@ -107,12 +135,18 @@ function(ncclkit_cuda_archs spec)
     endif()
   endif()
 
-  # nvcc lists base archs only: sm_90a and sm_100f build wherever sm_90 and sm_100 do.
   set(unsupported "")
   foreach(kind IN ITEMS sass ptx)
     foreach(arch IN LISTS ${kind})
       string(REGEX REPLACE "[af]$" "" base "${arch}")
-      if(NOT base IN_LIST can_${kind})
+      set(builds FALSE)
+      if(base IN_LIST can_${kind})
+        set(builds TRUE)
+        if(NOT arch STREQUAL base)
+          _ncclkit_nvcc_builds("${kind}" "${arch}" builds)
+        endif()
+      endif()
+      if(NOT builds)
         list(APPEND unsupported "${kind} ${arch}")
       endif()
     endforeach()

@@ -125,3 +125,34 @@ def test_malformed_arch_is_an_error_naming_it(tmp_path: Path, spec: str) -> None
     proc = run_archs(tmp_path, spec)
     assert proc.returncode != 0
     assert f"NCCLKIT_CUDA_ARCHS: '{spec}' is not an arch" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("spec", "asked"),
+    [
+        ("80a", "sass 80a, ptx 80a"),
+        ("8.0a", "sass 80a"),
+        ("90f", "sass 90f, ptx 90f"),
+        ("75f", "sass 75f, ptx 75f"),
+        ("8.6a+PTX", "sass 86a, ptx 86a"),
+    ],
+)
+def test_a_suffix_nvcc_has_not_for_that_arch_is_an_error(tmp_path: Path, spec: str, asked: str) -> None:
+    """nvcc lists base archs; 80a or 90f pass that list and would fail at the first compile."""
+    proc = run_archs(tmp_path, spec)
+    assert proc.returncode != 0
+    assert f"NCCLKIT_CUDA_ARCHS='{spec.lower()}' asks for {asked}, which nvcc" in proc.stderr
+
+
+@pytest.mark.parametrize("spec", [" ", ";", ",", ", ;"])
+def test_a_spec_of_separators_only_is_an_error(tmp_path: Path, spec: str) -> None:
+    proc = run_archs(tmp_path, spec)
+    assert proc.returncode != 0
+    assert f"NCCLKIT_CUDA_ARCHS='{spec}' names no arch" in proc.stderr
+
+
+@pytest.mark.parametrize("spec", ["0", "off", "No", "FALSE"])
+def test_a_false_value_is_an_error_not_the_default_list(tmp_path: Path, spec: str) -> None:
+    proc = run_archs(tmp_path, spec)
+    assert proc.returncode != 0
+    assert f"NCCLKIT_CUDA_ARCHS='{spec.lower()}': the CUDA code cannot be turned off" in proc.stderr
