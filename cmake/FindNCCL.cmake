@@ -102,6 +102,7 @@ Prefixes are searched in ``include/`` and ``lib/<multiarch>``, ``lib64``, ``lib`
 ``find_*`` command, every path is re-rooted under ``CMAKE_FIND_ROOT_PATH`` when that is set.
 #]=======================================================================]
 
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 cmake_policy(PUSH)
 cmake_policy(VERSION 3.25)
 

@@ -24,6 +24,7 @@ new), a library linked there.
   time (``LINK_DEPENDS_NO_SHARED``, as ncclkit's extensions do).
 #]=======================================================================]
 include_guard(GLOBAL)
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 
 function(ncclkit_mirror_directory dir view)
   file(GLOB_RECURSE wanted LIST_DIRECTORIES FALSE RELATIVE "${dir}" "${dir}/*")

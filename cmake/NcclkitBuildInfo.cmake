@@ -12,6 +12,8 @@
 # build's has "cuda". "nccl" holds the header built against (version, version_code), the floor, the
 # requirement on the nvidia-nccl wheel, and each feature with its release and entry points.
 
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
+
 include(NcclkitFeatures)
 include(NcclkitGit)
 

@@ -9,6 +9,8 @@
 #   installed, else empty.
 # NVCC_THREADS (option) is nvcc's own --threads, for several archs of one file at once.
 
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
+
 # What one nvcc job may take, per nvcc thread.
 set(NCCLKIT_MIB_PER_NVCC_JOB 2048)
 

@@ -13,6 +13,8 @@
 # Sets in the caller: NCCLKIT_CUDA_ARCHITECTURES (for the targets), NCCLKIT_CUDA_ARCHS_SASS,
 # NCCLKIT_CUDA_ARCHS_PTX (lists like 90a) and NCCLKIT_CUDA_ARCHS_SOURCE (user|visible-gpu|default).
 
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
+
 # The default when no GPU is visible: one arch per GPU generation.
 set(NCCLKIT_DEFAULT_CUDA_ARCHS 75 80 86 89 90 100 120)
 

@@ -27,6 +27,7 @@ Global properties it sets, for the build record:
   For ``pypi``: each wheel as ``name==version``.
 #]=======================================================================]
 include_guard(GLOBAL)
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 
 include(NcclkitBuildEnvironment)
 

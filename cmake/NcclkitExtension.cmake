@@ -29,6 +29,8 @@
 # NCCLKIT_WITH_RCCL), NCCLKIT_NCCL_VERSION_CODE, NCCLKIT_NCCL_FLOOR_CODE and the NCCLKIT_HAS_*
 # macros of the NCCL it links (all 0 without); see NcclkitFeatures.cmake.
 
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
+
 include(NcclkitBuildInfo)
 include(NcclkitBuildSpeed)
 include(NcclkitCudaArchs)

@@ -15,6 +15,7 @@
 # call (ncclkit's <nccl.h> asks it, NcclkitNcclBinding.cmake); the floor decides what the wheel
 # requires (NcclkitNcclFloor.cmake).
 include_guard(GLOBAL)
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 
 # Each feature: the first NCCL release that has it, then the entry points it adds (none for a data
 # type or an op). NCCL_VERSION_CODE of a release is at least the code of the version given. CORE

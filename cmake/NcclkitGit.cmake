@@ -5,6 +5,7 @@
 # a copy in docker) is not that repository's commit. MARK_DIRTY appends -dirty when tracked files
 # have changes.
 include_guard(GLOBAL)
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 
 function(ncclkit_tree_commit dir out)
   cmake_parse_arguments(PARSE_ARGV 2 ARG "MARK_DIRTY" "" "")

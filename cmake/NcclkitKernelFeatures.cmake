@@ -11,6 +11,8 @@
 # 1, and sets NCCLKIT_KERNEL_FEATURES in the caller: the same macros as NAME=VALUE, for the build
 # record (ncclkit_add_extension's RECORD_FEATURES).
 
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
+
 # Feature and the first compute capability with instructions for it.
 set(NCCLKIT_KERNEL_FEATURE_ARCHS BF16=80 FP8=89 PDL=90)
 

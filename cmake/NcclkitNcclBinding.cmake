@@ -12,6 +12,7 @@
 #
 # Sets NCCLKIT_NCCL_WEAK_ENTRY_POINTS in the caller, for the build record.
 include_guard(GLOBAL)
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 include(NcclkitFeatures)
 
 # The release (version code) of each entry point of the table, as variables <prefix>_<entry point>.

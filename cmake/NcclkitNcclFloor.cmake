@@ -15,6 +15,7 @@
 # (what set it, in words) and NCCLKIT_NCCL_REQUIREMENT (the Requires-Dist of the nvidia-nccl wheel,
 # empty when NCCL does not come from one).
 include_guard(GLOBAL)
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 include(NcclkitFeatures)
 
 # The floor of each CUDA major, and why:

@@ -13,6 +13,8 @@
 # scikit-build-core's build-dir to keep it between `pip install` runs); NCCL's own incremental
 # build then makes an unchanged NCCL a no-op.
 
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
+
 include(ExternalProject)
 include(NcclkitBuildSpeed)
 include(NcclkitCudaArchs)

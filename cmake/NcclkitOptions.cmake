@@ -4,6 +4,8 @@
 # an environment variable of the same name, which wins over <default>. The result is set as a
 # normal variable, so a changed environment is honoured on the next configure of the same build
 # directory. Every option read is remembered for ncclkit_print_options().
+
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 function(ncclkit_option name default doc)
   cmake_parse_arguments(PARSE_ARGV 3 ARG "" "" "CHOICES")
   if(DEFINED CACHE{${name}})

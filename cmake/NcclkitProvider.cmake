@@ -15,6 +15,8 @@
 # (the distribution name when the wheel provides NCCL, else empty) and FindNCCL's NCCL_* results.
 # The targets NCCL::nccl and NCCL::nccl_static are made global.
 
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
+
 include(NcclkitFeatures)
 include(NcclkitNcclSource)
 include(NcclkitBuildEnvironment)

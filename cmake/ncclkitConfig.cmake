@@ -29,6 +29,7 @@ Reads the options ``NCCLKIT_NCCL``, ``NCCLKIT_NCCL_STATIC``, ``NCCLKIT_CUDA_TOOL
 finds Python, pybind11 and, for CUDA, the CUDA toolkit.
 #]=======================================================================]
 
+cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 get_property(_ncclkit_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
 if(NOT "CXX" IN_LIST _ncclkit_languages)
   set(ncclkit_FOUND FALSE)

@@ -41,19 +41,23 @@ def configure(
     python: Path | None = None,
     defines: tuple[str, ...] = (),
     nvcc: str | None = NVCC,
+    cmake_minimum: str = "3.25",
+    cmake: str = "cmake",
     **env: str,
 ) -> Configure:
     """Configures the project into tmp_path/build with `ncclkit_add_extension(_probe SOURCES probe.cpp <args>)`.
 
     The environment is cleared of NCCL and CUDA hints; NCCLKIT_CUDA_ARCHS=80 and NCCLKIT_NCCL=system
-    unless `env` says otherwise. `nvcc=None` leaves the CUDA compiler for the project to find.
+    unless `env` says otherwise. `nvcc=None` leaves the CUDA compiler for the project to find;
+    `cmake_minimum` is the project's cmake_minimum_required (and so its policies), `cmake` the
+    CMake that configures it.
     """
     build = tmp_path / "build"
     shutil.rmtree(build, ignore_errors=True)
     full_env = {**nccl_trees.clean_environment(), "NCCLKIT_CUDA_ARCHS": "80", "NCCLKIT_NCCL": "system", **env}
     proc = subprocess.run(
         [
-            "cmake",
+            cmake,
             "-S",
             str(PROJECT),
             "-B",
@@ -64,6 +68,7 @@ def configure(
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
             f"-DPython_EXECUTABLE={python or sys.executable}",
             *([f"-DCMAKE_CUDA_COMPILER={nvcc}"] if nvcc else []),
+            f"-DPROBE_CMAKE_MINIMUM={cmake_minimum}",
             f"-DPROBE_LANGUAGES={languages}",
             f"-DPROBE_ARGS={';'.join(args)}",
             *defines,

@@ -6,6 +6,8 @@ real consumer, examples/extension.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import nccl_trees
@@ -170,3 +172,20 @@ def test_project_of_cxx_alone_gets_cuda_from_the_package(tmp_path: Path) -> None
 def test_project_without_cxx(tmp_path: Path) -> None:
     run = configure(tmp_path, languages="C")
     assert "ncclkit builds C++ extensions, and this project has not enabled CXX" in run.error
+
+
+def cmakes() -> list[str]:
+    """The CMake the tests use, and Debian's where there is one (3.25: it takes projects of 3.0)."""
+    return ["cmake"] + [c for c in ["/usr/bin/cmake"] if Path(c).exists() and shutil.which("cmake") != c]
+
+
+@pytest.mark.parametrize("cmake", cmakes())
+def test_a_project_of_old_policies_gets_ncclkit_s_own(tmp_path: Path, cmake: str) -> None:
+    """ncclkit's modules set the policies they are written for: a project's older
+    cmake_minimum_required (3.0, or 3.5 where CMake takes no older) leaves its own code as it was."""
+    version = subprocess.run([cmake, "--version"], capture_output=True, text=True, check=True).stdout.split()[2]
+    minimum = "3.0" if int(version.split(".")[0]) < 4 else "3.5"
+    nccl_trees.prefix_tree(tmp_path / "nccl", "2.18.3")
+    run = configure(tmp_path, "NCCL", cmake_minimum=minimum, cmake=cmake, NCCL_ROOT=str(tmp_path / "nccl"))
+    assert run.error == ""
+    assert run.json("_probe.build.json")["nccl"]["version"] == "2.18.3"
