@@ -85,7 +85,9 @@ The steps run in the order above; the first that yields both a header and a libr
 the configure log reports each place tried:
 
 ``explicit``
-  ``NCCL_INCLUDE_DIR`` + ``NCCL_LIB_DIR``, then ``NCCL_ROOT``, then ``NCCL_HOME``.
+  ``NCCL_INCLUDE_DIR`` + ``NCCL_LIB_DIR``, then ``NCCL_ROOT``, then ``NCCL_HOME``. Each is an
+  absolute path, and names the NCCL to use: one that holds no NCCL stops the search with an error
+  naming it (unset it to let the search go on).
 ``config``
   An installed ``NCCLConfig.cmake`` (``find_package(NCCL CONFIG)``: ``NCCL_DIR``,
   ``CMAKE_PREFIX_PATH``, the system prefixes).  Skipped unless C or CXX is enabled: NCCL's package
@@ -102,7 +104,6 @@ Prefixes are searched in ``include/`` and ``lib/<multiarch>``, ``lib64``, ``lib`
 ``find_*`` command, every path is re-rooted under ``CMAKE_FIND_ROOT_PATH`` when that is set.
 #]=======================================================================]
 
-cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 cmake_policy(PUSH)
 cmake_policy(VERSION 3.25)
 
@@ -200,9 +201,51 @@ endfunction()
 
 # The steps are macros run inside _nccl_search(), whose scope holds what they find.
 
+# A hint set to a relative path: relative to what is not clear (pip runs the build from the
+# project's directory, not the one the command was given in), so it is refused.
+function(_nccl_check_absolute hint path)
+  if(NOT IS_ABSOLUTE "${path}")
+    message(FATAL_ERROR
+      "${hint}='${path}' is a relative path. Give it as an absolute one (e.g. ${hint}=\"$(realpath ${path})\"): "
+      "the build does not run in the directory the command was given in.")
+  endif()
+endfunction()
+
+# An explicit hint names the NCCL to use: when it holds none, the search stops there rather than
+# go on to another NCCL. The arguments are the hints tried, each set (_<hint> in the caller).
+function(_nccl_explicit_failed)
+  set(named "")
+  foreach(hint IN LISTS ARGN)
+    set(path "${_${hint}}")
+    if(NOT EXISTS "${path}")
+      list(APPEND named "${hint}='${path}' (which does not exist)")
+    elseif(NOT IS_DIRECTORY "${path}")
+      list(APPEND named "${hint}='${path}' (a file, not a directory)")
+    else()
+      list(APPEND named "${hint}='${path}'")
+    endif()
+  endforeach()
+  list(JOIN named " and " named)
+  list(JOIN ARGN " and " hints)
+  list(GET NCCL_SEARCHED -1 searched)
+  string(REGEX REPLACE "^[^:]*: " "" searched "${searched}")
+  set(static "")
+  if(NCCL_USE_STATIC)
+    set(static " (and libnccl_static.a: NCCL_USE_STATIC is ON)")
+  endif()
+  list(JOIN NCCL_SEARCH_STEPS " " steps)
+  message(FATAL_ERROR
+    "${named}: no NCCL there. Searched ${searched} for nccl.h and libnccl.so${static}. Point ${hints} "
+    "at an NCCL install (NCCL_ROOT: a prefix with include/nccl.h and lib/libnccl.so), or unset it to "
+    "let the search go on (NCCL_SEARCH_STEPS: ${steps}).")
+endfunction()
+
 macro(_nccl_step_explicit)
   foreach(_hint IN ITEMS NCCL_INCLUDE_DIR NCCL_LIB_DIR NCCL_ROOT NCCL_HOME)
     _nccl_hint(${_hint} _${_hint})
+    if(_${_hint})
+      _nccl_check_absolute(${_hint} "${_${_hint}}")
+    endif()
   endforeach()
   if(_NCCL_INCLUDE_DIR OR _NCCL_LIB_DIR)
     if(NOT _NCCL_INCLUDE_DIR OR NOT _NCCL_LIB_DIR)
@@ -212,10 +255,16 @@ macro(_nccl_step_explicit)
     endif()
     _nccl_try(explicit "NCCL_INCLUDE_DIR, NCCL_LIB_DIR"
               INCLUDE_DIRS "${_NCCL_INCLUDE_DIR}" LIBRARY_DIRS "${_NCCL_LIB_DIR}")
+    if(NOT NCCL_PROVIDER)
+      _nccl_explicit_failed(NCCL_INCLUDE_DIR NCCL_LIB_DIR)
+    endif()
   endif()
   foreach(_hint IN ITEMS NCCL_ROOT NCCL_HOME)
     if(_${_hint} AND NOT NCCL_PROVIDER)
       _nccl_try(explicit ${_hint} PREFIX "${_${_hint}}")
+      if(NOT NCCL_PROVIDER)
+        _nccl_explicit_failed(${_hint})
+      endif()
     endif()
   endforeach()
   if(NOT _NCCL_INCLUDE_DIR AND NOT _NCCL_ROOT AND NOT _NCCL_HOME)
@@ -365,22 +414,29 @@ endfunction()
 
 # The version macros of nccl.h, read as text.
 function(_nccl_header_version header)
-  file(STRINGS "${header}" defines REGEX "^#define NCCL_(MAJOR|MINOR|PATCH|SUFFIX|VERSION_CODE) ")
+  file(STRINGS "${header}" defines REGEX "^[ \t]*#[ \t]*define[ \t]+NCCL_(MAJOR|MINOR|PATCH|SUFFIX|VERSION_CODE)[ \t]")
   foreach(part IN ITEMS MAJOR MINOR PATCH VERSION_CODE)
-    string(REGEX MATCH "#define NCCL_${part} +([0-9]+)" _ "${defines}")
+    string(REGEX MATCH "define[ \t]+NCCL_${part}[ \t]+([0-9]+)" _ "${defines}")
     set(${part} "${CMAKE_MATCH_1}")
   endforeach()
   if(MAJOR STREQUAL "" OR MINOR STREQUAL "" OR PATCH STREQUAL "")
     message(FATAL_ERROR "${header} has no NCCL_MAJOR, NCCL_MINOR and NCCL_PATCH: it is not NCCL's nccl.h.")
   endif()
-  if(VERSION_CODE STREQUAL "")  # nccl.h's NCCL_VERSION(X,Y,Z)
-    if(MAJOR LESS_EQUAL 2 AND MINOR LESS_EQUAL 8)
-      math(EXPR VERSION_CODE "${MAJOR} * 1000 + ${MINOR} * 100 + ${PATCH}")
-    else()
-      math(EXPR VERSION_CODE "${MAJOR} * 10000 + ${MINOR} * 100 + ${PATCH}")
-    endif()
+  # nccl.h's NCCL_VERSION(X,Y,Z)
+  if(MAJOR LESS_EQUAL 2 AND MINOR LESS_EQUAL 8)
+    math(EXPR code "${MAJOR} * 1000 + ${MINOR} * 100 + ${PATCH}")
+  else()
+    math(EXPR code "${MAJOR} * 10000 + ${MINOR} * 100 + ${PATCH}")
   endif()
-  string(REGEX MATCH "#define NCCL_SUFFIX +\"([^\"]*)\"" _ "${defines}")
+  if(VERSION_CODE STREQUAL "")
+    set(VERSION_CODE "${code}")
+  elseif(NOT VERSION_CODE EQUAL code)
+    message(FATAL_ERROR
+      "${header} says NCCL ${MAJOR}.${MINOR}.${PATCH} (NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH) and NCCL_VERSION_CODE "
+      "${VERSION_CODE}, which would be ${code}: the header has been edited or is not one NCCL's. Use an NCCL "
+      "install's own nccl.h.")
+  endif()
+  string(REGEX MATCH "define[ \t]+NCCL_SUFFIX[ \t]+\"([^\"]*)\"" _ "${defines}")
   set(NCCL_VERSION_SUFFIX "${CMAKE_MATCH_1}" PARENT_SCOPE)
   set(NCCL_VERSION_MAJOR "${MAJOR}" PARENT_SCOPE)
   set(NCCL_VERSION_MINOR "${MINOR}" PARENT_SCOPE)

@@ -40,7 +40,6 @@ with ``include/`` and ``lib/`` (or ``lib64/``).  Paths are re-rooted under
 ``CMAKE_FIND_ROOT_PATH`` like any ``find_*`` command's.
 #]=======================================================================]
 
-cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 cmake_policy(PUSH)
 cmake_policy(VERSION 3.25)
 

@@ -292,6 +292,25 @@ def test_unknown_search_step(find_nccl: FindNccl) -> None:
 # Versions.
 
 
+def test_a_header_with_tabs_in_its_defines(find_nccl: FindNccl, tmp_path: Path) -> None:
+    fake = nccl_trees.prefix_tree(tmp_path / "nccl", "2.28.3")
+    header = fake.include_dir / "nccl.h"
+    header.write_text(header.read_text().replace("#define NCCL_", "#\tdefine\tNCCL_").replace(" 2", "\t2"))
+    run = find_nccl(f"-DNCCL_ROOT={tmp_path / 'nccl'}")
+    assert run.variables == found(fake, "explicit")
+
+
+def test_a_version_code_that_disagrees_with_the_version_is_an_error(find_nccl: FindNccl, tmp_path: Path) -> None:
+    fake = nccl_trees.prefix_tree(tmp_path / "nccl", "2.28.3")
+    header = fake.include_dir / "nccl.h"
+    header.write_text(header.read_text().replace("NCCL_VERSION_CODE 22803", "NCCL_VERSION_CODE 23203"))
+    run = find_nccl(f"-DNCCL_ROOT={tmp_path / 'nccl'}")
+    assert run.error.startswith(
+        f"{header} says NCCL 2.28.3 (NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH) and NCCL_VERSION_CODE 23203, "
+        "which would be 22803"
+    )
+
+
 @pytest.mark.parametrize(("version", "code"), [("2.8.4", "2804"), ("2.18.1", "21801")])
 def test_version_code_of_a_header_without_one(find_nccl: FindNccl, tmp_path: Path, version: str, code: str) -> None:
     nccl_trees.prefix_tree(tmp_path / "nccl", version, with_code=False)
@@ -343,11 +362,11 @@ def test_wheel_header_and_library_of_different_nccls(find_nccl: FindNccl, tmp_pa
 def test_nothing_found_lists_every_place_and_the_fixes(find_nccl: FindNccl, tmp_path: Path) -> None:
     sysroot = tmp_path / "sysroot"
     sysroot.mkdir()
-    nowhere, cuda = tmp_path / "nowhere", tmp_path / "cuda"
-    run = find_nccl(sysroot=sysroot, env={"NCCL_ROOT": str(nowhere), "CUDA_HOME": str(cuda)})
+    cuda = tmp_path / "cuda"
+    run = find_nccl(sysroot=sysroot, env={"CUDA_HOME": str(cuda)})
     assert run.error == not_found(
         "explicit config wheel toolkit system",
-        f"explicit (NCCL_ROOT): {prefix_dirs(nowhere)}",
+        NO_EXPLICIT,
         NO_CONFIG,
         f"wheel ({find_nccl.python}): no nvidia.nccl package",
         f"toolkit (CUDA_HOME): {prefix_dirs(cuda)}",
@@ -355,10 +374,60 @@ def test_nothing_found_lists_every_place_and_the_fixes(find_nccl: FindNccl, tmp_
         f"system: {prefix_dirs('/usr/local')}",
         sysroot=sysroot,
     )
-    assert (
-        f"-- NCCL explicit (NCCL_ROOT): no nccl.h in {nowhere}/include, "
-        f"no libnccl.so in {prefix_dirs(nowhere).split(', ', 1)[1]}\n"
-    ) in run.log
+    assert f"-- NCCL toolkit (CUDA_HOME): no nccl.h in {cuda}/include, no libnccl.so in " in run.log
+
+
+# An explicit hint that holds no NCCL stops the search, though a later step would find one.
+
+
+@pytest.fixture
+def wheel_python(tmp_path: Path) -> Path:
+    nccl_trees.wheel_tree(tmp_path / "site", "2.28.9")
+    return nccl_trees.isolated_python(tmp_path / "bin", tmp_path / "site")
+
+
+def explicit_failure(named: str, searched: str, hints: str) -> str:
+    return words(
+        f"{named}: no NCCL there. Searched {searched} for nccl.h and libnccl.so. Point {hints} at an NCCL "
+        "install (NCCL_ROOT: a prefix with include/nccl.h and lib/libnccl.so), or unset it to let the search "
+        "go on (NCCL_SEARCH_STEPS: explicit config wheel toolkit system)."
+    )
+
+
+@pytest.mark.parametrize("hint", ["NCCL_ROOT", "NCCL_HOME"])
+@pytest.mark.parametrize("kind", ["missing", "file", "empty"])
+def test_an_explicit_root_without_nccl_is_an_error(
+    find_nccl: FindNccl, tmp_path: Path, wheel_python: Path, hint: str, kind: str
+) -> None:
+    root = tmp_path / "root"
+    state = {"missing": " (which does not exist)", "file": " (a file, not a directory)", "empty": ""}[kind]
+    if kind == "file":
+        root.write_text("")
+    elif kind == "empty":
+        root.mkdir()
+    run = find_nccl(python=wheel_python, env={hint: str(root)})
+    assert run.error == explicit_failure(f"{hint}='{root}'{state}", prefix_dirs(root), hint)
+
+
+def test_explicit_directories_without_nccl_are_an_error(
+    find_nccl: FindNccl, tmp_path: Path, wheel_python: Path
+) -> None:
+    include, lib = tmp_path / "include", tmp_path / "lib"
+    include.mkdir()
+    run = find_nccl(f"-DNCCL_INCLUDE_DIR={include}", f"-DNCCL_LIB_DIR={lib}", python=wheel_python)
+    assert run.error == explicit_failure(
+        f"NCCL_INCLUDE_DIR='{include}' and NCCL_LIB_DIR='{lib}' (which does not exist)",
+        f"{include}, {lib}",
+        "NCCL_INCLUDE_DIR and NCCL_LIB_DIR",
+    )
+
+
+@pytest.mark.parametrize("hint", ["NCCL_ROOT", "NCCL_HOME", "NCCL_INCLUDE_DIR"])
+def test_a_relative_hint_is_an_error(find_nccl: FindNccl, tmp_path: Path, hint: str) -> None:
+    nccl_trees.prefix_tree(tmp_path / "nccl", "2.28.3")
+    pair = {"NCCL_LIB_DIR": str(tmp_path / "nccl" / "lib")} if hint == "NCCL_INCLUDE_DIR" else {}
+    run = find_nccl(env={hint: "nccl", **pair})
+    assert run.error.startswith(f"{hint}='nccl' is a relative path. Give it as an absolute one")
 
 
 # The static library.
