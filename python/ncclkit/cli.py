@@ -149,12 +149,35 @@ def info(build: dict[str, Any], as_json: bool, *, own: bool) -> int:
     return 0
 
 
-def check(build: dict[str, Any]) -> int:
-    found = compat.problems(compat.gather(build, full=True), build, full=True)
+def _not_checked(facts: compat.Facts, build: dict[str, Any]) -> list[str]:
+    """What a full check could not compare on this machine, and why."""
+    skipped = []
+    if build["nccl"]["version_code"] is not None and facts.nccl_loaded_code is None:
+        skipped.append("the loaded NCCL against the build's floor (no NCCL loaded)")
+    if not facts.driver_cuda:
+        skipped.append("the CUDA driver's version (no CUDA driver here)")
+    if not facts.gpus:
+        skipped.append("the GPUs' compute capabilities against the built archs (no GPU visible)")
+    if facts.torch_cuda is None:
+        skipped.append("torch's CUDA (torch is not installed)")
+    return skipped
+
+
+def check(build: dict[str, Any], *, allow_no_gpu: bool) -> int:
+    facts = compat.gather(build, full=True)
+    found = compat.problems(facts, build, full=True)
     for problem in found:
         print(f"- {problem}")
-    print("ok" if not found else f"{len(found)} problem(s)")
-    return 1 if found else 0
+    for skipped in _not_checked(facts, build):
+        print(f"skipped: {skipped}")
+    if found:
+        print(f"{len(found)} problem(s)")
+        return 1
+    if not (facts.driver_cuda and facts.gpus) and not allow_no_gpu:
+        print("incomplete: no GPU to check the build against (--allow-no-gpu accepts a machine without one)")
+        return 1
+    print("ok")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,6 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     info_parser = commands.add_parser("info", help="build info and this machine, as a table")
     info_parser.add_argument("--json", action="store_true", help="print JSON instead")
     check_parser = commands.add_parser("check", help="exit 1 when this machine does not match the build, saying why")
+    check_parser.add_argument(
+        "--allow-no-gpu",
+        action="store_true",
+        help="pass on a machine without a CUDA driver or GPU, where the driver and arch checks are skipped",
+    )
     wheel_check.add_arguments(commands.add_parser("check-wheel", help=wheel_check.HELP))
     bench.add_parser(commands)
     for command in (info_parser, check_parser):
@@ -197,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.command == "info":
         return info(build, args.json, own=not args.extension)
-    return check(build)
+    return check(build, allow_no_gpu=args.allow_no_gpu)
 
 
 if __name__ == "__main__":

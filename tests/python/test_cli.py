@@ -79,9 +79,51 @@ def test_check_exit_status(mismatched_machine: None, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out.endswith("1 problem(s)\n")
 
 
+@pytest.fixture
+def machine_without_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    facts = Facts(python=sys.version_info[:2], nccl_wheels={"nvidia-nccl-cu13": "2.28.9"}, driver_cuda=0, gpus=())
+    monkeypatch.setattr(compat, "gather", lambda build, full: facts)
+
+
+NOT_CHECKED = (
+    "skipped: the loaded NCCL against the build's floor (no NCCL loaded)\n"
+    "skipped: the CUDA driver's version (no CUDA driver here)\n"
+    "skipped: the GPUs' compute capabilities against the built archs (no GPU visible)\n"
+    "skipped: torch's CUDA (torch is not installed)\n"
+)
+
+
+def test_check_without_a_gpu_is_incomplete(machine_without_gpu: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check"]) == 1
+    assert capsys.readouterr().out == NOT_CHECKED + (
+        "incomplete: no GPU to check the build against (--allow-no-gpu accepts a machine without one)\n"
+    )
+
+
+def test_check_allow_no_gpu_says_what_it_skipped(machine_without_gpu: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check", "--allow-no-gpu"]) == 0
+    assert capsys.readouterr().out == NOT_CHECKED + "ok\n"
+
+
+def test_check_of_a_machine_with_its_gpu_passes(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    facts = Facts(
+        python=sys.version_info[:2],
+        driver_cuda=int(build_info()["cuda"]["runtime_version"].split(".")[0]) * 1000 + 20,
+        gpus=(Gpu(0, "NVIDIA H200", built_capability()),),
+        torch_cuda=build_info()["cuda"]["runtime_version"],
+        nccl_loaded_code=build_info()["nccl"]["version_code"],
+        nccl_loaded_file="/lib/libnccl.so.2",
+    )
+    monkeypatch.setattr(compat, "gather", lambda build, full: facts)
+    assert cli.main(["check"]) == 0
+    assert capsys.readouterr().out == "ok\n"
+
+
 def test_check_on_this_machine_passes() -> None:
-    proc = subprocess.run([sys.executable, "-m", "ncclkit", "check"], capture_output=True, text=True)
-    assert (proc.returncode, proc.stdout) == (0, "ok\n")
+    """What this machine lacks is said, and with --allow-no-gpu it passes, GPU or not."""
+    proc = subprocess.run([sys.executable, "-m", "ncclkit", "check", "--allow-no-gpu"], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout.splitlines()[-1]) == (0, "ok"), proc.stdout
+    assert all(line.startswith("skipped: ") for line in proc.stdout.splitlines()[:-1]), proc.stdout
 
 
 def test_console_script_info_json_names_the_loaded_library() -> None:
