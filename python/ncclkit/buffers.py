@@ -8,6 +8,7 @@ problem is a ValueError or TypeError naming the argument, raised before NCCL is 
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Collection
 from typing import Any, NamedTuple
 
@@ -77,8 +78,9 @@ def _count(shape: tuple[int, ...]) -> int:
 
 
 def _is_contiguous(shape: tuple[int, ...], strides: tuple[int, ...] | None, itemsize: int) -> bool:
-    """C order; `strides` in units where one element is `itemsize`. Extents of 1 may have any stride."""
-    if strides is None:
+    """C order; `strides` in units where one element is `itemsize`. Extents of 1 may have any stride,
+    and an empty array any strides."""
+    if strides is None or 0 in shape:
         return True
     expected = itemsize
     for extent, stride in zip(reversed(shape), reversed(strides)):
@@ -106,6 +108,13 @@ def _torch_current_stream() -> Callable[[int], int]:
     return raw or (lambda device: torch.cuda.current_stream(device).cuda_stream)
 
 
+@functools.cache
+def _torch_strided() -> Any:
+    import torch
+
+    return torch.strided
+
+
 # What the per-call torch path looks up instead of working out again: torch's tensor types (by
 # their module, without importing torch), and the NCCL name of each torch dtype.
 _torch_tensor_types: set[type] = set()
@@ -115,9 +124,11 @@ _new_buffer = functools.partial(tuple.__new__, Buffer)
 
 
 def _is_torch_tensor(obj: Any) -> bool:
-    kind = type(obj)
-    if kind.__module__.startswith("torch") and hasattr(obj, "data_ptr"):
-        _torch_tensor_types.add(kind)
+    """Any torch.Tensor, subclasses too (their __cuda_array_interface__, where they have one, knows no
+    bfloat16 and refuses tensors that require grad); without torch imported there is none."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(obj, torch.Tensor):
+        _torch_tensor_types.add(type(obj))
         return True
     return False
 
@@ -128,6 +139,9 @@ def _from_torch(obj: Any, name: str, supported: Collection[str]) -> Buffer:
     if dtype_name is None:
         dtype_name = _torch_dtype_names.setdefault(torch_dtype, str(torch_dtype).removeprefix("torch."))
     dtype = _checked_dtype(name, dtype_name, supported)
+    if obj.layout is not _torch_strided():
+        msg = f"{name} is a {str(obj.layout).removeprefix('torch.')} tensor; NCCL needs a dense one ({name}.to_dense())"
+        raise TypeError(msg)
     if not obj.is_cuda:
         msg = f"{name} is in {obj.device.type} memory; NCCL needs a CUDA tensor"
         raise ValueError(msg)
@@ -138,27 +152,67 @@ def _from_torch(obj: Any, name: str, supported: Collection[str]) -> Buffer:
     return _new_buffer((obj.data_ptr(), obj.numel(), dtype, device, _torch_current_stream()(device)))
 
 
+def _cai_field(cai: Any, key: str, name: str) -> Any:
+    try:
+        return cai[key]
+    except (KeyError, TypeError, IndexError):
+        msg = f"{name}.__cuda_array_interface__ has no {key!r}: it must be a dict with shape, typestr and data"
+        raise TypeError(msg) from None
+
+
+def _integers(values: Any, name: str, what: str) -> tuple[int, ...]:
+    if not isinstance(values, (tuple, list)) or not all(type(v) is int for v in values):
+        msg = f"{name}'s __cuda_array_interface__ {what} must be a tuple of ints, got {values!r}"
+        raise TypeError(msg)
+    return tuple(values)
+
+
+def _check_aligned(name: str, ptr: int, count: int, dtype: str) -> None:
+    if count and ptr % _ITEMSIZE[dtype]:
+        msg = f"{name} is at address {ptr:#x}, not a multiple of its {_ITEMSIZE[dtype]}-byte {dtype} elements"
+        raise ValueError(msg)
+
+
 def _from_cuda_array_interface(
     obj: Any, name: str, supported: Collection[str], pointer_device: Callable[[int], int]
 ) -> Buffer:
     cai = obj.__cuda_array_interface__
-    typestr = cai["typestr"]
+    typestr = _cai_field(cai, "typestr", name)
     if typestr not in _TYPESTRS:
         msg = f"{name} has __cuda_array_interface__ typestr {typestr!r}, which is no NCCL dtype"
         raise TypeError(msg)
     dtype = _checked_dtype(name, _TYPESTRS[typestr], supported)
-    shape = tuple(cai["shape"])
-    strides = cai.get("strides")
-    if not _is_contiguous(shape, None if strides is None else tuple(strides), _ITEMSIZE[dtype]):
-        msg = f"{name} is not contiguous (shape {shape}, strides {tuple(strides)} bytes)"
+    shape = _integers(_cai_field(cai, "shape", name), name, "shape")
+    if any(extent < 0 for extent in shape):
+        msg = f"{name} has a negative extent in its __cuda_array_interface__ shape {shape}"
         raise ValueError(msg)
-    ptr = cai["data"][0]
+    strides = cai.get("strides")
+    if strides is not None:
+        strides = _integers(strides, name, "strides")
+    if not _is_contiguous(shape, strides, _ITEMSIZE[dtype]):
+        msg = f"{name} is not contiguous (shape {shape}, strides {strides} bytes)"
+        raise ValueError(msg)
+    if cai.get("mask") is not None:
+        msg = f"{name} has a __cuda_array_interface__ mask; NCCL reads and writes every element"
+        raise ValueError(msg)
+    data = _cai_field(cai, "data", name)
+    if not isinstance(data, (tuple, list)) or len(data) != 2 or type(data[0]) is not int:
+        msg = f"{name}'s __cuda_array_interface__ data must be (pointer, read-only flag), got {data!r}"
+        raise TypeError(msg)
+    ptr = data[0]
     count = _count(shape)
+    _check_aligned(name, ptr, count, dtype)
     device = pointer_device(ptr) if count else -1
     if count and device < 0:
         msg = f"{name} is in host memory; NCCL needs GPU memory"
         raise ValueError(msg)
-    return Buffer(ptr, count, dtype, device)
+    # Version 3: the producer's stream, on which its writes may still be pending. The call runs on
+    # it unless given a stream of its own.
+    stream = cai.get("stream")
+    if stream is not None and (type(stream) is not int or stream <= 0):
+        msg = f"{name}'s __cuda_array_interface__ stream must be a positive int (a cudaStream_t), got {stream!r}"
+        raise ValueError(msg)
+    return Buffer(ptr, count, dtype, device, stream)
 
 
 def _from_dlpack(obj: Any, name: str, supported: Collection[str], describe: Callable[[Any], dict]) -> Buffer:
@@ -171,6 +225,9 @@ def _from_dlpack(obj: Any, name: str, supported: Collection[str], describe: Call
     except TypeError:
         capsule = obj.__dlpack__()
     info = describe(capsule)
+    if info["device_type"] not in (_DLPACK_CUDA, _DLPACK_CUDA_MANAGED):
+        msg = f"{name}'s DLPack capsule is on device type {info['device_type']}, not a CUDA GPU; NCCL needs GPU memory"
+        raise ValueError(msg)
     key = (info["dtype_code"], info["bits"])
     if info["lanes"] != 1 or key not in _DLPACK_TYPES:
         msg = f"{name} has DLPack dtype code {key[0]} of {key[1]} bits x {info['lanes']}, which is no NCCL dtype"
@@ -179,7 +236,9 @@ def _from_dlpack(obj: Any, name: str, supported: Collection[str], describe: Call
     if not _is_contiguous(info["shape"], info["strides"], 1):  # DLPack strides count elements
         msg = f"{name} is not contiguous (shape {info['shape']}, strides {info['strides']} elements)"
         raise ValueError(msg)
-    return Buffer(info["ptr"], _count(info["shape"]), dtype, device_id)
+    count = _count(info["shape"])
+    _check_aligned(name, info["ptr"], count, dtype)
+    return Buffer(info["ptr"], count, dtype, device_id)
 
 
 def as_buffer(

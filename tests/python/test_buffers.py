@@ -176,3 +176,109 @@ def test_torch_dtype_nccl_lacks() -> None:
     torch = pytest.importorskip("torch")
     with pytest.raises(TypeError, match="^sendbuf has dtype bool, which this build's NCCL does not support"):
         convert(torch.zeros(4, dtype=torch.bool))
+
+
+# What a producer may get wrong in __cuda_array_interface__: each is the promised exception,
+# naming the argument, never a KeyError or a silent acceptance.
+
+
+@pytest.mark.parametrize("missing", ["shape", "typestr", "data"])
+def test_cuda_array_interface_without_a_key(missing: str) -> None:
+    array = CudaArray((4,))
+    del array.__cuda_array_interface__[missing]
+    with pytest.raises(TypeError, match=rf"^sendbuf.__cuda_array_interface__ has no '{missing}'"):
+        convert(array)
+
+
+def test_cuda_array_interface_that_is_no_dict() -> None:
+    array = CudaArray((4,))
+    array.__cuda_array_interface__ = None
+    with pytest.raises(TypeError, match=r"^sendbuf.__cuda_array_interface__ has no 'typestr'"):
+        convert(array)
+
+
+@pytest.mark.parametrize("shape", [(4.0,), (True, 2), "4", None])
+def test_cuda_array_interface_shape_of_no_ints(shape: Any) -> None:
+    with pytest.raises(TypeError, match=r"^sendbuf's __cuda_array_interface__ shape must be a tuple of ints"):
+        convert(CudaArray(shape))
+
+
+def test_cuda_array_interface_negative_extent() -> None:
+    with pytest.raises(ValueError, match=r"^sendbuf has a negative extent in its __cuda_array_interface__ shape"):
+        convert(CudaArray((4, -2)))
+
+
+def test_cuda_array_interface_mask() -> None:
+    array = CudaArray((4,))
+    array.__cuda_array_interface__["mask"] = CudaArray((4,), "|b1")
+    with pytest.raises(ValueError, match="^sendbuf has a __cuda_array_interface__ mask"):
+        convert(array)
+
+
+@pytest.mark.parametrize("data", [DEVICE_MEMORY, (DEVICE_MEMORY,), ("0x7f", False)])
+def test_cuda_array_interface_data_of_another_shape(data: Any) -> None:
+    array = CudaArray((4,))
+    array.__cuda_array_interface__["data"] = data
+    with pytest.raises(TypeError, match=r"^sendbuf's __cuda_array_interface__ data must be \(pointer, read-only"):
+        convert(array)
+
+
+def test_cuda_array_interface_misaligned() -> None:
+    with pytest.raises(ValueError, match=r"^sendbuf is at address 0x7f0000000002, not a multiple of its 4-byte"):
+        convert(CudaArray((4,), "<f4", ptr=DEVICE_MEMORY + 2))
+
+
+def test_cuda_array_interface_stream_is_the_call_s_stream() -> None:
+    array = CudaArray((4,))
+    array.__cuda_array_interface__["stream"] = 0x5555
+    assert convert(array).stream == 0x5555
+
+
+@pytest.mark.parametrize("stream", [0, -1, 1.5, "1"])
+def test_cuda_array_interface_bad_stream(stream: Any) -> None:
+    array = CudaArray((4,))
+    array.__cuda_array_interface__["stream"] = stream
+    with pytest.raises(ValueError, match="^sendbuf's __cuda_array_interface__ stream must be a positive int"):
+        convert(array)
+
+
+def test_an_empty_array_may_have_any_strides() -> None:
+    assert convert(CudaArray((0, 3), "<f4", strides=(4, 8))).count == 0
+
+
+def test_dlpack_capsule_that_says_cpu() -> None:
+    array = DlpackArray()
+    array.info["device_type"] = 1  # __dlpack_device__ says CUDA, the capsule says otherwise
+    with pytest.raises(ValueError, match="^sendbuf's DLPack capsule is on device type 1, not a CUDA GPU"):
+        convert(array)
+
+
+def test_dlpack_misaligned() -> None:
+    array = DlpackArray()
+    array.info["ptr"] = DEVICE_MEMORY + 1
+    with pytest.raises(ValueError, match=r"^sendbuf is at address 0x7f0000000001, not a multiple of its 4-byte"):
+        convert(array)
+
+
+def test_torch_subclass_takes_the_torch_path() -> None:
+    """A subclass defined outside torch, of a dtype __cuda_array_interface__ lacks, requiring grad."""
+    torch = pytest.importorskip("torch")
+
+    class Param(torch.Tensor):
+        pass
+
+    tensor = torch.zeros(4, dtype=torch.bfloat16, requires_grad=True).as_subclass(Param)
+    with pytest.raises(ValueError, match="^sendbuf is in cpu memory; NCCL needs a CUDA tensor$"):
+        convert(tensor)  # the torch path's own check: a CPU machine has no CUDA tensor to pass
+
+
+def test_torch_sparse_tensor() -> None:
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"^sendbuf is a sparse_coo tensor; NCCL needs a dense one"):
+        convert(torch.zeros(4).to_sparse())
+
+
+def test_torch_storage_is_no_array() -> None:
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="^sendbuf must be a GPU array"):
+        convert(torch.zeros(4).untyped_storage())
