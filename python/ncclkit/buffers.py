@@ -64,6 +64,7 @@ class Buffer(NamedTuple):
     dtype: str
     device: int
     stream: int | None = None  # the producer's current stream (torch), when it has one
+    readonly: bool = False  # the producer says it must not be written (__cuda_array_interface__)
 
     @property
     def nbytes(self) -> int:
@@ -149,7 +150,7 @@ def _from_torch(obj: Any, name: str, supported: Collection[str]) -> Buffer:
         msg = f"{name} is not contiguous; pass {name}.contiguous()"
         raise ValueError(msg)
     device = obj.get_device()
-    return _new_buffer((obj.data_ptr(), obj.numel(), dtype, device, _torch_current_stream()(device)))
+    return _new_buffer((obj.data_ptr(), obj.numel(), dtype, device, _torch_current_stream()(device), False))
 
 
 def _cai_field(cai: Any, key: str, name: str) -> Any:
@@ -212,7 +213,7 @@ def _from_cuda_array_interface(
     if stream is not None and (type(stream) is not int or stream <= 0):
         msg = f"{name}'s __cuda_array_interface__ stream must be a positive int (a cudaStream_t), got {stream!r}"
         raise ValueError(msg)
-    return Buffer(ptr, count, dtype, device, stream)
+    return Buffer(ptr, count, dtype, device, stream, bool(data[1]))
 
 
 def _from_dlpack(obj: Any, name: str, supported: Collection[str], describe: Callable[[Any], dict]) -> Buffer:

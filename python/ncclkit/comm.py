@@ -314,14 +314,32 @@ class Communicator:
             raise ValueError(msg)
         return buffer
 
-    def _recv(self, send: Buffer, recvbuf: Any, count: int) -> Buffer:
-        """recvbuf (`send` itself when None), of send's dtype and `count` elements."""
+    def _recv(self, send: Buffer, recvbuf: Any, count: int, in_place: int | None = 0) -> Buffer:
+        """recvbuf (`send` itself when None), of send's dtype and `count` elements, writable, and
+        apart from sendbuf unless it starts `in_place` bytes before it (NCCL's in-place form of
+        the collective; None: it has none)."""
         recv = send if recvbuf is None else self._buffer(recvbuf, "recvbuf")
         if recv.dtype != send.dtype:
             msg = f"recvbuf has dtype {recv.dtype} but sendbuf has {send.dtype}"
             raise TypeError(msg)
         if recv.count != count:
             msg = f"recvbuf has {recv.count} elements, expected {count}"
+            raise ValueError(msg)
+        if recv.readonly:
+            name = "recvbuf" if recvbuf is not None else "sendbuf (written in place: recvbuf is None)"
+            msg = f"{name} is read-only (its __cuda_array_interface__ says so), and the call writes it"
+            raise ValueError(msg)
+        overlap = send.count and recv.ptr < send.ptr + send.nbytes and send.ptr < recv.ptr + recv.nbytes
+        if overlap and (in_place is None or send.ptr - recv.ptr != in_place):
+            if in_place is None:
+                form = "this collective has no in-place form"
+            elif in_place == 0:
+                form = "in place, they must be the same buffer"
+            elif in_place > 0:
+                form = f"in place, sendbuf must start {in_place} bytes into recvbuf"
+            else:
+                form = f"in place, recvbuf must start {-in_place} bytes into sendbuf"
+            msg = f"recvbuf overlaps sendbuf ({form})"
             raise ValueError(msg)
         return recv
 
@@ -391,7 +409,7 @@ class Communicator:
         """recvbuf = every rank's sendbuf, in rank order (world_size times sendbuf's elements)."""
         live = self._live()
         send = self._buffer(sendbuf, "sendbuf")
-        recv = self._recv(send, recvbuf, send.count * self.world_size)
+        recv = self._recv(send, recvbuf, send.count * self.world_size, in_place=self.rank * send.nbytes)
         live.all_gather(send.ptr, recv.ptr, send.count, self._dtype(send), self._stream(stream, send))
 
     def reduce_scatter(self, sendbuf: Any, recvbuf: Any, op: str = "sum", *, stream: Any = None) -> None:
@@ -399,7 +417,8 @@ class Communicator:
         live = self._live()
         code = self._op(op)
         send = self._buffer(sendbuf, "sendbuf")
-        recv = self._recv(send, recvbuf, self._blocks(send))
+        in_place = -self.rank * (send.nbytes // self.world_size)  # recvbuf is block `rank` of sendbuf
+        recv = self._recv(send, recvbuf, self._blocks(send), in_place=in_place)
         live.reduce_scatter(send.ptr, recv.ptr, recv.count, self._dtype(send), code, self._stream(stream, send))
 
     def all_to_all(self, sendbuf: Any, recvbuf: Any, *, stream: Any = None) -> None:
@@ -410,7 +429,7 @@ class Communicator:
         if recvbuf is None:
             msg = "all_to_all needs a recvbuf distinct from sendbuf"
             raise ValueError(msg)
-        recv = self._recv(send, recvbuf, send.count)
+        recv = self._recv(send, recvbuf, send.count, in_place=None)
         live.all_to_all(send.ptr, recv.ptr, per_rank, self._dtype(send), self._stream(stream, send))
 
     def send(self, buf: Any, peer: int, *, stream: Any = None) -> None:
@@ -423,4 +442,7 @@ class Communicator:
         live = self._live()
         self._peer(peer, "peer")
         buffer = self._buffer(buf, "buf")
+        if buffer.readonly:
+            msg = "buf is read-only (its __cuda_array_interface__ says so), and recv writes it"
+            raise ValueError(msg)
         live.recv(buffer.ptr, buffer.count, self._dtype(buffer), peer, self._stream(stream, buffer))

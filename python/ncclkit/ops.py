@@ -155,6 +155,19 @@ def _check_aligned(**tensors: Tensor) -> None:
             raise ValueError(msg)
 
 
+def _check_apart(written: str, tensor: Tensor, **read: Tensor) -> None:
+    """`tensor` is written in place while the others are read (through the read-only cache): no
+    byte of it may be one of theirs. Each is contiguous, so it spans numel() elements."""
+    start = tensor.data_ptr()
+    end = start + tensor.numel() * tensor.element_size()
+    for name, other in read.items():
+        other_start = other.data_ptr()
+        other_end = other_start + other.numel() * other.element_size()
+        if tensor.numel() and other.numel() and start < other_end and other_start < end:
+            msg = f"{written} must not overlap {name}: it is written in place while {name} is read"
+            raise ValueError(msg)
+
+
 def _check_linear(
     x: Tensor, qweight: Tensor, scales: Tensor, bits: int, group_size: int | None, bias: Tensor | None
 ) -> tuple[int, int, int]:
@@ -291,9 +304,7 @@ def _(x: Tensor, weight: Tensor, eps: float) -> Tensor:
 def _fused_add_rms_norm(x: Tensor, residual: Tensor, weight: Tensor, eps: float) -> Tensor:
     rows, hidden = _check_norm(x, weight, eps, residual)
     _check_aligned(x=x, residual=residual, weight=weight)
-    if x.numel() and residual.untyped_storage().data_ptr() == x.untyped_storage().data_ptr():
-        msg = "residual must not share memory with x: it is written in place"
-        raise ValueError(msg)
+    _check_apart("residual", residual, x=x, weight=weight)
     out = torch.empty_like(x)
     if rows:
         _kernels().rms_norm(

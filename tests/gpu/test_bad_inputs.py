@@ -143,3 +143,57 @@ def test_shrink_on_an_old_nccl_says_which_version_it_needs(
         "compiled in. Fix: rebuild ncclkit against NCCL 2.27.0 or newer",
     ):
         comm.shrink([0])
+
+
+class ReadOnlyArray:
+    """A torch tensor seen through a __cuda_array_interface__ that says read-only, as a producer
+    of a constant array says it."""
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self.keep = tensor
+        self.__cuda_array_interface__ = {**tensor.__cuda_array_interface__, "data": (tensor.data_ptr(), True)}
+
+
+def test_read_only_outputs_are_refused(comm: ncclkit.Communicator) -> None:
+    x = random_input("float32", 8, comm.device)
+    with pytest.raises(ValueError, match=r"^recvbuf is read-only \(its __cuda_array_interface__ says so\)"):
+        comm.all_reduce(x, ReadOnlyArray(torch.empty_like(x)))
+    with pytest.raises(ValueError, match=r"^sendbuf \(written in place: recvbuf is None\) is read-only"):
+        comm.all_reduce(ReadOnlyArray(x))
+    with pytest.raises(ValueError, match="^buf is read-only"):
+        comm.recv(ReadOnlyArray(x), 0)
+    comm.all_reduce(ReadOnlyArray(x), torch.empty_like(x))  # read-only input, written output: fine
+
+
+def test_partly_overlapping_buffers_are_refused(comm: ncclkit.Communicator) -> None:
+    x = random_input("float32", 16, comm.device)
+    with pytest.raises(ValueError, match=r"^recvbuf overlaps sendbuf \(in place, they must be the same buffer\)$"):
+        comm.all_reduce(x[:8], x[4:12])
+    with pytest.raises(ValueError, match=r"^recvbuf overlaps sendbuf \(in place, they must be the same buffer\)$"):
+        comm.broadcast(x[4:12], x[:8])
+    with pytest.raises(ValueError, match=r"^recvbuf overlaps sendbuf \(this collective has no in-place form\)$"):
+        comm.all_to_all(x, x)
+    comm.all_reduce(x[:8], x[8:])  # apart: fine
+    comm.all_reduce(x[:8], x[:8])  # the same buffer: in place
+
+
+def test_in_place_gather_and_scatter_are_the_only_overlaps(comm: ncclkit.Communicator) -> None:
+    """One rank: block 0 is the in-place position; one element further is an overlap."""
+    x = random_input("float32", 9, comm.device)
+    comm.all_gather(x[:8], x[:8])
+    comm.reduce_scatter(x[:8], x[:8])
+    with pytest.raises(ValueError, match=r"^recvbuf overlaps sendbuf"):
+        comm.all_gather(x[1:9], x[:8])
+    with pytest.raises(ValueError, match=r"^recvbuf overlaps sendbuf"):
+        comm.reduce_scatter(x[:8], x[1:9])
+
+
+def test_fused_add_rms_norm_refuses_a_weight_inside_residual() -> None:
+    from ncclkit import ops
+
+    residual = torch.randn(4, 256, dtype=torch.float16, device="cuda")
+    x = torch.randn_like(residual)
+    with pytest.raises(ValueError, match="^residual must not overlap weight: it is written in place while weight"):
+        ops.fused_add_rms_norm(x, residual, residual[1], 1e-6)
+    with pytest.raises(ValueError, match="^residual must not overlap x: it is written in place while x is read"):
+        ops.fused_add_rms_norm(residual, residual, torch.ones(256, dtype=torch.float16, device="cuda"), 1e-6)

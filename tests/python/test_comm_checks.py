@@ -1,0 +1,90 @@
+"""Communicator's checks of its buffers, without a GPU: a stand-in handle records what would reach
+NCCL, and the arrays are Buffers already (what as_buffer makes of them)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from ncclkit import Communicator
+from ncclkit.buffers import Buffer
+
+BASE = 0x7F0000000000
+
+
+def buffer(offset: int, count: int, *, readonly: bool = False) -> Buffer:
+    """float32 elements, `offset` elements into one allocation."""
+    return Buffer(BASE + 4 * offset, count, "float32", 0, None, readonly)
+
+
+@pytest.fixture
+def comm(monkeypatch: pytest.MonkeyPatch) -> tuple[Communicator, list[str]]:
+    """Rank 1 of 2, on device 0; the list gets the name of each collective that reached NCCL."""
+    called: list[str] = []
+    names = ["all_reduce", "broadcast", "reduce", "all_gather", "reduce_scatter", "all_to_all", "send", "recv"]
+    handle = SimpleNamespace(valid=True, rank=1, world_size=2, device=0)
+    for name in names:
+        setattr(handle, name, lambda *args, name=name: called.append(name))
+    communicator = Communicator(handle)
+    monkeypatch.setattr(communicator, "_buffer", lambda obj, name: obj)
+    monkeypatch.setattr(communicator, "_dtype", lambda b: 7)
+    monkeypatch.setattr(communicator, "_op", lambda op: 0)
+    return communicator, called
+
+
+def test_read_only_outputs(comm: tuple[Communicator, list[str]]) -> None:
+    c, called = comm
+    with pytest.raises(ValueError, match=r"^recvbuf is read-only \(its __cuda_array_interface__ says so\)"):
+        c.all_reduce(buffer(0, 8), buffer(8, 8, readonly=True))
+    with pytest.raises(ValueError, match=r"^sendbuf \(written in place: recvbuf is None\) is read-only"):
+        c.all_reduce(buffer(0, 8, readonly=True))
+    with pytest.raises(ValueError, match="^buf is read-only"):
+        c.recv(buffer(0, 8, readonly=True), 0)
+    c.all_reduce(buffer(0, 8, readonly=True), buffer(8, 8))
+    c.send(buffer(0, 8, readonly=True), 0)
+    assert called == ["all_reduce", "send"]
+
+
+@pytest.mark.parametrize("method", ["all_reduce", "broadcast", "reduce"])
+def test_same_shape_collectives_take_the_same_buffer_or_another(comm, method: str) -> None:
+    c, called = comm
+    with pytest.raises(ValueError, match=r"^recvbuf overlaps sendbuf \(in place, they must be the same buffer\)$"):
+        getattr(c, method)(buffer(0, 8), buffer(4, 8))
+    getattr(c, method)(buffer(0, 8), buffer(0, 8))
+    getattr(c, method)(buffer(0, 8), buffer(8, 8))
+    assert called == [method, method]
+
+
+def test_all_gather_in_place_is_sendbuf_at_block_rank(comm) -> None:
+    c, called = comm
+    c.all_gather(buffer(4, 4), buffer(0, 8))  # rank 1: its block starts 4 elements in
+    c.all_gather(buffer(8, 4), buffer(0, 8))
+    with pytest.raises(ValueError, match=r"^recvbuf overlaps sendbuf \(in place, sendbuf must start 16 bytes into"):
+        c.all_gather(buffer(0, 4), buffer(0, 8))
+    assert called == ["all_gather", "all_gather"]
+
+
+def test_reduce_scatter_in_place_is_recvbuf_at_block_rank(comm) -> None:
+    c, called = comm
+    c.reduce_scatter(buffer(0, 8), buffer(4, 4))
+    c.reduce_scatter(buffer(0, 8), buffer(8, 4))
+    with pytest.raises(ValueError, match=r"^recvbuf overlaps sendbuf \(in place, recvbuf must start 16 bytes into"):
+        c.reduce_scatter(buffer(0, 8), buffer(2, 4))
+    assert called == ["reduce_scatter", "reduce_scatter"]
+
+
+def test_all_to_all_takes_no_overlap(comm) -> None:
+    c, called = comm
+    with pytest.raises(ValueError, match=r"^recvbuf overlaps sendbuf \(this collective has no in-place form\)$"):
+        c.all_to_all(buffer(0, 8), buffer(0, 8))
+    with pytest.raises(ValueError, match="^all_to_all needs a recvbuf distinct from sendbuf$"):
+        c.all_to_all(buffer(0, 8), None)
+    c.all_to_all(buffer(0, 8), buffer(8, 8))
+    assert called == ["all_to_all"]
+
+
+def test_empty_buffers_overlap_nothing(comm) -> None:
+    c, called = comm
+    c.all_reduce(buffer(0, 0), buffer(0, 0))
+    c.all_to_all(buffer(0, 0), buffer(0, 0))
+    assert called == ["all_reduce", "all_to_all"]
