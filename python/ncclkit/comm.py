@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import operator
 import weakref
 from collections.abc import Iterator, Sequence
 from types import ModuleType
@@ -104,9 +105,30 @@ def group() -> Iterator[None]:
         nccl.group_end()
 
 
+_INT_MAX = 2**31 - 1  # NCCL's counts of ranks, and its ranks, are C ints
+
+
+def _int(value: Any, name: str, low: int = 0, high: int = _INT_MAX) -> int:
+    """`value` as the int NCCL takes (an int, or what has __index__: numpy's), or the
+    TypeError/ValueError that names it."""
+    try:
+        if type(value) is bool:
+            raise TypeError
+        value = operator.index(value)
+    except TypeError:
+        msg = f"{name} must be an int, got {type(value).__name__} {value!r:.40}"
+        raise TypeError(msg) from None
+    if not low <= value <= high:
+        msg = f"{name} must be in [{low}, {high}], got {value}"
+        raise ValueError(msg)
+    return value
+
+
 def _stream_handle(stream: Any) -> int:
+    """A cudaStream_t. An int is taken as one: that it names a live stream cannot be checked (a
+    wrong one faults in CUDA), only that it is one's shape."""
     if isinstance(stream, int):
-        return stream
+        return _int(stream, "stream", 0, 2**64 - 1)
     for attribute in ("cuda_stream", "ptr"):  # torch.cuda.Stream, cupy.cuda.Stream
         if hasattr(stream, attribute):
             return int(getattr(stream, attribute))
@@ -115,6 +137,7 @@ def _stream_handle(stream: Any) -> int:
 
 
 def _check_device(device: int, name: str = "device") -> None:
+    _int(device, name, -_INT_MAX - 1)  # the range is said below, against the visible devices
     count = _cuda().device_count()
     if count == 0:
         msg = "no CUDA GPU is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)"
@@ -165,9 +188,17 @@ class Communicator:
         if not isinstance(unique_id, UniqueId):
             msg = f"unique_id must be a ncclkit.UniqueId, got {type(unique_id).__name__}"
             raise TypeError(msg)
-        if world_size < 1:
-            msg = f"world_size must be at least 1, got {world_size}"
-            raise ValueError(msg)
+        world_size = _int(world_size, "world_size", 1)
+        rank = _int(rank, "rank", -_INT_MAX - 1)  # the range is said below, against world_size
+        if blocking is not None and type(blocking) is not bool:
+            msg = f"blocking must be True, False or None, got {type(blocking).__name__} {blocking!r:.40}"
+            raise TypeError(msg)
+        for name, value in (("cga_cluster_size", cga_cluster_size), ("min_ctas", min_ctas), ("max_ctas", max_ctas)):
+            if value is not None:
+                _int(value, name)
+        if net_name is not None and not isinstance(net_name, str):
+            msg = f"net_name must be a str, got {type(net_name).__name__}"
+            raise TypeError(msg)
         if not 0 <= rank < world_size:
             msg = f"rank {rank} is out of range for world_size {world_size}"
             raise ValueError(msg)
@@ -351,6 +382,7 @@ class Communicator:
         return send.count // self.world_size
 
     def _peer(self, peer: int, name: str) -> int:
+        peer = _int(peer, name, -_INT_MAX - 1)  # the range is said below, against world_size
         if not 0 <= peer < self.world_size:
             msg = f"{name} {peer} is out of range for a communicator of {self.world_size} ranks"
             raise ValueError(msg)
@@ -358,6 +390,9 @@ class Communicator:
 
     def _op(self, op: str) -> int:
         ops = _nccl().OPS
+        if not isinstance(op, str):
+            msg = f"op must be a str, one of {', '.join(sorted(ops))}, got {type(op).__name__} {op!r:.40}"
+            raise TypeError(msg)
         if op not in ops:
             msg = f"op must be one of {', '.join(sorted(ops))}, got {op!r}"
             raise ValueError(msg)
@@ -391,7 +426,7 @@ class Communicator:
     def broadcast(self, sendbuf: Any, recvbuf: Any = None, root: int = 0, *, stream: Any = None) -> None:
         """recvbuf on every rank = sendbuf of `root` (in place when recvbuf is None)."""
         live = self._live()
-        self._peer(root, "root")
+        root = self._peer(root, "root")
         send = self._buffer(sendbuf, "sendbuf")
         recv = self._recv(send, recvbuf, send.count)
         live.broadcast(send.ptr, recv.ptr, send.count, self._dtype(send), root, self._stream(stream, send))
@@ -400,7 +435,7 @@ class Communicator:
         """recvbuf of `root` = op over ranks of sendbuf (other ranks' recvbuf is not written)."""
         live = self._live()
         code = self._op(op)
-        self._peer(root, "root")
+        root = self._peer(root, "root")
         send = self._buffer(sendbuf, "sendbuf")
         recv = self._recv(send, recvbuf, send.count)
         live.reduce(send.ptr, recv.ptr, send.count, self._dtype(send), code, root, self._stream(stream, send))
@@ -434,13 +469,13 @@ class Communicator:
 
     def send(self, buf: Any, peer: int, *, stream: Any = None) -> None:
         live = self._live()
-        self._peer(peer, "peer")
+        peer = self._peer(peer, "peer")
         buffer = self._buffer(buf, "buf")
         live.send(buffer.ptr, buffer.count, self._dtype(buffer), peer, self._stream(stream, buffer))
 
     def recv(self, buf: Any, peer: int, *, stream: Any = None) -> None:
         live = self._live()
-        self._peer(peer, "peer")
+        peer = self._peer(peer, "peer")
         buffer = self._buffer(buf, "buf")
         if buffer.readonly:
             msg = "buf is read-only (its __cuda_array_interface__ says so), and recv writes it"

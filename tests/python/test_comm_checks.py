@@ -88,3 +88,73 @@ def test_empty_buffers_overlap_nothing(comm) -> None:
     c.all_reduce(buffer(0, 0), buffer(0, 0))
     c.all_to_all(buffer(0, 0), buffer(0, 0))
     assert called == ["all_reduce", "all_to_all"]
+
+
+# Arguments of the wrong type or size: the exception names the argument, before NCCL or CUDA.
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"world_size": 2.0}, TypeError, r"^world_size must be an int, got float 2\.0$"),
+        ({"world_size": 2**40}, ValueError, r"^world_size must be in \[1, 2147483647\], got 1099511627776$"),
+        ({"world_size": 0}, ValueError, r"^world_size must be in \[1, 2147483647\], got 0$"),
+        ({"rank": 0.0}, TypeError, r"^rank must be an int, got float 0\.0$"),
+        ({"rank": True}, TypeError, r"^rank must be an int, got bool True$"),
+        ({"rank": 3}, ValueError, r"^rank 3 is out of range for world_size 2$"),
+        ({"device": 0.0}, TypeError, r"^device must be an int, got float 0\.0$"),
+        ({"blocking": "yes"}, TypeError, r"^blocking must be True, False or None, got str 'yes'$"),
+        ({"min_ctas": 1.5}, TypeError, r"^min_ctas must be an int, got float 1\.5$"),
+        ({"max_ctas": -1}, ValueError, r"^max_ctas must be in \[0, 2147483647\], got -1$"),
+        ({"net_name": 5}, TypeError, r"^net_name must be a str, got int$"),
+    ],
+)
+def test_init_rank_arguments(change: dict, error: type[Exception], message: str) -> None:
+    from ncclkit import UniqueId, _comm
+
+    args = {"world_size": 2, "unique_id": UniqueId(bytes(_comm.UNIQUE_ID_BYTES)), "rank": 0, "device": 0, **change}
+    with pytest.raises(error, match=message):
+        Communicator.init_rank(args.pop("world_size"), args.pop("unique_id"), args.pop("rank"), **args)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda c: c.broadcast(buffer(0, 8), root=1.0), TypeError, r"^root must be an int, got float 1\.0$"),
+        (lambda c: c.send(buffer(0, 8), "0"), TypeError, r"^peer must be an int, got str '0'$"),
+        (lambda c: c.all_reduce(buffer(0, 8), stream=-1), ValueError, r"^stream must be in \[0, \d+\], got -1$"),
+        (lambda c: c.all_reduce(buffer(0, 8), stream=2**64), ValueError, r"^stream must be in \[0, \d+\], got"),
+        (lambda c: c.all_reduce(buffer(0, 8), stream=True), TypeError, r"^stream must be an int, got bool True$"),
+        (lambda c: c.all_reduce(buffer(0, 8), stream=1.5), TypeError, r"^stream must be an int handle, a torch"),
+    ],
+)
+def test_collective_arguments(comm, call, error: type[Exception], message: str) -> None:
+    c, called = comm
+    with pytest.raises(error, match=message):
+        call(c)
+    assert called == []
+
+
+@pytest.mark.parametrize("op", [[], None, 0])
+def test_an_op_that_is_no_name(comm, op) -> None:
+    c, _ = comm
+    c._op = Communicator._op.__get__(c)  # the real lookup, not the stand-in's
+    with pytest.raises(TypeError, match=r"^op must be a str, one of .*, got "):
+        c.all_reduce(buffer(0, 8), op=op)
+
+
+class Index:
+    """An integer of another type, as numpy's are: it has __index__."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+
+def test_integers_of_other_types_are_ints(comm) -> None:
+    c, called = comm
+    c.broadcast(buffer(0, 8), root=Index(1))
+    c.send(buffer(0, 8), Index(0))
+    assert called == ["broadcast", "send"]
