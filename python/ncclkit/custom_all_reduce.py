@@ -64,6 +64,8 @@ OPS = ("sum",)
 MAX_RANKS = 8
 # Each rank's buffer: this much input, and as much scratch for two-shot (vLLM's default size).
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+# The largest buffer (the native CustomAllReduceLayout::kMaxBytes): larger messages are NCCL's.
+MAX_BYTES = 2**31
 # algorithm="auto": for a message of AUTO_MIN_BYTES or more that the buffer holds, one-shot up to
 # the first limit of its world size, two-shot up to the second, NCCL above. Measured in CUDA graphs,
 # bfloat16, NCCL 2.28.9 (bench/RESULTS.md): on two H100s joined by NVLink, one-shot took 0.44-0.60
@@ -124,8 +126,11 @@ def get(comm: Communicator) -> CustomAllReduce | None:
 
 
 def _check_max_bytes(max_bytes: int) -> None:
-    if not isinstance(max_bytes, int) or max_bytes <= 0 or max_bytes % 16:
-        msg = f"max_bytes must be a positive multiple of 16, got {max_bytes!r}"
+    if type(max_bytes) is not int:
+        msg = f"max_bytes must be an int, got {type(max_bytes).__name__} {max_bytes!r:.40}"
+        raise TypeError(msg)
+    if max_bytes <= 0 or max_bytes % 16 or max_bytes > MAX_BYTES:
+        msg = f"max_bytes must be a positive multiple of 16 of at most {MAX_BYTES} (2 GiB), got {max_bytes}"
         raise ValueError(msg)
 
 

@@ -498,9 +498,10 @@ CustomAllReduce::CustomAllReduce(int device, int rank, int world_size, std::size
     throw std::invalid_argument("rank " + std::to_string(rank) + " is out of range for " +
                                 std::to_string(world_size) + " ranks");
   }
-  if (max_bytes == 0 || max_bytes % Layout::kVectorBytes != 0) {
-    throw std::invalid_argument("max_bytes must be a positive multiple of " +
-                                std::to_string(Layout::kVectorBytes) + ", got " + std::to_string(max_bytes));
+  if (max_bytes == 0 || max_bytes % Layout::kVectorBytes != 0 || max_bytes > Layout::kMaxBytes) {
+    throw std::invalid_argument("max_bytes must be a positive multiple of " + std::to_string(Layout::kVectorBytes) +
+                                " of at most " + std::to_string(Layout::kMaxBytes) + ", got " +
+                                std::to_string(max_bytes));
   }
   DeviceGuard guard(device);
   NCCLKIT_CUDA_CHECK(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, device));
@@ -620,10 +621,16 @@ void CustomAllReduce::all_reduce(Ptr send, Ptr recv, std::size_t count, int dtyp
     throw std::invalid_argument("custom all-reduce sums float16, bfloat16 and float32, not NCCL type " +
                                 std::to_string(dtype));
   }
-  const std::size_t bytes = count * element_size(type);
-  if (bytes > max_bytes_) {
-    throw std::invalid_argument("custom all-reduce of " + std::to_string(bytes) + " bytes: its buffer holds " +
-                                std::to_string(max_bytes_));
+  // Compared as counts: count * element size may overflow.
+  const std::size_t element = element_size(type);
+  if (count > max_bytes_ / element) {
+    throw std::invalid_argument("custom all-reduce of " + std::to_string(count) + " elements of " +
+                                std::to_string(element) + " bytes: its buffer holds " + std::to_string(max_bytes_) +
+                                " bytes");
+  }
+  if (send % element != 0 || recv % element != 0) {
+    throw std::invalid_argument("custom all-reduce needs send and recv aligned to their " + std::to_string(element) +
+                                "-byte elements");
   }
   if (count == 0) return;
   custom_ar::Launch launch{};

@@ -42,6 +42,9 @@ struct CustomAllReduceLayout {
   // One-shot messages up to this size take the low-latency kernel: its lines carry their own
   // flags, so a call needs no barrier, for twice the bytes on the wire.
   static constexpr std::size_t kLowLatencyMaxBytes = 512 * 1024;
+  // The largest buffer: the kernels count elements and offsets within it in 32-bit ints' range,
+  // and a message this large is NCCL's to move anyway.
+  static constexpr std::size_t kMaxBytes = std::size_t{1} << 31;
 };
 
 enum class CustomAllReduceAlgorithm : int { kOneShot = 1, kTwoShot = 2 };

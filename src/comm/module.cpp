@@ -35,6 +35,7 @@ void bind_custom_all_reduce(py::module_& m) {
   m.attr("CUSTOM_ALL_REDUCE_MAX_RANKS") = Layout::kMaxRanks;
   m.attr("CUSTOM_ALL_REDUCE_MAX_BLOCKS") = Layout::kMaxBlocks;
   m.attr("CUSTOM_ALL_REDUCE_VECTOR_BYTES") = Layout::kVectorBytes;
+  m.attr("CUSTOM_ALL_REDUCE_MAX_BYTES") = Layout::kMaxBytes;
   m.def("can_access_peer", &ncclkit::can_access_peer, py::arg("device"), py::arg("peer"));
   m.def("pci_bus_id", &ncclkit::pci_bus_id, py::arg("device"));
   m.def("device_by_pci_bus_id", &ncclkit::device_by_pci_bus_id, py::arg("bus_id"));

@@ -438,10 +438,34 @@ def test_several_ranks_need_a_store_outside_torchrun(monkeypatch: pytest.MonkeyP
         custom_all_reduce.connect(0, 2, 0)
 
 
-@pytest.mark.parametrize("max_bytes", [0, -16, 100, 1.5])
-def test_max_bytes_is_a_positive_multiple_of_16(max_bytes: Any) -> None:
-    with pytest.raises(ValueError, match=rf"^max_bytes must be a positive multiple of 16, got {max_bytes!r}$"):
+@pytest.mark.parametrize("max_bytes", [0, -16, 100, 2**31 + 16, 2**63])
+def test_max_bytes_is_a_bounded_positive_multiple_of_16(max_bytes: int) -> None:
+    with pytest.raises(
+        ValueError,
+        match=rf"^max_bytes must be a positive multiple of 16 of at most 2147483648 \(2 GiB\), got {max_bytes}$",
+    ):
         custom_all_reduce.connect(0, 1, 0, max_bytes=max_bytes)
+
+
+@pytest.mark.parametrize("max_bytes", [1.5, "8MiB", True])
+def test_max_bytes_is_an_int(max_bytes: Any) -> None:
+    with pytest.raises(TypeError, match="^max_bytes must be an int, got "):
+        custom_all_reduce.connect(0, 1, 0, max_bytes=max_bytes)
+
+
+def test_the_bound_is_the_native_one() -> None:
+    from ncclkit import _comm
+
+    assert custom_all_reduce.MAX_BYTES == _comm.CUSTOM_ALL_REDUCE_MAX_BYTES
+
+
+@pytest.mark.parametrize("max_bytes", [2**31 + 16, 2**63])
+def test_the_native_buffer_refuses_an_unbounded_size(max_bytes: int) -> None:
+    """Checked before any CUDA call, so without a GPU too."""
+    from ncclkit import _comm
+
+    with pytest.raises(ValueError, match="^max_bytes must be a positive multiple of 16 of at most 2147483648, got"):
+        _comm.CustomAllReduce(0, 0, 1, max_bytes)
 
 
 # -- setup_all: the communicators of one process -----------------------------------------------
