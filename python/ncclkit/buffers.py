@@ -64,7 +64,7 @@ class Buffer(NamedTuple):
     dtype: str
     device: int
     stream: int | None = None  # the producer's current stream (torch), when it has one
-    readonly: bool = False  # the producer says it must not be written (__cuda_array_interface__)
+    readonly: bool = False  # its producer says it must not be written (CUDA array interface, DLPack 1.0)
 
     @property
     def nbytes(self) -> int:
@@ -239,7 +239,7 @@ def _from_dlpack(obj: Any, name: str, supported: Collection[str], describe: Call
         raise ValueError(msg)
     count = _count(info["shape"])
     _check_aligned(name, info["ptr"], count, dtype)
-    return Buffer(info["ptr"], count, dtype, device_id)
+    return Buffer(info["ptr"], count, dtype, device_id, None, info["readonly"])
 
 
 def as_buffer(

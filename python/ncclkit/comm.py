@@ -358,7 +358,7 @@ class Communicator:
             raise ValueError(msg)
         if recv.readonly:
             name = "recvbuf" if recvbuf is not None else "sendbuf (written in place: recvbuf is None)"
-            msg = f"{name} is read-only (its __cuda_array_interface__ says so), and the call writes it"
+            msg = f"{name} is read-only (its producer says so), and the call writes it"
             raise ValueError(msg)
         overlap = send.count and recv.ptr < send.ptr + send.nbytes and send.ptr < recv.ptr + recv.nbytes
         if overlap and (in_place is None or send.ptr - recv.ptr != in_place):
@@ -478,6 +478,6 @@ class Communicator:
         peer = self._peer(peer, "peer")
         buffer = self._buffer(buf, "buf")
         if buffer.readonly:
-            msg = "buf is read-only (its __cuda_array_interface__ says so), and recv writes it"
+            msg = "buf is read-only (its producer says so), and recv writes it"
             raise ValueError(msg)
         live.recv(buffer.ptr, buffer.count, self._dtype(buffer), peer, self._stream(stream, buffer))

@@ -49,7 +49,9 @@ struct DLManagedTensorVersioned {
 };
 
 // A dict with ptr, shape, strides (None when the producer gives none), dtype_code, bits, lanes,
-// device_type and device_id. The capsule stays unconsumed: its producer keeps ownership.
+// device_type, device_id and readonly (DLPack 1.0's flag). A capsule whose tensor is null or
+// whose ndim and shape disagree is a ValueError. The capsule stays unconsumed: its producer keeps
+// ownership.
 pybind11::dict describe_dlpack(const pybind11::capsule& capsule);
 
 }  // namespace ncclkit

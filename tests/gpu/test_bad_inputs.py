@@ -156,7 +156,7 @@ class ReadOnlyArray:
 
 def test_read_only_outputs_are_refused(comm: ncclkit.Communicator) -> None:
     x = random_input("float32", 8, comm.device)
-    with pytest.raises(ValueError, match=r"^recvbuf is read-only \(its __cuda_array_interface__ says so\)"):
+    with pytest.raises(ValueError, match=r"^recvbuf is read-only \(its producer says so\)"):
         comm.all_reduce(x, ReadOnlyArray(torch.empty_like(x)))
     with pytest.raises(ValueError, match=r"^sendbuf \(written in place: recvbuf is None\) is read-only"):
         comm.all_reduce(ReadOnlyArray(x))

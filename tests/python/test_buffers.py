@@ -65,6 +65,7 @@ class DlpackArray:
             "lanes": lanes,
             "device_type": device_type,
             "device_id": 1,
+            "readonly": False,
         }
         self.stream_asked: object = "not called"
 

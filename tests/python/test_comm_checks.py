@@ -34,7 +34,7 @@ def comm(monkeypatch: pytest.MonkeyPatch) -> tuple[Communicator, list[str]]:
 
 def test_read_only_outputs(comm: tuple[Communicator, list[str]]) -> None:
     c, called = comm
-    with pytest.raises(ValueError, match=r"^recvbuf is read-only \(its __cuda_array_interface__ says so\)"):
+    with pytest.raises(ValueError, match=r"^recvbuf is read-only \(its producer says so\)"):
         c.all_reduce(buffer(0, 8), buffer(8, 8, readonly=True))
     with pytest.raises(ValueError, match=r"^sendbuf \(written in place: recvbuf is None\) is read-only"):
         c.all_reduce(buffer(0, 8, readonly=True))
