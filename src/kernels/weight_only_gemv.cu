@@ -60,13 +60,6 @@ __device__ __forceinline__ void int4_sixteenths(uint32_t w, pair_t<T> (&q)[4]) {
   }
 }
 
-// d.x + d.y in float; float16 adds them first (|d| stays far below its range here).
-__device__ __forceinline__ float pair_sum(__half2 d) { return __half2float(__hadd(__low2half(d), __high2half(d))); }
-__device__ __forceinline__ float pair_sum(__nv_bfloat162 d) {
-  const float2 f = to_float2(d);
-  return f.x + f.y;
-}
-
 // acc[mi * kRows + r] += the 16 int8 weights of chunk w[r] times x[mi, k0:k0 + 16].
 template <typename T, int MT, int kRows>
 __device__ __forceinline__ void accumulate_int8(const uint4 (&w)[kRows], const T* x, int m, int k, int k0,
@@ -124,11 +117,15 @@ __device__ __forceinline__ void accumulate_int4(const uint4 (&w)[kRows], const f
       const uint4 xv = MT == 1 ? x_row[j] : load_cached(x + static_cast<size_t>(mi) * k + k0 + 8 * j);
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
-        pair_t<T> d = __hmul2(q[r][0], bit_cast<pair_t<T>>(xv.x));
-        d = fma2(q[r][1], bit_cast<pair_t<T>>(xv.y), d);
-        d = fma2(q[r][2], bit_cast<pair_t<T>>(xv.z), d);
-        d = fma2(q[r][3], bit_cast<pair_t<T>>(xv.w), d);
-        acc[mi * kRows + r] = fmaf(pair_sum(d), scale[r], acc[mi * kRows + r]);
+        // Each product stays within T's range (|q| <= 1/2) and is summed in float: eight float16
+        // products of activations past 16k sum past float16's range.
+        float sum = 0.0f;
+#pragma unroll
+        for (int p = 0; p < 4; ++p) {
+          const float2 f = to_float2(__hmul2(q[r][p], bit_cast<pair_t<T>>(word(xv, p))));
+          sum += f.x + f.y;
+        }
+        acc[mi * kRows + r] = fmaf(sum, scale[r], acc[mi * kRows + r]);
       }
     }
   }

@@ -76,6 +76,22 @@ def test_weight_only_linear(dtype: torch.dtype, bits: int, group_size: int | Non
     assert_close(out, ref, LINEAR_TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("m", [1, 2, 3])
+@pytest.mark.parametrize("group_size", [64, 128])
+def test_int4_float16_with_large_activations(group_size: int, m: int) -> None:
+    """Activations of 20k and the largest int4 weight: eight of their products sum past float16's
+    range, though the result (about 8k) is well within it."""
+    k = 4224 if group_size == 128 else 4160
+    qweight, scales = ops.quantize_weight(torch.full((N, k), 1e-4, dtype=torch.float16, device="cuda"), 4, group_size)
+    w = dequantized(qweight, scales, 4, group_size)
+    x = (
+        torch.full((m, k), 20000.0, dtype=torch.float16, device="cuda")
+        * (1 + torch.rand(m, k, device="cuda") / 8).half()
+    )
+    out = ops.weight_only_linear(x, qweight, scales, bits=4, group_size=group_size)
+    assert_close(out, x.to(torch.float64) @ w.T, LINEAR_TOLERANCE[torch.float16])
+
+
 @pytest.mark.parametrize("m", [1, 2, 3, 16])  # CUDA cores (read them early) at 1 and 2, tensor cores from 3
 @pytest.mark.parametrize(("bits", "group_size", "k"), QUANTIZATIONS, ids=["int8", "int4-g64", "int4-g128"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
