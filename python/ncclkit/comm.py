@@ -345,6 +345,12 @@ class Communicator:
             raise ValueError(msg)
         return buffer
 
+    @staticmethod
+    def _writable(buffer: Buffer, name: str) -> None:
+        if buffer.readonly:
+            msg = f"{name} is read-only (its producer says so), and the call writes it"
+            raise ValueError(msg)
+
     def _recv(self, send: Buffer, recvbuf: Any, count: int, in_place: int | None = 0) -> Buffer:
         """recvbuf (`send` itself when None), of send's dtype and `count` elements, writable, and
         apart from sendbuf unless it starts `in_place` bytes before it (NCCL's in-place form of
@@ -356,10 +362,7 @@ class Communicator:
         if recv.count != count:
             msg = f"recvbuf has {recv.count} elements, expected {count}"
             raise ValueError(msg)
-        if recv.readonly:
-            name = "recvbuf" if recvbuf is not None else "sendbuf (written in place: recvbuf is None)"
-            msg = f"{name} is read-only (its producer says so), and the call writes it"
-            raise ValueError(msg)
+        self._writable(recv, "recvbuf" if recvbuf is not None else "sendbuf (written in place: recvbuf is None)")
         overlap = send.count and recv.ptr < send.ptr + send.nbytes and send.ptr < recv.ptr + recv.nbytes
         if overlap and (in_place is None or send.ptr - recv.ptr != in_place):
             if in_place is None:
@@ -477,7 +480,5 @@ class Communicator:
         live = self._live()
         peer = self._peer(peer, "peer")
         buffer = self._buffer(buf, "buf")
-        if buffer.readonly:
-            msg = "buf is read-only (its producer says so), and recv writes it"
-            raise ValueError(msg)
+        self._writable(buffer, "buf")
         live.recv(buffer.ptr, buffer.count, self._dtype(buffer), peer, self._stream(stream, buffer))
