@@ -15,16 +15,18 @@ from .build_info import build_info
 from .comm import Communicator, UniqueId, get_version, group, nccl_parameters
 from .compat import check
 from .distributed import init_from_env
-from .errors import CompatibilityError, NcclError, NcclUnavailableError
+from .errors import CommunicatorAbortedError, CompatibilityError, NcclError, NcclTimeoutError, NcclUnavailableError
 from .features import Feature, nccl_features
 
 __version__: str = build_info()["version"]
 
 __all__ = [
+    "CommunicatorAbortedError",
     "CompatibilityError",
     "Communicator",
     "Feature",
     "NcclError",
+    "NcclTimeoutError",
     "NcclUnavailableError",
     "UniqueId",
     "__version__",

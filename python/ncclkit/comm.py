@@ -136,6 +136,32 @@ def _stream_handle(stream: Any) -> int:
     raise TypeError(msg)
 
 
+def _seconds(value: Any, name: str) -> float:
+    if type(value) is bool or not isinstance(value, (int, float)):
+        msg = f"{name} must be a number of seconds or None, got {type(value).__name__} {value!r:.40}"
+        raise TypeError(msg)
+    if not 0 < value < float("inf"):
+        msg = f"{name} must be a positive, finite number of seconds, got {value!r}"
+        raise ValueError(msg)
+    return float(value)
+
+
+# The (unique id, rank) pairs this process has initialized: NCCL's bootstrap serves an id once,
+# and a second init with it waits forever for a root that has gone.
+_claimed: set[tuple[bytes, int]] = set()
+
+
+def _claim(unique_id: UniqueId, rank: int) -> None:
+    key = (bytes(unique_id), rank)
+    if key in _claimed:
+        msg = (
+            f"unique_id {unique_id!r} was already used by this process for rank {rank}: a UniqueId serves "
+            "one communicator (NCCL would wait forever for its root). Make a new one with UniqueId.generate()"
+        )
+        raise ValueError(msg)
+    _claimed.add(key)
+
+
 def _check_device(device: int, name: str = "device") -> None:
     _int(device, name, -_INT_MAX - 1)  # the range is said below, against the visible devices
     count = _cuda().device_count()
@@ -183,8 +209,13 @@ class Communicator:
         min_ctas: int | None = None,
         max_ctas: int | None = None,
         net_name: str | None = None,
+        timeout: float | None = None,
     ) -> Communicator:
-        """This process's rank of `world_size` (ncclCommInitRankConfig); every rank passes the same id."""
+        """This process's rank of `world_size` (ncclCommInitRankConfig); every rank passes the same id,
+        which serves one communicator. With ``blocking=False`` it returns at once and NCCL goes on
+        initializing: poll() tells when it is done, every call waits for it, and ``timeout``
+        (seconds) bounds those waits (NcclTimeoutError; abort() from another thread also ends them).
+        A blocking communicator waits inside NCCL, where nothing can end the wait: no timeout."""
         if not isinstance(unique_id, UniqueId):
             msg = f"unique_id must be a ncclkit.UniqueId, got {type(unique_id).__name__}"
             raise TypeError(msg)
@@ -202,7 +233,13 @@ class Communicator:
         if not 0 <= rank < world_size:
             msg = f"rank {rank} is out of range for world_size {world_size}"
             raise ValueError(msg)
+        if timeout is not None:
+            timeout = _seconds(timeout, "timeout")
+            if blocking is not False:
+                msg = "timeout needs blocking=False: a blocking communicator waits inside NCCL, where nothing ends it"
+                raise ValueError(msg)
         _check_device(device)
+        _claim(unique_id, rank)
         handle = _nccl().Comm.init_rank(
             world_size,
             bytes(unique_id),
@@ -214,6 +251,7 @@ class Communicator:
             max_ctas=max_ctas,
             net_name=net_name,
         )
+        handle.timeout = timeout
         return cls(handle)
 
     @classmethod
@@ -300,8 +338,33 @@ class Communicator:
         self._live().destroy()
 
     def abort(self) -> None:
-        """Free the communicator without waiting for outstanding operations (ncclCommAbort)."""
+        """Free the communicator without waiting for outstanding operations (ncclCommAbort). Safe
+        from another thread: a call waiting there on a non-blocking communicator ends with
+        CommunicatorAbortedError; one inside NCCL on a blocking communicator is waited for."""
         self._live().abort()
+
+    def poll(self) -> bool:
+        """A non-blocking communicator: False while NCCL is still at its last operation (its init,
+        say), True once that is done; NcclError for what it failed with. A blocking one: True."""
+        return self._live().poll()
+
+    def wait(self) -> None:
+        """Wait until poll() would return True, for at most ``timeout`` (NcclTimeoutError)."""
+        self._live().wait()
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a call waits on a non-blocking communicator's operation in progress; None: forever."""
+        return self._handle.timeout
+
+    @timeout.setter
+    def timeout(self, seconds: float | None) -> None:
+        if seconds is not None:
+            seconds = _seconds(seconds, "timeout")
+            if self._handle.blocking:
+                msg = "timeout needs a communicator made with blocking=False"
+                raise ValueError(msg)
+        self._handle.timeout = seconds
 
     def __enter__(self) -> Communicator:
         return self
@@ -331,14 +394,17 @@ class Communicator:
         return f"Communicator({state}, device={self.device})"
 
     # -- argument checking ---------------------------------------------------------------------
-    def _buffer(self, obj: Any, name: str) -> Buffer:
+    def _buffer(self, obj: Any, name: str, stream: int | None = None) -> Buffer:
         nccl = _nccl()
+        cuda = _cuda()
         buffer = as_buffer(
             obj,
             name,
             supported=nccl.DTYPES,
-            pointer_device=_cuda().pointer_device,
+            pointer_device=cuda.pointer_device,
+            mapped_bytes=cuda.mapped_bytes,
             describe_dlpack=nccl.describe_dlpack,
+            stream=stream,
         )
         if buffer.count and buffer.device != self.device:
             msg = f"{name} is on cuda:{buffer.device}, but the communicator is on cuda:{self.device}"
@@ -351,11 +417,11 @@ class Communicator:
             msg = f"{name} is read-only (its producer says so), and the call writes it"
             raise ValueError(msg)
 
-    def _recv(self, send: Buffer, recvbuf: Any, count: int, in_place: int | None = 0) -> Buffer:
+    def _recv(self, send: Buffer, recvbuf: Any, count: int, stream: int | None, in_place: int | None = 0) -> Buffer:
         """recvbuf (`send` itself when None), of send's dtype and `count` elements, writable, and
         apart from sendbuf unless it starts `in_place` bytes before it (NCCL's in-place form of
         the collective; None: it has none)."""
-        recv = send if recvbuf is None else self._buffer(recvbuf, "recvbuf")
+        recv = send if recvbuf is None else self._buffer(recvbuf, "recvbuf", stream)
         if recv.dtype != send.dtype:
             msg = f"recvbuf has dtype {recv.dtype} but sendbuf has {send.dtype}"
             raise TypeError(msg)
@@ -402,10 +468,19 @@ class Communicator:
         return ops[op]
 
     @staticmethod
-    def _stream(stream: Any, buffer: Buffer) -> int:
-        if stream is not None:
-            return _stream_handle(stream)
-        return buffer.stream or 0
+    def _given_stream(stream: Any) -> int | None:
+        return None if stream is None else _stream_handle(stream)
+
+    @staticmethod
+    def _stream(given: int | None, send: Buffer, recv: Buffer | None = None) -> int:
+        """The stream the call runs on: the given one, else sendbuf's (torch's current, the
+        producer's), else the default; made to wait for a producer's stream it is not."""
+        handle = (send.stream or 0) if given is None else given
+        if send.wait_for_stream or (recv is not None and recv.wait_for_stream):
+            for buffer in (send, recv):
+                if buffer is not None and buffer.wait_for_stream and buffer.stream != handle:
+                    _cuda().stream_wait(handle, buffer.stream, buffer.device)
+        return handle
 
     def _dtype(self, buffer: Buffer) -> int:
         return _nccl().DTYPES[buffer.dtype]
@@ -419,9 +494,10 @@ class Communicator:
         "auto": that one for the messages it is faster for, where it was set up, else NCCL."""
         live = self._live()
         code = self._op(op)
-        send = self._buffer(sendbuf, "sendbuf")
-        recv = self._recv(send, recvbuf, send.count)
-        stream_handle = self._stream(stream, send)
+        given = self._given_stream(stream)
+        send = self._buffer(sendbuf, "sendbuf", given)
+        recv = self._recv(send, recvbuf, send.count, given)
+        stream_handle = self._stream(given, send, recv)
         if custom_all_reduce.launch(self, send, recv, op, stream_handle, algorithm):
             return
         live.all_reduce(send.ptr, recv.ptr, send.count, self._dtype(send), code, stream_handle)
@@ -430,55 +506,62 @@ class Communicator:
         """recvbuf on every rank = sendbuf of `root` (in place when recvbuf is None)."""
         live = self._live()
         root = self._peer(root, "root")
-        send = self._buffer(sendbuf, "sendbuf")
-        recv = self._recv(send, recvbuf, send.count)
-        live.broadcast(send.ptr, recv.ptr, send.count, self._dtype(send), root, self._stream(stream, send))
+        given = self._given_stream(stream)
+        send = self._buffer(sendbuf, "sendbuf", given)
+        recv = self._recv(send, recvbuf, send.count, given)
+        live.broadcast(send.ptr, recv.ptr, send.count, self._dtype(send), root, self._stream(given, send, recv))
 
     def reduce(self, sendbuf: Any, recvbuf: Any = None, op: str = "sum", root: int = 0, *, stream: Any = None) -> None:
         """recvbuf of `root` = op over ranks of sendbuf (other ranks' recvbuf is not written)."""
         live = self._live()
         code = self._op(op)
         root = self._peer(root, "root")
-        send = self._buffer(sendbuf, "sendbuf")
-        recv = self._recv(send, recvbuf, send.count)
-        live.reduce(send.ptr, recv.ptr, send.count, self._dtype(send), code, root, self._stream(stream, send))
+        given = self._given_stream(stream)
+        send = self._buffer(sendbuf, "sendbuf", given)
+        recv = self._recv(send, recvbuf, send.count, given)
+        live.reduce(send.ptr, recv.ptr, send.count, self._dtype(send), code, root, self._stream(given, send, recv))
 
     def all_gather(self, sendbuf: Any, recvbuf: Any, *, stream: Any = None) -> None:
         """recvbuf = every rank's sendbuf, in rank order (world_size times sendbuf's elements)."""
         live = self._live()
-        send = self._buffer(sendbuf, "sendbuf")
-        recv = self._recv(send, recvbuf, send.count * self.world_size, in_place=self.rank * send.nbytes)
-        live.all_gather(send.ptr, recv.ptr, send.count, self._dtype(send), self._stream(stream, send))
+        given = self._given_stream(stream)
+        send = self._buffer(sendbuf, "sendbuf", given)
+        recv = self._recv(send, recvbuf, send.count * self.world_size, given, in_place=self.rank * send.nbytes)
+        live.all_gather(send.ptr, recv.ptr, send.count, self._dtype(send), self._stream(given, send, recv))
 
     def reduce_scatter(self, sendbuf: Any, recvbuf: Any, op: str = "sum", *, stream: Any = None) -> None:
         """recvbuf = block `rank` of op over ranks of sendbuf (sendbuf has world_size blocks)."""
         live = self._live()
         code = self._op(op)
-        send = self._buffer(sendbuf, "sendbuf")
+        given = self._given_stream(stream)
+        send = self._buffer(sendbuf, "sendbuf", given)
         in_place = -self.rank * (send.nbytes // self.world_size)  # recvbuf is block `rank` of sendbuf
-        recv = self._recv(send, recvbuf, self._blocks(send), in_place=in_place)
-        live.reduce_scatter(send.ptr, recv.ptr, recv.count, self._dtype(send), code, self._stream(stream, send))
+        recv = self._recv(send, recvbuf, self._blocks(send), given, in_place=in_place)
+        live.reduce_scatter(send.ptr, recv.ptr, recv.count, self._dtype(send), code, self._stream(given, send, recv))
 
     def all_to_all(self, sendbuf: Any, recvbuf: Any, *, stream: Any = None) -> None:
         """Block i of this rank's sendbuf goes to block `rank` of rank i's recvbuf."""
         live = self._live()
-        send = self._buffer(sendbuf, "sendbuf")
+        given = self._given_stream(stream)
+        send = self._buffer(sendbuf, "sendbuf", given)
         per_rank = self._blocks(send)
         if recvbuf is None:
             msg = "all_to_all needs a recvbuf distinct from sendbuf"
             raise ValueError(msg)
-        recv = self._recv(send, recvbuf, send.count, in_place=None)
-        live.all_to_all(send.ptr, recv.ptr, per_rank, self._dtype(send), self._stream(stream, send))
+        recv = self._recv(send, recvbuf, send.count, given, in_place=None)
+        live.all_to_all(send.ptr, recv.ptr, per_rank, self._dtype(send), self._stream(given, send, recv))
 
     def send(self, buf: Any, peer: int, *, stream: Any = None) -> None:
         live = self._live()
         peer = self._peer(peer, "peer")
-        buffer = self._buffer(buf, "buf")
-        live.send(buffer.ptr, buffer.count, self._dtype(buffer), peer, self._stream(stream, buffer))
+        given = self._given_stream(stream)
+        buffer = self._buffer(buf, "buf", given)
+        live.send(buffer.ptr, buffer.count, self._dtype(buffer), peer, self._stream(given, buffer))
 
     def recv(self, buf: Any, peer: int, *, stream: Any = None) -> None:
         live = self._live()
         peer = self._peer(peer, "peer")
-        buffer = self._buffer(buf, "buf")
+        given = self._given_stream(stream)
+        buffer = self._buffer(buf, "buf", given)
         self._writable(buffer, "buf")
-        live.recv(buffer.ptr, buffer.count, self._dtype(buffer), peer, self._stream(stream, buffer))
+        live.recv(buffer.ptr, buffer.count, self._dtype(buffer), peer, self._stream(given, buffer))

@@ -23,6 +23,35 @@ class NcclError(RuntimeError):
         return type(self), (self.call, self.code, self.name, self.message, self.last_error)
 
 
+class NcclTimeoutError(TimeoutError):
+    """A call on a non-blocking communicator waited longer than the communicator's ``timeout``
+    for NCCL (a peer that never came, say). The communicator is as NCCL left it: abort() it, or
+    wait again."""
+
+    def __init__(self, call: str, seconds: float) -> None:
+        self.call = call
+        self.seconds = seconds
+        super().__init__(
+            f"{call} did not finish within {seconds:g} s (the communicator's timeout). "
+            "A peer that never joined or a collective that some rank did not call looks like this: "
+            "abort() the communicator, or raise its timeout"
+        )
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.call, self.seconds)
+
+
+class CommunicatorAbortedError(RuntimeError):
+    """A call was waiting on a non-blocking communicator when another thread aborted it."""
+
+    def __init__(self, call: str) -> None:
+        self.call = call
+        super().__init__(f"{call} ended: the communicator was aborted (abort() from another thread)")
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.call,)
+
+
 class NcclUnavailableError(NotImplementedError):
     """An NCCL entry point (or data type) this process cannot call: the NCCL it loaded is older
     than the release that brought it or, given ``header``, the NCCL header the extension was built

@@ -2,7 +2,10 @@
 
 #include <pybind11/pybind11.h>
 
+#include <pthread.h>
+
 #include <stdexcept>
+#include <thread>
 
 #include "common/cuda_check.h"
 #include "comm/nccl_error.h"
@@ -44,20 +47,96 @@ ncclRedOp_t as_op(int op) {
 void* as_ptr(Communicator::Ptr p) { return reinterpret_cast<void*>(p); }
 cudaStream_t as_stream(Communicator::Ptr s) { return reinterpret_cast<cudaStream_t>(s); }
 
-}  // namespace
+// Bumped in the child by fork(): a communicator made before it is the parent's, whose NCCL
+// threads and CUDA context the child does not have.
+std::atomic<unsigned> fork_generation{0};
+const bool fork_counted = [] {
+  pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
+  return true;
+}();
 
-Communicator::Communicator(ncclComm_t comm, int device, bool blocking)
-    : comm_(comm), device_(device), blocking_(blocking) {
-  wait_ready();
-  check(ncclCommUserRank(comm_, &rank_), "ncclCommUserRank");
-  check(ncclCommCount(comm_, &world_size_), "ncclCommCount");
+unsigned process_generation() {
+  static_cast<void>(fork_counted);
+  return fork_generation.load();
 }
 
+void check_process(unsigned made_in, const char* call) {
+  if (made_in != process_generation()) {
+    throw std::runtime_error(std::string(call) +
+                             ": this communicator was made before fork(), in the parent process; a child has "
+                             "none of its NCCL or CUDA state. Make communicators in the child (or start "
+                             "children with multiprocessing's 'spawn' method)");
+  }
+}
+
+// The states in which a call may run (Communicator::State's bits).
+constexpr int kOnlyLive = 1;
+constexpr int kLiveOrRevoked = 1 | 4;
+constexpr int kAnyButGone = 1 | 2 | 4;
+
+constexpr auto kSignalCheckInterval = std::chrono::milliseconds(100);
+
+}  // namespace
+
+// One call's hold on the communicator: the GIL released first, then the lock taken, so that a
+// thread holding the lock never waits for a GIL that a thread waiting for the lock holds (a
+// forked child checks first: its copy of the lock may be held by a thread it does not have).
+// Then whether the call may run in the communicator's state, and, on a non-blocking
+// communicator, the wait for NCCL to finish the operation before (NCCL takes no call while one
+// is in progress).
+class Communicator::Call {
+ public:
+  Call(Communicator& comm, const char* call, int allowed_states) : comm_(comm), lock_(comm.mutex_, std::defer_lock) {
+    check_process(comm.process_generation_, call);
+    lock_.lock();
+    const State state = comm.state_.load();
+    if (!(static_cast<int>(state) & allowed_states)) {
+      switch (state) {
+        case State::kGone: throw std::invalid_argument("communicator has been destroyed");
+        case State::kFinalized:
+          throw std::invalid_argument(std::string(call) +
+                                      ": the communicator has been finalized; only destroy() or abort() may follow");
+        default:
+          throw std::invalid_argument(std::string(call) +
+                                      ": the communicator has been revoked; only destroy(), abort(), split() or "
+                                      "shrink() may follow");
+      }
+    }
+    if (comm.abort_requested_.load()) throw CommunicatorAborted(call);
+    if (!comm.blocking_) comm.wait_while_in_progress(call);
+  }
+
+  ncclComm_t comm() const { return comm_.comm_; }
+
+ private:
+  py::gil_scoped_release release_;
+  Communicator& comm_;
+  std::unique_lock<std::mutex> lock_;
+};
+
+Communicator::Communicator(ncclComm_t comm, int device, bool blocking, int rank, int world_size)
+    : comm_(comm),
+      device_(device),
+      blocking_(blocking),
+      rank_(rank),
+      world_size_(world_size),
+      process_generation_(process_generation()) {}
+
+// Never throws (a destructor that did would end the process): CUDA calls' errors are ignored,
+// and a forked child leaves the parent's communicator alone.
 Communicator::~Communicator() {
-  if (comm_ == nullptr) return;
-  // Best effort: the process may be shutting down with its CUDA context already gone.
-  DeviceGuard guard(device_);
-  ncclCommDestroy(comm_);
+  if (state_.load() == State::kGone || process_generation_ != process_generation()) return;
+  int previous = -1;
+  const bool switched = cudaGetDevice(&previous) == cudaSuccess && previous != device_ &&
+                        cudaSetDevice(device_) == cudaSuccess;
+  // A communicator still initializing, or one that failed, cannot be finalized: abort it.
+  ncclResult_t async = ncclSuccess;
+  if (ncclCommGetAsyncError(comm_, &async) == ncclSuccess && async == ncclSuccess) {
+    ncclCommDestroy(comm_);
+  } else {
+    ncclCommAbort(comm_);
+  }
+  if (switched) cudaSetDevice(previous);
 }
 
 std::unique_ptr<Communicator> Communicator::init_rank(int world_size, const std::string& unique_id, int rank,
@@ -82,7 +161,7 @@ std::unique_ptr<Communicator> Communicator::init_rank(int world_size, const std:
     nccl_check(ncclCommInitRankConfig(&comm, world_size, id, rank, &nccl_config), "ncclCommInitRankConfig",
                comm, /*in_progress_ok=*/true);
   }
-  return std::unique_ptr<Communicator>(new Communicator(comm, device, nccl_config.blocking != 0));
+  return std::unique_ptr<Communicator>(new Communicator(comm, device, nccl_config.blocking != 0, rank, world_size));
 }
 
 std::vector<std::unique_ptr<Communicator>> Communicator::init_all(const std::vector<int>& devices) {
@@ -93,27 +172,76 @@ std::vector<std::unique_ptr<Communicator>> Communicator::init_all(const std::vec
   }
   std::vector<std::unique_ptr<Communicator>> out;
   for (std::size_t i = 0; i < devices.size(); ++i) {
-    out.emplace_back(new Communicator(comms[i], devices[i], true));
+    out.emplace_back(new Communicator(comms[i], devices[i], true, static_cast<int>(i), static_cast<int>(devices.size())));
   }
   return out;
 }
 
-ncclComm_t Communicator::checked() const {
-  if (comm_ == nullptr) throw std::invalid_argument("communicator has been destroyed");
-  return comm_;
+std::unique_ptr<Communicator> Communicator::adopt(ncclComm_t child) {
+  if (child == nullptr) return nullptr;
+  std::unique_ptr<Communicator> out(new Communicator(child, device_, blocking_, 0, 0));
+  out->timeout_ = timeout_;
+  if (!blocking_) out->wait_while_in_progress("the new communicator's init");
+  check(ncclCommUserRank(child, &out->rank_), "ncclCommUserRank");
+  check(ncclCommCount(child, &out->world_size_), "ncclCommCount");
+  return out;
 }
 
-void Communicator::wait_ready() const {
-  if (!blocking_) wait_quiescent("non-blocking NCCL operation");
-}
-
-void Communicator::wait_quiescent(const char* call) const {
-  py::gil_scoped_release release;
-  ncclResult_t state = ncclInProgress;
-  while (state == ncclInProgress) {
+void Communicator::wait_while_in_progress(const char* call) const {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto next_signal_check = start + kSignalCheckInterval;
+  for (unsigned spins = 0;; ++spins) {
+    ncclResult_t state = ncclInProgress;
     nccl_check(ncclCommGetAsyncError(comm_, &state), "ncclCommGetAsyncError", comm_);
+    if (state != ncclInProgress) return nccl_check(state, call, comm_);
+    if (abort_requested_.load()) throw CommunicatorAborted(call);
+    const auto now = clock::now();
+    if (timeout_ && now - start > *timeout_) throw NcclTimeout(call, timeout_->count());
+    if (now >= next_signal_check) {  // Ctrl-C ends the wait, as it would a Python loop
+      py::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      next_signal_check = now + kSignalCheckInterval;
+    }
+    // NCCL's own examples spin; past a short while a sleep leaves the core to NCCL's threads.
+    if (spins < 1000) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
   }
-  nccl_check(state, call, comm_);
+}
+
+bool Communicator::poll() {
+  // Not a Call: that would wait for what poll asks about.
+  check_process(process_generation_, "poll");
+  py::gil_scoped_release release;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (state_.load() == State::kGone) throw std::invalid_argument("communicator has been destroyed");
+  if (blocking_) return true;
+  ncclResult_t state = ncclInProgress;
+  nccl_check(ncclCommGetAsyncError(comm_, &state), "ncclCommGetAsyncError", comm_);
+  if (state == ncclInProgress) return false;
+  nccl_check(state, "the communicator's last operation", comm_);
+  return true;
+}
+
+void Communicator::wait() { Call call(*this, "wait", kAnyButGone); }
+
+std::optional<double> Communicator::timeout() const {
+  if (!timeout_) return std::nullopt;
+  return timeout_->count();
+}
+
+void Communicator::set_timeout(std::optional<double> seconds) {
+  if (seconds && !(*seconds > 0)) throw std::invalid_argument("timeout must be a positive number of seconds or None");
+  py::gil_scoped_release release;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (seconds) {
+    timeout_ = std::chrono::duration<double>(*seconds);
+  } else {
+    timeout_.reset();
+  }
 }
 
 void Communicator::check(ncclResult_t code, const char* call) const {
@@ -128,96 +256,89 @@ void Communicator::check_peer(int peer, const char* what) const {
 }
 
 std::unique_ptr<Communicator> Communicator::split(int color, int key) {
-  ncclComm_t parent = checked();
+  Call call(*this, "split", kLiveOrRevoked);
   DeviceGuard guard(device_);
   ncclComm_t child = nullptr;
-  {
-    py::gil_scoped_release release;
-    check(ncclCommSplit(parent, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &child, nullptr), "ncclCommSplit");
-  }
-  wait_ready();
-  if (child == nullptr) return nullptr;
-  return std::unique_ptr<Communicator>(new Communicator(child, device_, blocking_));
+  check(ncclCommSplit(call.comm(), color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &child, nullptr), "ncclCommSplit");
+  if (!blocking_) wait_while_in_progress("ncclCommSplit");
+  return adopt(child);
 }
 
 #if NCCLKIT_HAS_COMM_SHRINK
 std::unique_ptr<Communicator> Communicator::shrink(std::vector<int> exclude_ranks, bool abort_first) {
-  ncclComm_t parent = checked();
   NCCLKIT_REQUIRE_NCCL(ncclCommShrink);
   for (int rank : exclude_ranks) check_peer(rank, "excluded rank");
+  Call call(*this, "shrink", kLiveOrRevoked);
   DeviceGuard guard(device_);
   ncclComm_t child = nullptr;
-  {
-    py::gil_scoped_release release;
-    check(ncclCommShrink(parent, exclude_ranks.data(), static_cast<int>(exclude_ranks.size()), &child, nullptr,
-                         abort_first ? NCCL_SHRINK_ABORT : NCCL_SHRINK_DEFAULT),
-          "ncclCommShrink");
-  }
-  wait_ready();
-  if (child == nullptr) return nullptr;  // this rank was excluded
-  return std::unique_ptr<Communicator>(new Communicator(child, device_, blocking_));
+  check(ncclCommShrink(call.comm(), exclude_ranks.data(), static_cast<int>(exclude_ranks.size()), &child, nullptr,
+                       abort_first ? NCCL_SHRINK_ABORT : NCCL_SHRINK_DEFAULT),
+        "ncclCommShrink");
+  if (!blocking_) wait_while_in_progress("ncclCommShrink");
+  return adopt(child);  // none on a rank that was excluded
 }
 #endif
 
 #if NCCLKIT_HAS_COMM_REVOKE
 void Communicator::revoke() {
-  ncclComm_t comm = checked();
   NCCLKIT_REQUIRE_NCCL(ncclCommRevoke);
+  Call call(*this, "revoke", kLiveOrRevoked);
   DeviceGuard guard(device_);
-  {
-    py::gil_scoped_release release;
-    nccl_check(ncclCommRevoke(comm, NCCL_REVOKE_DEFAULT), "ncclCommRevoke", comm, /*in_progress_ok=*/true);
-  }
+  nccl_check(ncclCommRevoke(call.comm(), NCCL_REVOKE_DEFAULT), "ncclCommRevoke", call.comm(), /*in_progress_ok=*/true);
+  state_ = State::kRevoked;
   // Revoked, the communicator is ncclInProgress until nothing of it is in flight; an error it held
-  // before (a peer that failed, say) is what revoke reports then.
-  wait_quiescent("ncclCommRevoke");
+  // before (a peer that failed, say) is what revoke reports then. A blocking one waits here too.
+  wait_while_in_progress("ncclCommRevoke");
 }
 #endif
 
 #if NCCLKIT_HAS_BUFFER_REGISTRATION
 Communicator::Ptr Communicator::register_buffer(Ptr buf, std::size_t nbytes) {
-  ncclComm_t comm = checked();
   NCCLKIT_REQUIRE_NCCL(ncclCommRegister);
+  Call call(*this, "register_buffer", kOnlyLive);
   DeviceGuard guard(device_);
   void* handle = nullptr;
-  py::gil_scoped_release release;
-  check(ncclCommRegister(comm, as_ptr(buf), nbytes, &handle), "ncclCommRegister");
+  check(ncclCommRegister(call.comm(), as_ptr(buf), nbytes, &handle), "ncclCommRegister");
   return reinterpret_cast<Ptr>(handle);
 }
 
 void Communicator::deregister_buffer(Ptr handle) {
-  ncclComm_t comm = checked();
   NCCLKIT_REQUIRE_NCCL(ncclCommDeregister);
+  Call call(*this, "deregister_buffer", kOnlyLive);
   DeviceGuard guard(device_);
-  py::gil_scoped_release release;
-  check(ncclCommDeregister(comm, as_ptr(handle)), "ncclCommDeregister");
+  check(ncclCommDeregister(call.comm(), as_ptr(handle)), "ncclCommDeregister");
 }
 #endif
 
 void Communicator::finalize() {
-  ncclComm_t comm = checked();
+  Call call(*this, "finalize", kOnlyLive);
   DeviceGuard guard(device_);
-  {
-    py::gil_scoped_release release;
-    check(ncclCommFinalize(comm), "ncclCommFinalize");
-  }
-  wait_ready();
+  check(ncclCommFinalize(call.comm()), "ncclCommFinalize");
+  state_ = State::kFinalized;
+  if (!blocking_) wait_while_in_progress("ncclCommFinalize");
 }
 
 void Communicator::destroy() {
-  ncclComm_t comm = checked();
+  Call call(*this, "destroy", kAnyButGone);
   DeviceGuard guard(device_);
+  ncclComm_t comm = comm_;
+  state_ = State::kGone;
   comm_ = nullptr;
-  py::gil_scoped_release release;
-  nccl_check(ncclCommDestroy(comm), "ncclCommDestroy");
+  nccl_check(ncclCommDestroy(comm), "ncclCommDestroy", nullptr, /*in_progress_ok=*/true);
 }
 
 void Communicator::abort() {
-  ncclComm_t comm = checked();
-  DeviceGuard guard(device_);
-  comm_ = nullptr;
+  // Seen by a call waiting in another thread, which then gives up the lock this one waits for.
+  check_process(process_generation_, "abort");
+  abort_requested_ = true;
   py::gil_scoped_release release;
-  nccl_check(ncclCommAbort(comm), "ncclCommAbort");
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (state_.load() == State::kGone) throw std::invalid_argument("communicator has been destroyed");
+  DeviceGuard guard(device_);
+  ncclComm_t comm = comm_;
+  state_ = State::kGone;
+  comm_ = nullptr;
+  nccl_check(ncclCommAbort(comm), "ncclCommAbort", nullptr, /*in_progress_ok=*/true);
 }
 
 // NCCL makes a communicator's device current for its launches (its group.cc), so a collective
@@ -234,71 +355,71 @@ std::optional<DeviceGuard> Communicator::one_rank_guard(ncclRedOp_t op, Ptr send
 }
 
 void Communicator::all_reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int op, Ptr stream) {
-  ncclComm_t comm = checked();
   ncclDataType_t t = as_dtype(dtype);
   ncclRedOp_t o = as_op(op);
+  Call call(*this, "all_reduce", kOnlyLive);
   const auto guard = one_rank_guard(o, send, recv, stream);
-  py::gil_scoped_release release;
+  ncclComm_t comm = call.comm();
   check(ncclAllReduce(as_ptr(send), as_ptr(recv), count, t, o, comm, as_stream(stream)), "ncclAllReduce");
 }
 
 void Communicator::broadcast(Ptr send, Ptr recv, std::size_t count, int dtype, int root, Ptr stream) {
-  ncclComm_t comm = checked();
   check_peer(root, "root");
   ncclDataType_t t = as_dtype(dtype);
+  Call call(*this, "broadcast", kOnlyLive);
   const auto guard = one_rank_guard(ncclSum, send, recv, stream);
-  py::gil_scoped_release release;
+  ncclComm_t comm = call.comm();
   check(ncclBroadcast(as_ptr(send), as_ptr(recv), count, t, root, comm, as_stream(stream)), "ncclBroadcast");
 }
 
 void Communicator::reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int op, int root, Ptr stream) {
-  ncclComm_t comm = checked();
   check_peer(root, "root");
   ncclDataType_t t = as_dtype(dtype);
   ncclRedOp_t o = as_op(op);
+  Call call(*this, "reduce", kOnlyLive);
   const auto guard = one_rank_guard(o, send, recv, stream);
-  py::gil_scoped_release release;
+  ncclComm_t comm = call.comm();
   check(ncclReduce(as_ptr(send), as_ptr(recv), count, t, o, root, comm, as_stream(stream)), "ncclReduce");
 }
 
 void Communicator::all_gather(Ptr send, Ptr recv, std::size_t send_count, int dtype, Ptr stream) {
-  ncclComm_t comm = checked();
   ncclDataType_t t = as_dtype(dtype);
+  Call call(*this, "all_gather", kOnlyLive);
   const auto guard = one_rank_guard(ncclSum, send, recv, stream);
-  py::gil_scoped_release release;
+  ncclComm_t comm = call.comm();
   check(ncclAllGather(as_ptr(send), as_ptr(recv), send_count, t, comm, as_stream(stream)), "ncclAllGather");
 }
 
 void Communicator::reduce_scatter(Ptr send, Ptr recv, std::size_t recv_count, int dtype, int op, Ptr stream) {
-  ncclComm_t comm = checked();
   ncclDataType_t t = as_dtype(dtype);
   ncclRedOp_t o = as_op(op);
+  Call call(*this, "reduce_scatter", kOnlyLive);
   const auto guard = one_rank_guard(o, send, recv, stream);
-  py::gil_scoped_release release;
+  ncclComm_t comm = call.comm();
   check(ncclReduceScatter(as_ptr(send), as_ptr(recv), recv_count, t, o, comm, as_stream(stream)),
         "ncclReduceScatter");
 }
 
 void Communicator::send(Ptr buf, std::size_t count, int dtype, int peer, Ptr stream) {
-  ncclComm_t comm = checked();
   check_peer(peer, "peer");
   ncclDataType_t t = as_dtype(dtype);
-  py::gil_scoped_release release;
+  Call call(*this, "send", kOnlyLive);
+  ncclComm_t comm = call.comm();
   check(ncclSend(as_ptr(buf), count, t, peer, comm, as_stream(stream)), "ncclSend");
 }
 
 void Communicator::recv(Ptr buf, std::size_t count, int dtype, int peer, Ptr stream) {
-  ncclComm_t comm = checked();
   check_peer(peer, "peer");
   ncclDataType_t t = as_dtype(dtype);
-  py::gil_scoped_release release;
+  Call call(*this, "recv", kOnlyLive);
+  ncclComm_t comm = call.comm();
   check(ncclRecv(as_ptr(buf), count, t, peer, comm, as_stream(stream)), "ncclRecv");
 }
 
 void Communicator::all_to_all(Ptr send, Ptr recv, std::size_t count_per_peer, int dtype, Ptr stream) {
-  ncclComm_t comm = checked();
   ncclDataType_t t = as_dtype(dtype);
-  py::gil_scoped_release release;
+  Call call(*this, "all_to_all", kOnlyLive);
+  ncclComm_t comm = call.comm();
 #if NCCLKIT_HAS_ALL_TO_ALL
   if (NCCLKIT_NCCL_HAS_ENTRY_POINT(ncclAlltoAll)) {
     check(ncclAlltoAll(as_ptr(send), as_ptr(recv), count_per_peer, t, comm, as_stream(stream)), "ncclAlltoAll");
@@ -307,19 +428,31 @@ void Communicator::all_to_all(Ptr send, Ptr recv, std::size_t count_per_peer, in
 #endif
   // Below NCCL 2.28: a send and a receive per peer, in one group.
   const std::size_t block = count_per_peer * element_size(t);
-  check(ncclGroupStart(), "ncclGroupStart");
+  GroupScope group;
   for (int peer = 0; peer < world_size_; ++peer) {
     check(ncclSend(as_ptr(send + peer * block), count_per_peer, t, peer, comm, as_stream(stream)), "ncclSend");
     check(ncclRecv(as_ptr(recv + peer * block), count_per_peer, t, peer, comm, as_stream(stream)), "ncclRecv");
   }
-  check(ncclGroupEnd(), "ncclGroupEnd");
+  group.end();
+}
+
+GroupScope::GroupScope() { nccl_check(ncclGroupStart(), "ncclGroupStart"); }
+
+GroupScope::~GroupScope() {
+  if (open_) ncclGroupEnd();
+}
+
+void GroupScope::end() {
+  open_ = false;
+  nccl_check(ncclGroupEnd(), "ncclGroupEnd", nullptr, /*in_progress_ok=*/true);
 }
 
 void group_start() { nccl_check(ncclGroupStart(), "ncclGroupStart"); }
 
+// ncclInProgress: the group holds calls of a non-blocking communicator, whose next call waits.
 void group_end() {
   py::gil_scoped_release release;
-  nccl_check(ncclGroupEnd(), "ncclGroupEnd");
+  nccl_check(ncclGroupEnd(), "ncclGroupEnd", nullptr, /*in_progress_ok=*/true);
 }
 
 std::string get_unique_id() {

@@ -1,10 +1,18 @@
 // One NCCL communicator on one device. Buffers and streams are raw addresses: the Python layer
 // (ncclkit.comm) checks arrays and picks streams; this class checks only what would crash NCCL.
+//
+// Safe to share between threads: one call at a time reaches NCCL (a lock per communicator, as
+// NCCL's thread-safety rules ask), and abort() from another thread ends a call that waits on a
+// non-blocking communicator (how a watchdog ends a hang). A call that waits inside NCCL itself,
+// on a blocking communicator, cannot be interrupted: abort() waits for it.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +36,7 @@ class Communicator {
  public:
   using Ptr = std::uintptr_t;
 
+  // Returns at once for a non-blocking config: NCCL goes on initializing, which poll() tells.
   static std::unique_ptr<Communicator> init_rank(int world_size, const std::string& unique_id, int rank,
                                                  int device, const CommConfig& config);
   static std::vector<std::unique_ptr<Communicator>> init_all(const std::vector<int>& devices);
@@ -57,7 +66,17 @@ class Communicator {
   void destroy();
   void abort();
 
-  bool valid() const noexcept { return comm_ != nullptr; }
+  // A non-blocking communicator: false while NCCL is still at its last operation (its init, say),
+  // true once that is done; NcclError for what it failed with. A blocking one: true.
+  bool poll();
+  // Waits until poll() would say true, for at most timeout() (NcclTimeout).
+  void wait();
+  // How long a call waits for a non-blocking communicator's operation in progress; none: forever.
+  std::optional<double> timeout() const;
+  void set_timeout(std::optional<double> seconds);
+  bool blocking() const noexcept { return blocking_; }
+
+  bool valid() const noexcept { return state_.load() != State::kGone; }
   int rank() const noexcept { return rank_; }
   int world_size() const noexcept { return world_size_; }
   int device() const noexcept { return device_; }
@@ -73,22 +92,44 @@ class Communicator {
   void all_to_all(Ptr send, Ptr recv, std::size_t count_per_peer, int dtype, Ptr stream);
 
  private:
-  Communicator(ncclComm_t comm, int device, bool blocking);
-  ncclComm_t checked() const;
-  // Waits until a non-blocking communicator's last operation has left the ncclInProgress state.
-  void wait_ready() const;
-  // Waits until the communicator has left the ncclInProgress state (takes the GIL off this thread);
-  // an error it then holds is `call`'s.
-  void wait_quiescent(const char* call) const;
+  // kFinalized and kRevoked allow only what NCCL allows after ncclCommFinalize / ncclCommRevoke.
+  enum class State { kLive = 1, kFinalized = 2, kRevoked = 4, kGone = 8 };
+  class Call;
+
+  Communicator(ncclComm_t comm, int device, bool blocking, int rank, int world_size);
+  // A communicator NCCL made from this one (split, shrink): its rank and size once it is ready.
+  std::unique_ptr<Communicator> adopt(ncclComm_t child);
+  // Waits until the communicator has left the ncclInProgress state, for at most the timeout, as
+  // long as no abort() is asked for; an error it then holds is `call`'s. Under the lock.
+  void wait_while_in_progress(const char* call) const;
   void check(ncclResult_t code, const char* call) const;
   void check_peer(int peer, const char* what) const;
   std::optional<DeviceGuard> one_rank_guard(ncclRedOp_t op, Ptr send, Ptr recv, Ptr stream) const;
 
   ncclComm_t comm_ = nullptr;
-  int rank_ = 0;
-  int world_size_ = 0;
   int device_ = 0;
   bool blocking_ = true;
+  int rank_ = 0;
+  int world_size_ = 0;
+  std::atomic<State> state_{State::kLive};
+  std::atomic<bool> abort_requested_{false};
+  std::optional<std::chrono::duration<double>> timeout_;
+  unsigned process_generation_;  // fork_generation() when made: a forked child's differs
+  mutable std::mutex mutex_;
+};
+
+// A group of NCCL calls that closes on every path: ncclGroupEnd in end(), or, leaving by an
+// exception, in the destructor (whose own error then gives way to the first one).
+class GroupScope {
+ public:
+  GroupScope();
+  ~GroupScope();
+  void end();
+  GroupScope(const GroupScope&) = delete;
+  GroupScope& operator=(const GroupScope&) = delete;
+
+ private:
+  bool open_ = true;
 };
 
 void group_start();

@@ -78,8 +78,8 @@ void bind_custom_all_reduce(py::module_& m) {
 
 }  // namespace
 
-// Safe without the GIL (free-threaded Pythons): its state is const statics, and every NCCL and
-// CUDA call already runs with the GIL released (one Comm is not for two threads at once, either way).
+// Safe without the GIL (free-threaded Pythons): its state is const statics, every NCCL and CUDA
+// call already runs with the GIL released, and a Comm takes one call at a time (its own lock).
 PYBIND11_MODULE(_comm, m, py::mod_gil_not_used()) {
   m.doc() = "NCCL bindings (low level; use ncclkit.Communicator)";
   ncclkit::register_nccl_error_translator();
@@ -125,6 +125,10 @@ PYBIND11_MODULE(_comm, m, py::mod_gil_not_used()) {
       .def("finalize", &Communicator::finalize)
       .def("destroy", &Communicator::destroy)
       .def("abort", &Communicator::abort)
+      .def("poll", &Communicator::poll)
+      .def("wait", &Communicator::wait)
+      .def_property("timeout", &Communicator::timeout, &Communicator::set_timeout)
+      .def_property_readonly("blocking", &Communicator::blocking)
       .def_property_readonly("valid", &Communicator::valid)
       .def_property_readonly("rank", &Communicator::rank)
       .def_property_readonly("world_size", &Communicator::world_size)

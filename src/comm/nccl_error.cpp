@@ -19,6 +19,13 @@ NcclUnavailable::NcclUnavailable(std::string name, int since)
       name_(std::move(name)),
       since_(since) {}
 
+NcclTimeout::NcclTimeout(std::string call, double seconds)
+    : std::runtime_error(call + " did not finish within the communicator's timeout"), call_(std::move(call)),
+      seconds_(seconds) {}
+
+CommunicatorAborted::CommunicatorAborted(std::string call)
+    : std::runtime_error(call + ": the communicator was aborted"), call_(std::move(call)) {}
+
 const char* nccl_result_name(ncclResult_t code) {
   switch (code) {
     case ncclSuccess: return "ncclSuccess";
@@ -59,6 +66,12 @@ void register_nccl_error_translator() {
       py::object error = cls(e.name(), version_string(e.since()), version_string(loaded_version()),
                              loaded_library_path());
       PyErr_SetObject(cls.ptr(), error.ptr());
+    } catch (const NcclTimeout& e) {
+      py::object cls = py::module_::import("ncclkit.errors").attr("NcclTimeoutError");
+      PyErr_SetObject(cls.ptr(), cls(e.call(), e.seconds()).ptr());
+    } catch (const CommunicatorAborted& e) {
+      py::object cls = py::module_::import("ncclkit.errors").attr("CommunicatorAbortedError");
+      PyErr_SetObject(cls.ptr(), cls(e.call()).ptr());
     }
   });
 }

@@ -38,6 +38,29 @@ class NcclUnavailable : public std::runtime_error {
   int since_;
 };
 
+// A wait on a non-blocking communicator that ncclkit ended: it ran past the communicator's
+// timeout, or abort() was called from another thread. Translated into ncclkit.errors'
+// NcclTimeoutError and CommunicatorAbortedError.
+class NcclTimeout : public std::runtime_error {
+ public:
+  NcclTimeout(std::string call, double seconds);
+  const std::string& call() const noexcept { return call_; }
+  double seconds() const noexcept { return seconds_; }
+
+ private:
+  std::string call_;
+  double seconds_;
+};
+
+class CommunicatorAborted : public std::runtime_error {
+ public:
+  explicit CommunicatorAborted(std::string call);
+  const std::string& call() const noexcept { return call_; }
+
+ private:
+  std::string call_;
+};
+
 inline void require_entry_point(bool bound, const char* name, int since) {
   if (!bound) throw NcclUnavailable(name, since);
 }
@@ -53,7 +76,7 @@ const char* nccl_result_name(ncclResult_t code);
 // Throws NcclError unless `code` is ncclSuccess (or ncclInProgress, for non-blocking communicators).
 void nccl_check(ncclResult_t code, const char* call, ncclComm_t comm = nullptr, bool in_progress_ok = false);
 
-// Registers the NcclError and NcclUnavailable -> Python translations (call once from PYBIND11_MODULE).
+// Registers the translations of the exceptions above into Python's (call once from PYBIND11_MODULE).
 void register_nccl_error_translator();
 
 }  // namespace ncclkit

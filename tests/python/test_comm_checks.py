@@ -26,7 +26,7 @@ def comm(monkeypatch: pytest.MonkeyPatch) -> tuple[Communicator, list[str]]:
     for name in names:
         setattr(handle, name, lambda *args, name=name: called.append(name))
     communicator = Communicator(handle)
-    monkeypatch.setattr(communicator, "_buffer", lambda obj, name: obj)
+    monkeypatch.setattr(communicator, "_buffer", lambda obj, name, stream=None: obj)
     monkeypatch.setattr(communicator, "_dtype", lambda b: 7)
     monkeypatch.setattr(communicator, "_op", lambda op: 0)
     return communicator, called
@@ -107,6 +107,10 @@ def test_empty_buffers_overlap_nothing(comm) -> None:
         ({"min_ctas": 1.5}, TypeError, r"^min_ctas must be an int, got float 1\.5$"),
         ({"max_ctas": -1}, ValueError, r"^max_ctas must be in \[0, 2147483647\], got -1$"),
         ({"net_name": 5}, TypeError, r"^net_name must be a str, got int$"),
+        ({"timeout": "5"}, TypeError, r"^timeout must be a number of seconds or None, got str '5'$"),
+        ({"timeout": 0, "blocking": False}, ValueError, r"^timeout must be a positive, finite number of seconds"),
+        ({"timeout": float("nan"), "blocking": False}, ValueError, r"^timeout must be a positive, finite number"),
+        ({"timeout": 5.0}, ValueError, r"^timeout needs blocking=False: a blocking communicator waits inside NCCL"),
     ],
 )
 def test_init_rank_arguments(change: dict, error: type[Exception], message: str) -> None:
@@ -115,6 +119,30 @@ def test_init_rank_arguments(change: dict, error: type[Exception], message: str)
     args = {"world_size": 2, "unique_id": UniqueId(bytes(_comm.UNIQUE_ID_BYTES)), "rank": 0, "device": 0, **change}
     with pytest.raises(error, match=message):
         Communicator.init_rank(args.pop("world_size"), args.pop("unique_id"), args.pop("rank"), **args)
+
+
+def test_a_unique_id_serves_one_communicator_per_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ncclkit import UniqueId, _comm, comm
+
+    made: list[tuple] = []
+
+    class StandIn:
+        @staticmethod
+        def init_rank(*args: object, **config: object) -> SimpleNamespace:
+            made.append(args[:3])
+            return SimpleNamespace(valid=True, timeout=None)
+
+    monkeypatch.setattr(comm, "_check_device", lambda device: None)
+    monkeypatch.setattr(comm, "_claimed", set())
+    monkeypatch.setattr(comm._nccl(), "Comm", StandIn)
+    uid = UniqueId(bytes(range(_comm.UNIQUE_ID_BYTES)))
+    Communicator.init_rank(2, uid, 0, device=0)
+    Communicator.init_rank(2, uid, 1, device=0)  # the other rank, in this process: allowed
+    with pytest.raises(
+        ValueError, match=r"^unique_id UniqueId\(0001020304050607\.\.\.\) was already used by this process for rank 0"
+    ):
+        Communicator.init_rank(2, uid, 0, device=0)
+    assert [rank for _, _, rank in made] == [0, 1]
 
 
 @pytest.mark.parametrize(
@@ -158,3 +186,23 @@ def test_integers_of_other_types_are_ints(comm) -> None:
     c.broadcast(buffer(0, 8), root=Index(1))
     c.send(buffer(0, 8), Index(0))
     assert called == ["broadcast", "send"]
+
+
+def test_a_call_on_another_stream_waits_for_the_producer_s(comm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CUDA array interface's stream holds the producer's pending work: a call on it needs no
+    wait, a call on any other stream waits for it first (an event), for sendbuf and recvbuf alike."""
+    from ncclkit import comm as comm_module
+
+    c, called = comm
+    waits: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(comm_module, "_cuda", lambda: SimpleNamespace(stream_wait=lambda *a: waits.append(a)))
+    streams: list[int] = []
+    c._handle.all_reduce = lambda send, recv, count, dtype, op, stream: streams.append(stream)
+    produced = Buffer(BASE, 8, "float32", 0, 0x10, False, True)
+    current = Buffer(BASE + 64, 8, "float32", 0, 0x30)  # torch's current stream: no producer's work
+
+    c.all_reduce(produced, buffer(8, 8))
+    c.all_reduce(produced, buffer(8, 8), stream=0x20)
+    c.all_reduce(current, produced._replace(ptr=BASE + 128))
+    assert streams == [0x10, 0x20, 0x30]
+    assert waits == [(0x20, 0x10, 0), (0x30, 0x10, 0)]

@@ -216,7 +216,7 @@ def stand_in_communicator(monkeypatch: pytest.MonkeyPatch, send: Buffer, recv: B
     nccl_calls: list[tuple] = []
     handle = SimpleNamespace(valid=True, rank=0, world_size=2, device=0, all_reduce=lambda *a: nccl_calls.append(a))
     comm = Communicator(handle)
-    monkeypatch.setattr(comm, "_buffer", lambda obj, name: send if name == "sendbuf" else recv)
+    monkeypatch.setattr(comm, "_buffer", lambda obj, name, stream=None: send if name == "sendbuf" else recv)
     monkeypatch.setattr(comm, "_dtype", lambda b: 6)
     monkeypatch.setattr(comm, "_op", lambda op: {"sum": 0, "max": 2}[op])
     return comm, nccl_calls

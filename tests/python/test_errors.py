@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pickle
 
-from ncclkit import CompatibilityError, NcclError
+from ncclkit import CommunicatorAbortedError, CompatibilityError, NcclError, NcclTimeoutError
 from ncclkit.compat import Problem
 
 
@@ -38,3 +38,12 @@ def test_compatibility_error_of_an_extension_names_it_and_pickles() -> None:
     assert "ncclkit info --extension mypkg._myext" in str(error)
     copy = pickle.loads(pickle.dumps(error))
     assert (str(copy), copy.module, copy.problems) == (str(error), "mypkg._myext", error.problems)
+
+
+def test_wait_errors_say_what_ended_the_wait_and_pickle() -> None:
+    timeout = pickle.loads(pickle.dumps(NcclTimeoutError("ncclCommSplit", 2.5)))
+    assert isinstance(timeout, TimeoutError)
+    assert (timeout.call, timeout.seconds) == ("ncclCommSplit", 2.5)
+    assert str(timeout).startswith("ncclCommSplit did not finish within 2.5 s (the communicator's timeout)")
+    aborted = pickle.loads(pickle.dumps(CommunicatorAbortedError("wait")))
+    assert str(aborted) == "wait ended: the communicator was aborted (abort() from another thread)"
