@@ -63,8 +63,10 @@ class Buffer(NamedTuple):
     count: int
     dtype: str
     device: int
-    stream: int | None = None  # the producer's current stream (torch), when it has one
+    stream: int | None = None  # the stream a call runs on by default: torch's current, or the producer's
     readonly: bool = False  # its producer says it must not be written (CUDA array interface, DLPack 1.0)
+    wait_for_stream: bool = False  # `stream` has the producer's pending work (CUDA array interface v3)
+    owner: Any = None  # what must live until the call has been queued (a DLPack capsule)
 
     @property
     def nbytes(self) -> int:
@@ -150,7 +152,9 @@ def _from_torch(obj: Any, name: str, supported: Collection[str]) -> Buffer:
         msg = f"{name} is not contiguous; pass {name}.contiguous()"
         raise ValueError(msg)
     device = obj.get_device()
-    return _new_buffer((obj.data_ptr(), obj.numel(), dtype, device, _torch_current_stream()(device), False))
+    return _new_buffer(
+        (obj.data_ptr(), obj.numel(), dtype, device, _torch_current_stream()(device), False, False, None)
+    )
 
 
 def _cai_field(cai: Any, key: str, name: str) -> Any:
@@ -174,8 +178,24 @@ def _check_aligned(name: str, ptr: int, count: int, dtype: str) -> None:
         raise ValueError(msg)
 
 
+def _check_mapped(name: str, ptr: int, count: int, dtype: str, mapped_bytes: Callable[[int, int], int]) -> None:
+    """That the memory the array claims is allocated (the driver knows; a torch tensor's is)."""
+    nbytes = count * _ITEMSIZE[dtype]
+    mapped = mapped_bytes(ptr, nbytes) if nbytes else -1
+    if 0 <= mapped < nbytes:
+        msg = (
+            f"{name} claims {nbytes} bytes at {ptr:#x}, but only {mapped} bytes from there are allocated: "
+            "its shape is larger than its memory"
+        )
+        raise ValueError(msg)
+
+
 def _from_cuda_array_interface(
-    obj: Any, name: str, supported: Collection[str], pointer_device: Callable[[int], int]
+    obj: Any,
+    name: str,
+    supported: Collection[str],
+    pointer_device: Callable[[int], int],
+    mapped_bytes: Callable[[int, int], int],
 ) -> Buffer:
     cai = obj.__cuda_array_interface__
     typestr = _cai_field(cai, "typestr", name)
@@ -207,22 +227,32 @@ def _from_cuda_array_interface(
     if count and device < 0:
         msg = f"{name} is in host memory; NCCL needs GPU memory"
         raise ValueError(msg)
-    # Version 3: the producer's stream, on which its writes may still be pending. The call runs on
-    # it unless given a stream of its own.
+    _check_mapped(name, ptr, count, dtype, mapped_bytes)
+    # Version 3: the producer's stream, on which its work on the array may still be pending. The
+    # call runs on it, or, given a stream of its own, waits for it first (as the protocol asks).
     stream = cai.get("stream")
     if stream is not None and (type(stream) is not int or stream <= 0):
         msg = f"{name}'s __cuda_array_interface__ stream must be a positive int (a cudaStream_t), got {stream!r}"
         raise ValueError(msg)
-    return Buffer(ptr, count, dtype, device, stream, bool(data[1]))
+    return Buffer(ptr, count, dtype, device, stream, bool(data[1]), stream is not None)
 
 
-def _from_dlpack(obj: Any, name: str, supported: Collection[str], describe: Callable[[Any], dict]) -> Buffer:
+def _from_dlpack(
+    obj: Any,
+    name: str,
+    supported: Collection[str],
+    describe: Callable[[Any], dict],
+    mapped_bytes: Callable[[int, int], int],
+    stream: int | None,
+) -> Buffer:
     device_type, device_id = obj.__dlpack_device__()
     if device_type not in (_DLPACK_CUDA, _DLPACK_CUDA_MANAGED):
         msg = f"{name} is on DLPack device type {device_type}, not a CUDA GPU; NCCL needs GPU memory"
         raise ValueError(msg)
+    # The stream the call runs on (none given: the legacy default stream, DLPack's 1), so that the
+    # producer orders its pending work before the call's.
     try:
-        capsule = obj.__dlpack__(stream=-1)  # -1: no synchronization, NCCL runs on the caller's stream
+        capsule = obj.__dlpack__(stream=stream or 1)
     except TypeError:
         capsule = obj.__dlpack__()
     info = describe(capsule)
@@ -239,7 +269,9 @@ def _from_dlpack(obj: Any, name: str, supported: Collection[str], describe: Call
         raise ValueError(msg)
     count = _count(info["shape"])
     _check_aligned(name, info["ptr"], count, dtype)
-    return Buffer(info["ptr"], count, dtype, device_id, None, info["readonly"])
+    _check_mapped(name, info["ptr"], count, dtype, mapped_bytes)
+    # The capsule keeps the producer's memory: it lives as long as the Buffer, past the call's queueing.
+    return Buffer(info["ptr"], count, dtype, device_id, None, info["readonly"], False, capsule)
 
 
 def as_buffer(
@@ -248,15 +280,18 @@ def as_buffer(
     *,
     supported: Collection[str],
     pointer_device: Callable[[int], int],
+    mapped_bytes: Callable[[int, int], int],
     describe_dlpack: Callable[[Any], dict],
+    stream: int | None = None,
 ) -> Buffer:
-    """`obj` as a Buffer, or a ValueError/TypeError that names `name`."""
+    """`obj` as a Buffer, or a ValueError/TypeError that names `name`. `stream`: the one the call
+    runs on, where the caller gave one."""
     if type(obj) in _torch_tensor_types or _is_torch_tensor(obj):
         return _from_torch(obj, name, supported)
     if hasattr(obj, "__cuda_array_interface__"):
-        return _from_cuda_array_interface(obj, name, supported, pointer_device)
+        return _from_cuda_array_interface(obj, name, supported, pointer_device, mapped_bytes)
     if hasattr(obj, "__dlpack__") and hasattr(obj, "__dlpack_device__"):
-        return _from_dlpack(obj, name, supported, describe_dlpack)
+        return _from_dlpack(obj, name, supported, describe_dlpack, mapped_bytes, stream)
     msg = (
         f"{name} must be a GPU array (a torch tensor, or an object with __cuda_array_interface__ or "
         f"__dlpack__), got {type(obj).__name__}"

@@ -118,6 +118,9 @@ def _check_weight(qweight: Tensor, scales: Tensor, bits: int, group_size: int | 
     if n * k // (8 // bits) > _INT32_MAX:
         msg = f"qweight must have fewer than 2**31 bytes, got shape {_shape(qweight)}"
         raise ValueError(msg)
+    if k > _INT32_MAX:  # the kernels' K is a C int
+        msg = f"qweight's K must be below 2**31, got K={k} (shape {_shape(qweight)})"
+        raise ValueError(msg)
     _check_dtype("scales", scales)
     _check_shape("scales", scales, (n,) if bits == 8 else (n, k // group_size))
     return n, k
@@ -181,6 +184,9 @@ def _check_linear(
     if bias is not None:
         _check_same_dtype("bias", bias, "x", x.dtype)
         _check_shape("bias", bias, (n,))
+    if x.numel() // k > _INT32_MAX:
+        msg = f"x must have fewer than 2**31 rows of K={k}, got shape {_shape(x)}"
+        raise ValueError(msg)
     _check_device("x", x=x, qweight=qweight, scales=scales, bias=bias)
     return x.numel() // k, n, k
 
@@ -192,6 +198,9 @@ def _check_norm(x: Tensor, weight: Tensor, eps: float, residual: Tensor | None =
         msg = f"x's last dimension (hidden) must be a positive multiple of 8 (16-byte vectors), got shape {_shape(x)}"
         raise ValueError(msg)
     hidden = x.shape[-1]
+    if hidden > _INT32_MAX:  # the kernels' hidden size is a C int
+        msg = f"x's last dimension (hidden) must be below 2**31, got shape {_shape(x)}"
+        raise ValueError(msg)
     _check_same_dtype("weight", weight, "x", x.dtype)
     _check_shape("weight", weight, (hidden,))
     if not isinstance(eps, (int, float)) or not eps >= 0:

@@ -2,8 +2,10 @@
 // driver: every query that needs one reports "none" instead of failing at import.
 #include <pybind11/pybind11.h>
 
+#include <cuda.h>  // the driver API's types; its one entry point here comes through the runtime
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -80,6 +82,60 @@ int pointer_device(std::uintptr_t ptr) {
   return -1;
 }
 
+// The bytes from `ptr` on, up to `wanted`, that lie in device allocations: the rest of ptr's
+// allocation, then those mapped right after it (one virtual-memory range can hold several).
+// -1 where the driver cannot say (it knows no allocation at ptr): nothing is claimed then.
+long long mapped_bytes(std::uintptr_t ptr, std::size_t wanted) {
+  using GetAddressRange = CUresult (*)(CUdeviceptr*, std::size_t*, CUdeviceptr);
+  static const GetAddressRange get_address_range = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+#if CUDART_VERSION >= 12050  // CUDA 13 has only the versioned lookup
+    const cudaError_t status =
+        cudaGetDriverEntryPointByVersion("cuMemGetAddressRange", &fn, 12000, cudaEnableDefault, &found);
+#else
+    const cudaError_t status = cudaGetDriverEntryPoint("cuMemGetAddressRange", &fn, cudaEnableDefault, &found);
+#endif
+    if (status != cudaSuccess || found != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();
+      fn = nullptr;
+    }
+    return reinterpret_cast<GetAddressRange>(fn);
+  }();
+  const int device = pointer_device(ptr);
+  if (get_address_range == nullptr || device < 0) return -1;
+  ncclkit::DeviceGuard guard(device);  // the driver asks the current context
+  std::size_t covered = 0;
+  CUdeviceptr next = ptr;
+  for (int allocations = 0; covered < wanted; ++allocations) {
+    CUdeviceptr base = 0;
+    std::size_t size = 0;
+    if (allocations == 4096 || get_address_range(&base, &size, next) != CUDA_SUCCESS) {
+      if (allocations == 0) return -1;
+      break;
+    }
+    covered = base + size - ptr;
+    next = base + size;
+  }
+  return static_cast<long long>(covered < wanted ? covered : wanted);
+}
+
+// Orders work queued on `waiting` after what is queued now on `producer` (an event between the
+// two, on `device`): how a consumer honours the stream of the CUDA array interface.
+void stream_wait(std::uintptr_t waiting, std::uintptr_t producer, int device) {
+  check_device(device);
+  ncclkit::DeviceGuard guard(device);
+  cudaEvent_t event = nullptr;
+  NCCLKIT_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  const cudaError_t recorded = cudaEventRecord(event, reinterpret_cast<cudaStream_t>(producer));
+  const cudaError_t waited = recorded == cudaSuccess
+                                 ? cudaStreamWaitEvent(reinterpret_cast<cudaStream_t>(waiting), event, 0)
+                                 : recorded;
+  cudaEventDestroy(event);  // freed once the wait has seen it, as CUDA defers that
+  ncclkit::cuda_check(recorded, "cudaEventRecord(event, producer stream)");
+  ncclkit::cuda_check(waited, "cudaStreamWaitEvent(call's stream, event)");
+}
+
 void synchronize(int device) {
   check_device(device);
   ncclkit::DeviceGuard guard(device);
@@ -111,6 +167,10 @@ PYBIND11_MODULE(_cuda, m, py::mod_gil_not_used()) {
   m.def("device_name", &device_name, py::arg("device"));
   m.def("current_device", &current_device);
   m.def("pointer_device", &pointer_device, py::arg("ptr"), "Device owning ptr; -1 for host memory");
+  m.def("mapped_bytes", &mapped_bytes, py::arg("ptr"), py::arg("wanted"),
+        "Bytes from ptr (up to wanted) in device allocations; -1 where the driver cannot say");
+  m.def("stream_wait", &stream_wait, py::arg("waiting"), py::arg("producer"), py::arg("device"),
+        "Make stream `waiting` wait for the work queued on stream `producer`");
   m.def("synchronize", &synchronize, py::arg("device"));
   m.def("kernel_image_available", &kernel_image_available, py::arg("device"),
         "Whether this build's SASS or PTX can run on the device");

@@ -77,13 +77,16 @@ class DlpackArray:
         return self.info
 
 
-def convert(obj: Any, pointer_device: int = 0) -> Buffer:
+def convert(obj: Any, pointer_device: int = 0, mapped: int = -1, stream: int | None = None) -> Buffer:
+    """`mapped`: what the driver says is allocated from the array's address (-1: it cannot say)."""
     return as_buffer(
         obj,
         "sendbuf",
         supported=SUPPORTED,
         pointer_device=lambda ptr: pointer_device,
+        mapped_bytes=lambda ptr, wanted: mapped if mapped < 0 else min(mapped, wanted),
         describe_dlpack=lambda capsule: capsule,
+        stream=stream,
     )
 
 
@@ -126,14 +129,24 @@ def test_dtype_this_build_lacks() -> None:
             "sendbuf",
             supported=["float32"],
             pointer_device=lambda p: 0,
+            mapped_bytes=lambda p, n: n,
             describe_dlpack=lambda c: c,
         )
 
 
-def test_dlpack_bfloat16_asks_for_no_stream_synchronization() -> None:
+def test_dlpack_bfloat16_keeps_its_capsule() -> None:
     array = DlpackArray(code=4, bits=16)
-    assert convert(array) == Buffer(DEVICE_MEMORY, 32, "bfloat16", 1)
-    assert array.stream_asked == -1
+    buffer = convert(array)
+    assert buffer[:6] == Buffer(DEVICE_MEMORY, 32, "bfloat16", 1)[:6]
+    assert buffer.owner is array.info  # the capsule (describe's stand-in) lives as long as the Buffer
+
+
+@pytest.mark.parametrize(("given", "asked"), [(None, 1), (0, 1), (2, 2), (0x5555, 0x5555)])
+def test_dlpack_producer_orders_its_work_before_the_call_s_stream(given: int | None, asked: int) -> None:
+    """DLPack's stream argument is the consumer's stream; the legacy default stream is 1 there."""
+    array = DlpackArray()
+    convert(array, stream=given)
+    assert array.stream_asked == asked
 
 
 @pytest.mark.parametrize(
@@ -232,7 +245,18 @@ def test_cuda_array_interface_misaligned() -> None:
 def test_cuda_array_interface_stream_is_the_call_s_stream() -> None:
     array = CudaArray((4,))
     array.__cuda_array_interface__["stream"] = 0x5555
-    assert convert(array).stream == 0x5555
+    buffer = convert(array)
+    assert (buffer.stream, buffer.wait_for_stream) == (0x5555, True)
+    assert convert(CudaArray((4,))).wait_for_stream is False
+
+
+@pytest.mark.parametrize("make", [lambda: CudaArray((1 << 34,), "<f4"), lambda: DlpackArray(shape=(1 << 34,))])
+def test_a_shape_larger_than_its_allocation(make: Any) -> None:
+    """A 64 GiB view of a 4 KiB allocation."""
+    with pytest.raises(ValueError, match=r"^sendbuf claims 68719476736 bytes at 0x7f0000000000, but only 4096 bytes"):
+        convert(make(), mapped=4096)
+    assert convert(make(), mapped=-1).count == 1 << 34  # a driver that cannot tell refuses nothing
+    assert convert(make(), mapped=1 << 36).count == 1 << 34
 
 
 @pytest.mark.parametrize("stream", [0, -1, 1.5, "1"])

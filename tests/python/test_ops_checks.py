@@ -224,3 +224,23 @@ def test_build_records_kernel_features() -> None:
     assert _kernels.features == {k: v for k, v in features.items() if k.startswith("NCCLKIT_ENABLE_")}
     assert ("bfloat16" in _kernels.DTYPES) == bool(features["NCCLKIT_ENABLE_BF16"])
     assert _kernels.GEMV_MAX_ROWS == ops.GEMV_MAX_ROWS
+
+
+def test_sizes_past_a_c_int() -> None:
+    """Sizes the kernels take as C ints are refused by name, not by pybind11's signature (meta
+    tensors: shapes without memory)."""
+    big = 2**31 + 64
+    with pytest.raises(
+        ValueError, match=r"^x's last dimension \(hidden\) must be below 2\*\*31, got shape \(1, 2147483712\)$"
+    ):
+        ops.rms_norm(torch.empty(1, big, dtype=F16, device="meta"), torch.empty(big, dtype=F16, device="meta"), 1e-6)
+    qweight = torch.empty(1, big // 2, dtype=torch.uint8, device="meta")
+    scales = torch.empty(1, big // 64, dtype=F16, device="meta")
+    with pytest.raises(ValueError, match=r"^qweight's K must be below 2\*\*31, got K=2147483712"):
+        ops.weight_only_linear(torch.empty(1, big, dtype=F16, device="meta"), qweight, scales, bits=4, group_size=64)
+    qweight, scales = torch.empty(16, K, dtype=torch.int8, device="meta"), torch.empty(16, dtype=F16, device="meta")
+    x = torch.empty(2**31, K, dtype=F16, device="meta")
+    with pytest.raises(
+        ValueError, match=r"^x must have fewer than 2\*\*31 rows of K=256, got shape \(2147483648, 256\)$"
+    ):
+        ops.weight_only_linear(x, qweight, scales, bits=8)
