@@ -433,9 +433,9 @@ class Communicator:
         if overlap and (in_place is None or send.ptr - recv.ptr != in_place):
             if in_place is None:
                 form = "this collective has no in-place form"
-            elif in_place == 0:
+            elif in_place == 0 and recv.nbytes == send.nbytes:
                 form = "in place, they must be the same buffer"
-            elif in_place > 0:
+            elif in_place >= 0:
                 form = f"in place, sendbuf must start {in_place} bytes into recvbuf"
             else:
                 form = f"in place, recvbuf must start {-in_place} bytes into sendbuf"

@@ -126,6 +126,20 @@ def _check_weight(qweight: Tensor, scales: Tensor, bits: int, group_size: int | 
     return n, k
 
 
+def _check_eps(eps: float) -> None:
+    if type(eps) is bool or not isinstance(eps, (int, float)) or not eps >= 0:
+        msg = f"eps must be a non-negative number, got {eps!r}"
+        raise ValueError(msg)
+
+
+def _check_tensors(**tensors: Tensor | None) -> None:
+    """Before torch's dispatcher sees them: its own complaint names no argument of ours."""
+    for name, t in tensors.items():
+        if t is not None and not isinstance(t, Tensor):
+            msg = f"{name} must be a torch.Tensor, got {type(t).__name__}"
+            raise TypeError(msg)
+
+
 def _check_k(name: str, k: int, bits: int, group_size: int | None) -> None:
     multiple = 16 if bits == 8 else group_size
     if k % multiple:
@@ -203,9 +217,7 @@ def _check_norm(x: Tensor, weight: Tensor, eps: float, residual: Tensor | None =
         raise ValueError(msg)
     _check_same_dtype("weight", weight, "x", x.dtype)
     _check_shape("weight", weight, (hidden,))
-    if not isinstance(eps, (int, float)) or not eps >= 0:
-        msg = f"eps must be a non-negative number, got {eps!r}"
-        raise ValueError(msg)
+    _check_eps(eps)
     if x.numel() // hidden > _INT32_MAX:
         msg = f"x must have fewer than 2**31 rows, got shape {_shape(x)}"
         raise ValueError(msg)
@@ -348,6 +360,8 @@ def weight_only_linear(
     before that kernel ends: 0.4 to 1.4 us less a call at one row on an H100 (bench/RESULTS.md).
     Right after writing them (quantize_weight(), copy_()), leave it False: the GEMV could read them
     half written."""
+    _check_tensors(x=x, qweight=qweight, scales=scales, bias=bias)
+    _check_quantization(bits, group_size)
     if not isinstance(static_weights, bool):
         msg = f"static_weights must be True or False, not {static_weights!r}"
         raise TypeError(msg)
@@ -356,16 +370,22 @@ def weight_only_linear(
 
 def dequantize_weight(qweight: Tensor, scales: Tensor, *, bits: int, group_size: int | None = None) -> Tensor:
     """The weight [N, K] in the scales' dtype: q * scale, each rounded once."""
+    _check_tensors(qweight=qweight, scales=scales)
+    _check_quantization(bits, group_size)
     return torch.ops.ncclkit.dequantize_weight(qweight, scales, bits, group_size)
 
 
 def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     """x / sqrt(mean(x**2) + eps) * weight over x's last dimension, computed in float32."""
+    _check_tensors(x=x, weight=weight)
+    _check_eps(eps)
     return torch.ops.ncclkit.rms_norm(x, weight, eps)
 
 
 def fused_add_rms_norm(x: Tensor, residual: Tensor, weight: Tensor, eps: float) -> Tensor:
     """residual += x (in place, rounded to its dtype), then rms_norm(residual, weight, eps)."""
+    _check_tensors(x=x, residual=residual, weight=weight)
+    _check_eps(eps)
     return torch.ops.ncclkit.fused_add_rms_norm(x, residual, weight, eps)
 
 
