@@ -6,6 +6,7 @@ import contextlib
 import functools
 import itertools
 import operator
+import os
 import weakref
 from collections.abc import Iterator, Sequence
 from types import ModuleType
@@ -173,6 +174,20 @@ def _check_device(device: int, name: str = "device") -> None:
         raise ValueError(msg)
 
 
+# Bumped in a child after fork(): a communicator of an earlier generation is the parent's, whose
+# NCCL and CUDA state the child has none of (the bindings check it too; this comes before any
+# CUDA call the argument checks make).
+_process_generation = 0
+
+
+def _count_fork() -> None:
+    global _process_generation
+    _process_generation += 1
+
+
+os.register_at_fork(after_in_child=_count_fork)
+
+
 # Every communicator by its key: torch ops (ncclkit.functional) take integers, not Python objects.
 _by_key: weakref.WeakValueDictionary[int, Communicator] = weakref.WeakValueDictionary()
 _keys = itertools.count()
@@ -184,6 +199,7 @@ class Communicator:
 
     def __init__(self, handle: Any) -> None:
         self._handle = handle
+        self._generation = _process_generation
         self.key = next(_keys)
         _by_key[self.key] = self
 
@@ -279,6 +295,13 @@ class Communicator:
 
     # -- lifetime ------------------------------------------------------------------------------
     def _live(self) -> Any:
+        if self._generation != _process_generation:
+            msg = (
+                "this communicator was made before fork(), in the parent process; a child has none of its "
+                "NCCL or CUDA state. Make communicators in the child (or start children with "
+                "multiprocessing's 'spawn' method)"
+            )
+            raise RuntimeError(msg)
         if not self._handle.valid:
             msg = "communicator has been destroyed"
             raise ValueError(msg)

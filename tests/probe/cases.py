@@ -10,6 +10,7 @@ addresses (only the cases marked ``gpu`` need real ones; ``cmake`` cases run CMa
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import shutil
 import subprocess
@@ -66,36 +67,54 @@ class Skip(Exception):
 
 
 class Env:
-    """What a case works with; see the module's docstring."""
+    """What a case works with; see the module's docstring. The communicator and the pool are made
+    on first use: most cases need neither."""
 
     def __init__(self, gpu: bool) -> None:
         import ncclkit
-        from ncclkit import comm as comm_module
 
         self.gpu = gpu
         self.ncclkit = ncclkit
-        if gpu:
-            import torch
+        if not gpu:
+            self._stand_in_device()
 
-            self.torch = torch
-            self.pool = torch.empty(POOL_ELEMENTS, dtype=torch.float32, device="cuda")
-            self.base = self.pool.data_ptr()
-            self.comm = ncclkit.Communicator.init_rank(1, ncclkit.UniqueId.generate(), 0, device=0)
-        else:
-            self.base = FAKE_DEVICE_MEMORY
-            end = FAKE_DEVICE_MEMORY + 4 * POOL_ELEMENTS
-            comm_module._cuda = lambda: SimpleNamespace(
-                pointer_device=lambda ptr: 0 if FAKE_DEVICE_MEMORY <= ptr < end else -1,
-                mapped_bytes=lambda ptr, wanted: min(wanted, end - ptr) if FAKE_DEVICE_MEMORY <= ptr < end else -1,
-                device_count=lambda: 1,
-                stream_wait=lambda *args: None,
-            )
-            collectives = ["all_reduce", "broadcast", "reduce", "all_gather", "reduce_scatter", "all_to_all"]
-            handle = SimpleNamespace(valid=True, rank=0, world_size=1, device=0, blocking=True, timeout=None)
-            for name in [*collectives, "send", "recv"]:
-                setattr(handle, name, lambda *args: None)
-            handle.destroy = lambda: setattr(handle, "valid", False)
-            self.comm = ncclkit.Communicator(handle)
+    @functools.cached_property
+    def torch(self) -> Any:
+        import torch
+
+        return torch
+
+    @functools.cached_property
+    def base(self) -> int:
+        """The pool's first address."""
+        if not self.gpu:
+            return FAKE_DEVICE_MEMORY
+        self.pool = self.torch.empty(POOL_ELEMENTS, dtype=self.torch.float32, device="cuda")
+        return self.pool.data_ptr()
+
+    @functools.cached_property
+    def comm(self) -> Any:
+        if self.gpu:
+            return self.ncclkit.Communicator.init_rank(1, self.ncclkit.UniqueId.generate(), 0, device=0)
+        collectives = ["all_reduce", "broadcast", "reduce", "all_gather", "reduce_scatter", "all_to_all"]
+        handle = SimpleNamespace(valid=True, rank=0, world_size=1, device=0, blocking=True, timeout=None)
+        for name in [*collectives, "send", "recv"]:
+            setattr(handle, name, lambda *args: None)
+        handle.destroy = lambda: setattr(handle, "valid", False)
+        return self.ncclkit.Communicator(handle)
+
+    @staticmethod
+    def _stand_in_device() -> None:
+        """One device whose memory is the pool's stand-in addresses."""
+        from ncclkit import comm as comm_module
+
+        end = FAKE_DEVICE_MEMORY + 4 * POOL_ELEMENTS
+        comm_module._cuda = lambda: SimpleNamespace(
+            pointer_device=lambda ptr: 0 if FAKE_DEVICE_MEMORY <= ptr < end else -1,
+            mapped_bytes=lambda ptr, wanted: min(wanted, end - ptr) if FAKE_DEVICE_MEMORY <= ptr < end else -1,
+            device_count=lambda: 1,
+            stream_wait=lambda *args: None,
+        )
 
     def init(self, **change: Any) -> Any:
         """Communicator.init_rank with valid arguments but those in `change`."""
@@ -243,17 +262,17 @@ def empty_array_odd_strides(env: Env) -> None:
 
 
 def int4_gemv_large_activations(env: Env) -> None:
+    """One row of 20k activations and the largest int4 weight: eight products sum past float16's
+    range, the result (about 8k) does not."""
     torch = env.torch
     from ncclkit import ops
 
-    torch.manual_seed(0)
-    w = torch.randn(256, 512, dtype=torch.float16, device="cuda")
-    qweight, scales = ops.quantize_weight(w, 4, 128)
-    x = torch.full((1, 512), 16000.0, dtype=torch.float16, device="cuda")
+    qweight, scales = ops.quantize_weight(torch.full((256, 4224), 1e-4, dtype=torch.float16, device="cuda"), 4, 128)
+    x = torch.full((1, 4224), 20000.0, dtype=torch.float16, device="cuda")
     out = ops.weight_only_linear(x, qweight, scales, bits=4, group_size=128)
     reference = x.double() @ ops.dequantize_weight(qweight, scales, bits=4, group_size=128).double().t()
     assert torch.isfinite(out).all(), "inf or nan where the float64 reference is finite"
-    assert torch.allclose(out.double(), reference, rtol=2e-2, atol=1.0), "far from the float64 reference"
+    assert torch.allclose(out.double(), reference, rtol=1e-2), "far from the float64 reference"
 
 
 def weight_inside_residual(env: Env) -> None:
@@ -343,7 +362,7 @@ CASES: list[Case] = [
     Case("peer past world_size", A, Raises("ValueError", r"^peer 1 is out of range"), lambda e: e.comm.recv(e.array(), 1)),
     Case("algorithm unknown", A, Raises("ValueError", r"^algorithm must be one of"), lambda e: e.comm.all_reduce(e.array(), algorithm="fast")),
     Case("algorithm custom without setup", A, Raises("RuntimeError", r"^algorithm='oneshot' needs this communicator's custom all-reduce"), lambda e: e.comm.all_reduce(e.array(), algorithm="oneshot")),
-    Case("stream garbage handle", A, Unsafe("a cudaStream_t cannot be checked without CUDA dereferencing it"), lambda e: (e.comm.all_reduce(e.array(), stream=0xDEADBEEF0), e.torch.cuda.synchronize()), needs="gpu"),
+    Case("stream garbage handle", A, Unsafe("a cudaStream_t cannot be checked without CUDA dereferencing it"), lambda e: (e.comm.all_reduce(e.array(0), e.array(64), stream=0xDEADBEEF0), e.torch.cuda.synchronize()), needs="gpu"),
     # -- arrays
     Case("not an array", ARRAYS, Raises("TypeError", r"^sendbuf must be a GPU array .*got list"), lambda e: e.comm.all_reduce([1.0, 2.0])),
     Case("CAI not a dict", ARRAYS, Raises("TypeError", r"^sendbuf.__cuda_array_interface__ has no 'typestr'"), lambda e: e.comm.all_reduce(SimpleNamespace(__cuda_array_interface__=[1]))),
@@ -403,7 +422,7 @@ CASES: list[Case] = [
     Case("UniqueId used twice", LIFE, Raises("ValueError", r"was already used by this process for rank 0"), reused_unique_id, needs="gpu"),
     Case("missing peer, non-blocking, timeout", LIFE, Raises("NcclTimeoutError", r"^wait did not finish within 1 s"), missing_peer_with_timeout, needs="gpu"),
     Case("non-blocking init returns at once", LIFE, Returns(), non_blocking_init_returns_at_once, needs="gpu", timeout=30),
-    Case("forked child uses the parent's", LIFE, Raises("RuntimeError", r"^child: RuntimeError: all_reduce: this communicator was made before fork"), forked_child, needs="gpu"),
+    Case("forked child uses the parent's", LIFE, Raises("RuntimeError", r"^child: RuntimeError: this communicator was made before fork\(\), in the parent process"), forked_child, needs="gpu"),
     Case("abort twice", LIFE, Raises("ValueError", r"^communicator has been destroyed"), lambda e: (e.comm.abort(), e.comm.abort()), needs="gpu"),
     # -- custom all-reduce
     Case("max_bytes 2**63", CUSTOM, Raises("ValueError", r"^max_bytes must be a positive multiple of 16 of at most"), lambda e: custom_setup(e, 2**63)),

@@ -206,3 +206,20 @@ def test_a_call_on_another_stream_waits_for_the_producer_s(comm, monkeypatch: py
     c.all_reduce(current, produced._replace(ptr=BASE + 128))
     assert streams == [0x10, 0x20, 0x30]
     assert waits == [(0x20, 0x10, 0), (0x30, 0x10, 0)]
+
+
+def test_a_forked_child_is_refused_before_any_cuda_call(comm) -> None:
+    import os
+
+    c, called = comm
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only for the fork error
+        try:
+            c.all_reduce(buffer(0, 8))
+        except RuntimeError as e:
+            os._exit(0 if str(e).startswith("this communicator was made before fork(), in the parent") else 1)
+        os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    c.all_reduce(buffer(0, 8))  # the parent's is still its own
+    assert called == ["all_reduce"]
