@@ -36,23 +36,23 @@ __device__ __forceinline__ pair_t<T> splat_bits(uint32_t bits) {
   return bit_cast<pair_t<T>>(bits * 0x10001u);
 }
 
-// q / 16 for the 8 weights of an int4 word (weight_layout.h), as 4 pairs in k order, exactly:
+// q / 32 for the 8 weights of an int4 word (weight_layout.h), as 4 pairs in k order, exactly:
 // the nibble, its sign bit flipped, sits in the low mantissa bits of Int4Magic's float, and one
-// multiply-add takes magic + n to (n - 8) / 16.
+// multiply-add takes magic + n to (n - 8) / 32.
 template <typename T>
-__device__ __forceinline__ void int4_sixteenths(uint32_t w, pair_t<T> (&q)[4]) {
+__device__ __forceinline__ void int4_thirty_seconds(uint32_t w, pair_t<T> (&q)[4]) {
   constexpr uint32_t magic = Int4Magic<T>::bits | 0x00080008u;
   if constexpr (std::is_same_v<T, __half>) {
     // float16 also holds a nibble 4 bits up exactly (1024 + 16 n): pairs 1 and 3 need no shift.
-    const __half2 low_scale = splat_bits<T>(0x2c00), low_offset = splat_bits<T>(0xd408);     // 1/16, -64.5
-    const __half2 high_scale = splat_bits<T>(0x1c00), high_offset = splat_bits<T>(0xc480);   // 1/256, -4.5
+    const __half2 low_scale = splat_bits<T>(0x2800), low_offset = splat_bits<T>(0xd008);     // 1/32, -32.25
+    const __half2 high_scale = splat_bits<T>(0x1800), high_offset = splat_bits<T>(0xc080);   // 1/512, -2.25
     const uint32_t upper = w >> 8;
     q[0] = __hfma2(bit_cast<__half2>(and_xor<0x000f000fu, magic>(w)), low_scale, low_offset);
     q[1] = __hfma2(bit_cast<__half2>(and_xor<0x00f000f0u, magic ^ 0x00880088u>(w)), high_scale, high_offset);
     q[2] = __hfma2(bit_cast<__half2>(and_xor<0x000f000fu, magic>(upper)), low_scale, low_offset);
     q[3] = __hfma2(bit_cast<__half2>(and_xor<0x00f000f0u, magic ^ 0x00880088u>(upper)), high_scale, high_offset);
   } else {
-    const pair_t<T> scale = splat_bits<T>(0x3d80), offset = splat_bits<T>(0xc108);  // 1/16, -8.5
+    const pair_t<T> scale = splat_bits<T>(0x3d00), offset = splat_bits<T>(0xc088);  // 1/32, -4.25
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       q[i] = fma2(bit_cast<pair_t<T>>(and_xor<0x000f000fu, magic>(w >> (4 * i))), scale, offset);
@@ -97,7 +97,7 @@ __device__ __forceinline__ void accumulate_int8(const uint4 (&w)[kRows], const T
   }
 }
 
-// acc[mi * kRows + r] += scale[r] * (the 32 int4 weights of chunk w[r], as q / 16) . x[mi, k0:k0 + 32].
+// acc[mi * kRows + r] += scale[r] * (the 32 int4 weights of chunk w[r], as q / 32) . x[mi, k0:k0 + 32].
 template <typename T, int MT, int kRows>
 __device__ __forceinline__ void accumulate_int4(const uint4 (&w)[kRows], const float (&scale)[kRows], const T* x,
                                                 int m, int k, int k0, float (&acc)[MT * kRows]) {
@@ -110,22 +110,22 @@ __device__ __forceinline__ void accumulate_int4(const uint4 (&w)[kRows], const f
   for (int j = 0; j < 4; ++j) {
     pair_t<T> q[kRows][4];
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) int4_sixteenths<T>(word(w[r], j), q[r]);
+    for (int r = 0; r < kRows; ++r) int4_thirty_seconds<T>(word(w[r], j), q[r]);
 #pragma unroll
     for (int mi = 0; mi < MT; ++mi) {
       if (mi > 0 && mi >= m) break;  // m >= 1
       const uint4 xv = MT == 1 ? x_row[j] : load_cached(x + static_cast<size_t>(mi) * k + k0 + 8 * j);
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
-        // Each product stays within T's range (|q| <= 1/2) and is summed in float: eight float16
-        // products of activations past 16k sum past float16's range.
-        float sum = 0.0f;
-#pragma unroll
-        for (int p = 0; p < 4; ++p) {
-          const float2 f = to_float2(__hmul2(q[r][p], bit_cast<pair_t<T>>(word(xv, p))));
-          sum += f.x + f.y;
-        }
-        acc[mi * kRows + r] = fmaf(sum, scale[r], acc[mi * kRows + r]);
+        // |q / 32| <= 1/4: each half of the pair sums four products of at most a quarter of T's
+        // largest value, so stays within T's range whatever the activations; the halves are added
+        // in float.
+        pair_t<T> d = __hmul2(q[r][0], bit_cast<pair_t<T>>(xv.x));
+        d = fma2(q[r][1], bit_cast<pair_t<T>>(xv.y), d);
+        d = fma2(q[r][2], bit_cast<pair_t<T>>(xv.z), d);
+        d = fma2(q[r][3], bit_cast<pair_t<T>>(xv.w), d);
+        const float2 f = to_float2(d);
+        acc[mi * kRows + r] = fmaf(f.x + f.y, scale[r], acc[mi * kRows + r]);
       }
     }
   }
@@ -214,7 +214,7 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
   const bool stores = kWarps > 1 ? value < kValues : lane % kLanesPerValue == 0;
   const int out_row = first_row + value % kRows;
   const bool stored = stores && value / kRows < m && out_row < n;
-  float out_scale = Bits == 8 ? 1.f : 16.f, out_bias = 0.f;
+  float out_scale = Bits == 8 ? 1.f : 32.f, out_bias = 0.f;  // int4: the weights were q / 32
   if (stored) {
     if constexpr (Bits == 8) out_scale = to_float(scales[out_row]);
     if (bias != nullptr) out_bias = to_float(bias[out_row]);

@@ -229,11 +229,12 @@ def after_destroy(env: Env) -> None:
 
 
 def forked_child(env: Env) -> None:
+    comm, array = env.comm, env.array()  # made in the parent
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
-            env.comm.all_reduce(env.array())
+            comm.all_reduce(array)
             os.write(write, b"returned")
         except Exception as e:  # noqa: BLE001 - sent to the parent
             os.write(write, f"{type(e).__name__}: {e}".encode())
