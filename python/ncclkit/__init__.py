@@ -13,10 +13,10 @@ import os
 
 from .build_info import build_info
 from .comm import Communicator, UniqueId, get_version, group, nccl_parameters
-from .compat import check
+from .compat import check, nccl_features
 from .distributed import init_from_env
 from .errors import CommunicatorAbortedError, CompatibilityError, NcclError, NcclTimeoutError, NcclUnavailableError
-from .features import Feature, nccl_features
+from .features import Feature
 
 __version__: str = build_info()["version"]
 

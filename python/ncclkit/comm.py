@@ -12,16 +12,16 @@ from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-from . import _comm_loader, custom_all_reduce
+from . import compat, custom_all_reduce
 from .buffers import Buffer, as_buffer
 from .build_info import build_info
 from .errors import NcclUnavailableError
-from .features import Feature, nccl_features, nccl_version_string
+from .features import Feature, nccl_version_string
 
 
 @functools.cache  # per collective call, several times: the loader's checks once
 def _nccl() -> ModuleType:
-    return _comm_loader.require()
+    return compat.require_comm()
 
 
 @functools.cache
@@ -48,7 +48,7 @@ def nccl_parameters() -> dict[str, str]:
 
 @functools.cache
 def _features() -> dict[str, Feature]:
-    return nccl_features()
+    return compat.nccl_features()
 
 
 def _not_compiled_in(name: str) -> NcclUnavailableError:
@@ -288,10 +288,16 @@ class Communicator:
 
     @classmethod
     def from_process_group(cls, group: Any = None, **config: Any) -> Communicator:
-        """A communicator over a torch.distributed process group's ranks (see ncclkit.distributed)."""
-        from .distributed import from_process_group
+        """A communicator over the ranks of a torch.distributed process group, on the current CUDA
+        device: rank 0's UniqueId goes to the others through the group itself."""
+        import torch
+        import torch.distributed as dist
 
-        return from_process_group(group, **config)
+        rank, world_size = dist.get_rank(group), dist.get_world_size(group)
+        payload = [UniqueId.generate() if rank == 0 else None]
+        dist.broadcast_object_list(payload, src=dist.get_global_rank(group, 0) if group else 0, group=group)
+        (unique_id,) = payload
+        return cls.init_rank(world_size, unique_id, rank, device=torch.cuda.current_device(), **config)
 
     # -- lifetime ------------------------------------------------------------------------------
     def _live(self) -> Any:

@@ -7,18 +7,23 @@ extension's build record, so that every mismatch can be tested without the machi
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from . import _comm_loader
 from .build_info import build_info, read_record
 from .errors import CompatibilityError
-from .features import features, loaded_exports, nccl_version_code, nccl_version_string
+from .features import Feature, features, loaded_exports, nccl_version_code, nccl_version_string
 
 # nvidia-nccl wheels of every CUDA major share nvidia/nccl/lib/libnccl.so.2.
 NCCL_WHEELS = ("nvidia-nccl-cu11", "nvidia-nccl-cu12", "nvidia-nccl-cu13")
@@ -243,11 +248,76 @@ def loaded_nccl_files() -> list[str]:
     return sorted({line.split(None, 5)[-1] for line in maps.splitlines() if "/libnccl" in line})
 
 
+def _library_version(path: str) -> int | None:
+    """ncclGetVersion() of a libnccl this process has loaded; None where it cannot be asked."""
+    library = _comm_loader.reopen(path)
+    if library is None or not hasattr(library, "ncclGetVersion"):
+        return None
+    version = ctypes.c_int(0)
+    return version.value if library.ncclGetVersion(ctypes.byref(version)) == 0 else None
+
+
+def explain_load_failure(error: str, build: Mapping[str, Any]) -> Problem:
+    """The Problem behind ncclkit._comm's ImportError `error`."""
+    nccl = build["nccl"]
+    built = f"NCCL {nccl['version']} ({nccl['library']})"
+    symbol = re.search(r"undefined symbol: (\w+)", error)
+    if symbol:
+        files = loaded_nccl_files()
+        version = _library_version(files[0]) if files else None
+        if version is not None:  # an NCCL older than the floor lacks what the floor has: say that
+            older = check_nccl(Facts(sys.version_info[:2], nccl_loaded_code=version, nccl_loaded_file=files[0]), build)
+            if older:
+                return older[0]
+        loaded = ", ".join(files) or "a libnccl this process loaded earlier"
+        return Problem(
+            f"the loaded NCCL lacks {symbol.group(1)}",
+            f"{loaded} ({error})",
+            built,
+            "an older libnccl.so.2 was loaded first (by another package or LD_LIBRARY_PATH): import "
+            "ncclkit first, remove the stale path, or upgrade that NCCL",
+        )
+    if "libnccl" in error:
+        fix = (
+            f"pip install '{nccl.get('requirement') or nccl['wheel']}'"
+            if nccl["wheel"]
+            else f"put {nccl['library']}'s directory back, or add the NCCL's lib directory to LD_LIBRARY_PATH"
+        )
+        return Problem("NCCL library not found", error, built, fix)
+    return Problem("ncclkit._comm does not load", error, built, "reinstall ncclkit for this Python and machine")
+
+
+@functools.cache
+def load_comm() -> ModuleType | None:
+    """The NCCL bindings (None for a build without NCCL), or the CompatibilityError that says
+    why they do not load."""
+    try:
+        return _comm_loader.load()
+    except ImportError as error:
+        raise CompatibilityError([explain_load_failure(str(error), build_info())]) from error
+
+
+def require_comm() -> ModuleType:
+    comm = load_comm()
+    if comm is None:
+        msg = "this ncclkit was built without NCCL (NCCLKIT_NCCL=off): rebuild it with NCCLKIT_NCCL=auto"
+        raise RuntimeError(msg)
+    return comm
+
+
+def nccl_features() -> dict[str, Feature]:
+    """Every NCCL feature ncclkit knows, by name: compiled into ncclkit, and available in the NCCL
+    this process loaded. ``ncclkit info`` shows the same."""
+    build = build_info()
+    comm = load_comm()
+    if comm is None:  # built without NCCL
+        return features(build, None, None)
+    return features(build, comm.get_version(), loaded_exports(build, comm.library_path()))
+
+
 def gather(build: Mapping[str, Any], *, full: bool) -> Facts:
     """The facts the checks of `build` need; `full`: those that need a GPU too."""
-    from . import _comm_loader
-
-    comm = _comm_loader.load()
+    comm = load_comm()
     nccl_code = nccl_file = exports = None
     if comm is not None:
         nccl_code, library = comm.get_version(), comm.library_path()

@@ -50,7 +50,7 @@ from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from . import _comm_loader
+from . import compat, rendezvous
 
 if TYPE_CHECKING:
     from .buffers import Buffer
@@ -82,7 +82,7 @@ _KEY_PREFIX = "ncclkit/custom_all_reduce"
 
 
 def _native() -> ModuleType:
-    return _comm_loader.require()
+    return compat.require_comm()
 
 
 @dataclass(eq=False)
@@ -148,16 +148,14 @@ class _LocalStore:
 
 
 def _torchrun_store(world_size: int, timeout: timedelta) -> Any:
-    from . import distributed
-
-    if not all(os.environ.get(name) for name in distributed.ENV_VARS):
+    if not all(os.environ.get(name) for name in rendezvous.ENV_VARS):
         msg = (
             f"setup() of a communicator of {world_size} ranks exchanges its buffers through a store: pass "
             "store= (a torch.distributed Store every rank reaches), or run under torchrun "
-            f"({', '.join(distributed.ENV_VARS)} set)"
+            f"({', '.join(rendezvous.ENV_VARS)} set)"
         )
         raise ValueError(msg)
-    return distributed._store(distributed._read_env(), timeout)
+    return rendezvous.tcp_store(rendezvous.read_env(), timeout)
 
 
 def _all_gather(store: Any, key: str, rank: int, world_size: int, value: dict) -> list[dict]:
@@ -270,9 +268,7 @@ def connect(
             mapped = f"rank {rank} could not map the other ranks' buffers: {error}"
         reason = _first_reason(_all_gather(store, f"{key}/mapped", rank, world_size, {"reason": mapped}))
     if served_here:
-        from .distributed import leave_store
-
-        leave_store(store, key, rank, world_size)
+        rendezvous.leave_store(store, key, rank, world_size)
     state = CustomAllReduce(rank, world_size, device, max_bytes, native if reason is None else None, reason)
     if reason is not None:
         state.log_once(f"unavailable, all_reduce stays with NCCL: {reason}", logging.WARNING)

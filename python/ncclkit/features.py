@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import _comm_loader
-from .build_info import build_info
 
 
 @dataclass(frozen=True)
@@ -84,14 +83,3 @@ def features(build: Mapping[str, Any], loaded_code: int | None, exports: frozens
             name.lower(), gate["since"], tuple(gate["entry_points"]), compiled, compiled and not reason, reason
         )
     return found
-
-
-def nccl_features() -> dict[str, Feature]:
-    """Every NCCL feature ncclkit knows, by name: compiled into ncclkit, and available in the NCCL
-    this process loaded. ``ncclkit info`` shows the same."""
-    build = build_info()
-    comm = _comm_loader.load()
-    if comm is None:  # built without NCCL
-        return features(build, None, None)
-    library = comm.library_path()
-    return features(build, comm.get_version(), loaded_exports(build, library))

@@ -7,13 +7,13 @@ import threading
 from datetime import timedelta
 
 import pytest
-from ncclkit import Communicator, UniqueId, distributed
+from ncclkit import Communicator, UniqueId, distributed, rendezvous
 
 TORCHRUN_ENV = {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
 
 
 def set_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
-    for name in distributed.ENV_VARS:
+    for name in rendezvous.ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -99,10 +99,10 @@ def _ncclkit_tensor(x: Any) -> Iterator[Callable[[], object]]:
 def _ncclkit_pointer(x: Any) -> Iterator[Callable[[], object]]:
     import torch
 
-    from .. import _comm_loader
+    from .. import compat
     from ..comm import UniqueId
 
-    nccl = _comm_loader.require()
+    nccl = compat.require_comm()
     handle = nccl.Comm.init_rank(1, bytes(UniqueId.generate()), 0, x.device.index)
     stream = torch.cuda.current_stream(x.device).cuda_stream
     try:
