@@ -1,15 +1,15 @@
 """NCCL collectives for Python, built against the NCCL and CUDA you have.
 
-Importing ncclkit runs the cheap part of the compatibility check (Python version, the NCCL this
-process loaded, duplicate nvidia-nccl wheels) and raises CompatibilityError on a mismatch; set
-NCCLKIT_SKIP_IMPORT_CHECK=1 to import anyway (e.g. to run `ncclkit info`). `check()` adds the
-checks that look at the GPUs, the driver and torch.
+Importing ncclkit defines names and loads nothing. The first use of NCCL loads the bindings and
+runs the cheap part of the compatibility check (Python version, the NCCL this process loaded,
+duplicate nvidia-nccl wheels), raising CompatibilityError on a mismatch;
+NCCLKIT_SKIP_IMPORT_CHECK=1 leaves it out (e.g. to run `ncclkit info`). `check()` adds the checks
+that look at the GPUs, the driver and torch.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 
 from .build_info import build_info
 from .comm import Communicator, UniqueId, get_version, group, nccl_parameters
@@ -17,8 +17,6 @@ from .compat import check, nccl_features
 from .distributed import init_from_env
 from .errors import CommunicatorAbortedError, CompatibilityError, NcclError, NcclTimeoutError, NcclUnavailableError
 from .features import Feature
-
-__version__: str = build_info()["version"]
 
 __all__ = [
     "CommunicatorAbortedError",
@@ -39,14 +37,13 @@ __all__ = [
     "nccl_parameters",
 ]
 
-if os.environ.get("NCCLKIT_SKIP_IMPORT_CHECK") != "1":
-    check(full=False)
-
 
 def __getattr__(name: str) -> object:
     # ncclkit.ops and ncclkit.functional import torch: they load on first use, so that importing
-    # ncclkit does not.
+    # ncclkit does not; __version__ is read from the build record when asked for.
     if name in ("ops", "functional"):
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "__version__":
+        return build_info()["version"]
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)

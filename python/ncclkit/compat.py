@@ -216,7 +216,7 @@ def check_torch(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
     ]
 
 
-# Checks that need no GPU run at import; the rest only in a full check.
+# Checks that need no GPU run when the bindings first load; the rest only in a full check.
 CHEAP_CHECKS: tuple[Callable[[Facts, Mapping[str, Any]], list[Problem]], ...] = (
     check_python,
     check_nccl_wheels,
@@ -289,12 +289,21 @@ def explain_load_failure(error: str, build: Mapping[str, Any]) -> Problem:
 
 @functools.cache
 def load_comm() -> ModuleType | None:
-    """The NCCL bindings (None for a build without NCCL), or the CompatibilityError that says
-    why they do not load."""
+    """The NCCL bindings (None for a build without NCCL), checked: the CompatibilityError that
+    says why they do not load, or what the cheap checks (Python, the loaded NCCL, duplicate NCCL
+    wheels) find wrong. The first use of NCCL runs this, not `import ncclkit`;
+    NCCLKIT_SKIP_IMPORT_CHECK=1 leaves the checks out (to run `ncclkit info` on a mismatch)."""
+    build = build_info()
     try:
-        return _comm_loader.load()
+        comm = _comm_loader.load()
     except ImportError as error:
-        raise CompatibilityError([explain_load_failure(str(error), build_info())]) from error
+        raise CompatibilityError([explain_load_failure(str(error), build)]) from error
+    if os.environ.get("NCCLKIT_SKIP_IMPORT_CHECK") != "1":
+        require_cuda_build(build)
+        found = problems(_facts(build, comm, full=False), build, full=False)
+        if found:
+            raise CompatibilityError(found)
+    return comm
 
 
 def require_comm() -> ModuleType:
@@ -317,7 +326,10 @@ def nccl_features() -> dict[str, Feature]:
 
 def gather(build: Mapping[str, Any], *, full: bool) -> Facts:
     """The facts the checks of `build` need; `full`: those that need a GPU too."""
-    comm = load_comm()
+    return _facts(build, load_comm(), full=full)
+
+
+def _facts(build: Mapping[str, Any], comm: ModuleType | None, *, full: bool) -> Facts:
     nccl_code = nccl_file = exports = None
     if comm is not None:
         nccl_code, library = comm.get_version(), comm.library_path()

@@ -141,8 +141,10 @@ def test_an_nccl_older_than_the_floor_is_a_compatibility_error(example_python: P
         "- NCCL older than the floor of ncclkit._comm: "
         f"found NCCL {BELOW_FLOOR} loaded from {fake}; expected NCCL {FLOOR} or newer, 2.x (the floor for CUDA 13; "
     )
-    # The bindings do not load (2.26 lacks ncclCommShrink, which the floor has): the error says why.
-    proc = run_python(example_python, "import ncclkit", LD_PRELOAD=str(fake))
+    # Importing ncclkit loads nothing; its first use of NCCL loads the bindings, which do not load
+    # (2.26 lacks ncclCommShrink, which the floor has): the error says why.
+    assert run_python(example_python, "import ncclkit", LD_PRELOAD=str(fake)).returncode == 0
+    proc = run_python(example_python, "import ncclkit; ncclkit.get_version()", LD_PRELOAD=str(fake))
     assert proc.returncode == 1
     assert floor in proc.stderr
     # The extension's check loads ncclkit's bindings to ask the NCCL, and says the same.

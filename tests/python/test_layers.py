@@ -5,6 +5,8 @@ cycle that function-local imports hide is still one."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import ncclkit
@@ -97,3 +99,15 @@ def test_the_layers_the_package_is_built_from() -> None:
 def test_a_cycle_is_found() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_importing_ncclkit_loads_nothing() -> None:
+    """No native module, no torch, no build record read: the first use of NCCL does that."""
+    code = (
+        "import sys, ncclkit\n"
+        "loaded = [m for m in ('ncclkit._comm', 'ncclkit._cuda', 'ncclkit._kernels', 'torch') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+        "assert ncclkit.build_info.cache_info().currsize == 0, 'the build record was read'\n"
+        "assert ncclkit.__version__ == ncclkit.build_info()['version']\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
