@@ -58,7 +58,18 @@ endif()
 
 include(CMakeFindDependencyMacro)
 find_dependency(Python 3.10 COMPONENTS Interpreter Development.Module)
-find_dependency(pybind11 2.13 CONFIG)
+# Outside scikit-build-core nothing points CMake at pybind11: the Python that builds knows where
+# its pybind11 is.
+if(NOT pybind11_DIR)
+  execute_process(COMMAND "${Python_EXECUTABLE}" -m pybind11 --cmakedir
+    OUTPUT_VARIABLE _ncclkit_pybind11_dir OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+endif()
+find_package(pybind11 2.13 CONFIG QUIET HINTS "${_ncclkit_pybind11_dir}")
+if(NOT pybind11_FOUND)
+  set(ncclkit_FOUND FALSE)
+  set(ncclkit_NOT_FOUND_MESSAGE "ncclkit builds Python modules with pybind11 2.13 or newer, and neither pybind11_DIR nor ${Python_EXECUTABLE} (-m pybind11 --cmakedir) has one: `${Python_EXECUTABLE} -m pip install pybind11`, or -Dpybind11_DIR=<pybind11's CMake directory>.")
+  return()
+endif()
 include(NcclkitBuildEnvironment)
 # pybind11 3 keeps its include directory on pybind11::pybind11_headers, 2.13 on pybind11::headers.
 foreach(_ncclkit_target IN ITEMS pybind11::headers pybind11::pybind11_headers)
@@ -73,6 +84,9 @@ elseif(NCCLKIT_CUDA_ARCHS)
     "NCCLKIT_CUDA_ARCHS='${NCCLKIT_CUDA_ARCHS}', but this build compiles HIP, not CUDA. Give ROCm's "
     "archs as CMAKE_HIP_ARCHITECTURES (e.g. -DCMAKE_HIP_ARCHITECTURES='gfx90a;gfx942'), and unset NCCLKIT_CUDA_ARCHS.")
 endif()
-# Ninja runs ncclkit's compile jobs in this pool: no more than cores and memory allow.
+# Ninja runs ncclkit's compile jobs in this pool: no more than cores and memory allow. Once, however
+# often the package is read (a second ncclkit_compile= entry is an error to Ninja's generator).
 ncclkit_build_jobs(_ncclkit_jobs)
-set_property(GLOBAL APPEND PROPERTY JOB_POOLS ncclkit_compile=${_ncclkit_jobs})
+get_property(_ncclkit_pools GLOBAL PROPERTY JOB_POOLS)
+list(FILTER _ncclkit_pools EXCLUDE REGEX "^ncclkit_compile=")
+set_property(GLOBAL PROPERTY JOB_POOLS ${_ncclkit_pools} ncclkit_compile=${_ncclkit_jobs})

@@ -43,6 +43,7 @@ def configure(
     nvcc: str | None = NVCC,
     cmake_minimum: str = "3.25",
     cmake: str = "cmake",
+    pybind11_dir: bool = True,
     **env: str,
 ) -> Configure:
     """Configures the project into tmp_path/build with `ncclkit_add_extension(_probe SOURCES probe.cpp <args>)`.
@@ -50,7 +51,7 @@ def configure(
     The environment is cleared of NCCL and CUDA hints; NCCLKIT_CUDA_ARCHS=80 and NCCLKIT_NCCL=system
     unless `env` says otherwise. `nvcc=None` leaves the CUDA compiler for the project to find;
     `cmake_minimum` is the project's cmake_minimum_required (and so its policies), `cmake` the
-    CMake that configures it.
+    CMake that configures it; `pybind11_dir=False` leaves pybind11 for the package to find.
     """
     build = tmp_path / "build"
     shutil.rmtree(build, ignore_errors=True)
@@ -65,7 +66,7 @@ def configure(
             "-G",
             "Ninja",
             f"-Dncclkit_DIR={REPO / 'cmake'}",
-            f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
+            *([f"-Dpybind11_DIR={pybind11.get_cmake_dir()}"] if pybind11_dir else []),
             f"-DPython_EXECUTABLE={python or sys.executable}",
             *([f"-DCMAKE_CUDA_COMPILER={nvcc}"] if nvcc else []),
             f"-DPROBE_CMAKE_MINIMUM={cmake_minimum}",

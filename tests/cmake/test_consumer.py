@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nccl_trees
@@ -189,3 +190,24 @@ def test_a_project_of_old_policies_gets_ncclkit_s_own(tmp_path: Path, cmake: str
     run = configure(tmp_path, "NCCL", cmake_minimum=minimum, cmake=cmake, NCCL_ROOT=str(tmp_path / "nccl"))
     assert run.error == ""
     assert run.json("_probe.build.json")["nccl"]["version"] == "2.18.3"
+
+
+def test_read_twice_the_package_makes_one_job_pool(tmp_path: Path) -> None:
+    run = configure(tmp_path, defines=("-DPROBE_FIND_TWICE=ON",))
+    assert run.error == "", run.log[-3000:]
+    pools = (run.build / "job_pools.txt").read_text().split(";")
+    assert len(pools) == 1 and pools[0].startswith("ncclkit_compile="), pools
+
+
+def test_pybind11_is_found_through_the_python_that_builds(tmp_path: Path) -> None:
+    """As README's -Dncclkit_DIR=$(python -m ncclkit --cmake-dir) configures, with no pybind11_DIR."""
+    run = configure(tmp_path, pybind11_dir=False)
+    assert run.error == "", run.log[-3000:]
+
+
+def test_a_python_without_pybind11_says_so(tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    run = configure(tmp_path, pybind11_dir=False, python=bare / "bin" / "python")
+    expected = f"ncclkit builds Python modules with pybind11 2.13 or newer, and neither pybind11_DIR nor {bare}"
+    assert expected in run.error
