@@ -17,6 +17,8 @@ cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the 
 include(NcclkitFeatures)
 include(NcclkitGit)
 
+include_guard(GLOBAL)
+
 # The commit being built: NCCLKIT_GIT_COMMIT (for builds from a tree without .git, e.g. in docker),
 # else the project tree's own commit, marked -dirty when it has changes, else "unknown".
 function(_ncclkit_git_commit out)

@@ -14,6 +14,9 @@ cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the 
 # What one nvcc job may take, per nvcc thread.
 set(NCCLKIT_MIB_PER_NVCC_JOB 2048)
 
+# Its settings above are made in every scope that includes it, its functions once.
+include_guard(GLOBAL)
+
 function(ncclkit_build_jobs out)
   if(DEFINED ENV{CMAKE_BUILD_PARALLEL_LEVEL} AND NOT "$ENV{CMAKE_BUILD_PARALLEL_LEVEL}" STREQUAL "")
     set(${out} "$ENV{CMAKE_BUILD_PARALLEL_LEVEL}" PARENT_SCOPE)

@@ -18,6 +18,9 @@ cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the 
 # The default when no GPU is visible: one arch per GPU generation.
 set(NCCLKIT_DEFAULT_CUDA_ARCHS 75 80 86 89 90 100 120)
 
+# Its settings above are made in every scope that includes it, its functions once.
+include_guard(GLOBAL)
+
 function(_ncclkit_nvcc_list flag prefix out)
   execute_process(COMMAND "${CMAKE_CUDA_COMPILER}" ${flag}
     OUTPUT_VARIABLE listed RESULT_VARIABLE rc ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)

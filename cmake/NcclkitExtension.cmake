@@ -39,6 +39,8 @@ include(NcclkitNcclBinding)
 include(NcclkitNcclFloor)
 include(NcclkitProvider)
 
+include_guard(GLOBAL)
+
 # FEATURES the found NCCL's header lacks, with the release that brought each.
 function(_ncclkit_require_features name)
   set(missing "")

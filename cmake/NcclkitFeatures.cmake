@@ -14,7 +14,6 @@
 # The header decides what an extension can call; the NCCL the process loaded decides what it may
 # call (ncclkit's <nccl.h> asks it, NcclkitNcclBinding.cmake); the floor decides what the wheel
 # requires (NcclkitNcclFloor.cmake).
-include_guard(GLOBAL)
 cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 
 # Each feature: the first NCCL release that has it, then the entry points it adds (none for a data
@@ -55,6 +54,9 @@ set(NCCLKIT_NCCL_FEATURE_GATES
   PARAMS=2.30.4:ncclParamBind,ncclParamGet,ncclParamGetI8,ncclParamGetI16,ncclParamGetI32,ncclParamGetI64,ncclParamGetU8,ncclParamGetU16,ncclParamGetU32,ncclParamGetU64,ncclParamGetStr,ncclParamGetParameter,ncclParamGetAllParameterKeys,ncclParamDumpAll
   COLLECTIVE_CONFIG=2.31.0:ncclAllReduceConfig,ncclAllGatherConfig,ncclAlltoAllConfig,ncclBroadcastConfig,ncclGatherConfig,ncclReduceConfig,ncclReduceScatterConfig,ncclScatterConfig
   ENCRYPTION=2.32.0:ncclSetEncryption)
+
+# Its settings above are made in every scope that includes it, its functions once.
+include_guard(GLOBAL)
 
 # NCCL_VERSION(X,Y,Z) from nccl.h: the encoding changed after 2.8.
 function(ncclkit_nccl_version_code version out)

@@ -16,6 +16,9 @@ cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the 
 # Feature and the first compute capability with instructions for it.
 set(NCCLKIT_KERNEL_FEATURE_ARCHS BF16=80 FP8=89 PDL=90)
 
+# Its settings above are made in every scope that includes it, its functions once.
+include_guard(GLOBAL)
+
 # The newest arch of the build, as a number: 90 for 90a, 100 for 100f.
 function(_ncclkit_newest_arch out)
   set(newest 0)

@@ -14,7 +14,6 @@
 # Sets in the caller: NCCLKIT_NCCL_FLOOR (X.Y.Z), NCCLKIT_NCCL_FLOOR_CODE, NCCLKIT_NCCL_FLOOR_REASON
 # (what set it, in words) and NCCLKIT_NCCL_REQUIREMENT (the Requires-Dist of the nvidia-nccl wheel,
 # empty when NCCL does not come from one).
-include_guard(GLOBAL)
 cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 include(NcclkitFeatures)
 
@@ -25,6 +24,9 @@ include(NcclkitFeatures)
 #   13  2.27.7: the oldest nvidia-nccl-cu13 there is.
 # For another major the floor is the header's version.
 set(NCCLKIT_NCCL_FLOORS 12=2.18.1 13=2.27.7)
+
+# Its settings above are made in every scope that includes it, its functions once.
+include_guard(GLOBAL)
 
 # X.Y or X.Y.Z as X.Y.Z; empty for anything else.
 function(_ncclkit_full_version value out)

@@ -21,6 +21,8 @@ include(NcclkitCudaArchs)
 include(NcclkitFeatures)
 include(NcclkitGit)
 
+include_guard(GLOBAL)
+
 function(ncclkit_nccl_source_dir out)
   if(NCCL_SOURCE_DIR)
     set(${out} "${NCCL_SOURCE_DIR}" PARENT_SCOPE)

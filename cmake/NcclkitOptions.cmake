@@ -6,6 +6,8 @@
 # directory. Every option read is remembered for ncclkit_print_options().
 
 cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
+include_guard(GLOBAL)
+
 function(ncclkit_option name default doc)
   cmake_parse_arguments(PARSE_ARGV 3 ARG "" "" "CHOICES")
   if(DEFINED CACHE{${name}})

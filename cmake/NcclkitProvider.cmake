@@ -25,6 +25,13 @@ include(NcclkitBuildEnvironment)
 ncclkit_nccl_feature(CORE _ncclkit_core)
 set(NCCLKIT_MIN_NCCL_VERSION "${_ncclkit_core_SINCE}")
 set(NCCLKIT_NCCL_INSTALL_HINTS NCCL_ROOT NCCL_HOME NCCL_INCLUDE_DIR NCCL_LIB_DIR NCCL_DIR)
+# What a search finds, kept for every later ncclkit_find_nccl() of the configure.
+set(_NCCLKIT_NCCL_RESULTS NCCLKIT_NCCL_PROVIDER NCCLKIT_NCCL_WHEEL NCCLKIT_NCCL_STATIC NCCL_FOUND NCCL_VERSION
+  NCCL_VERSION_CODE NCCL_INCLUDE_DIR NCCL_LIBRARY NCCL_LIBRARY_DIR NCCL_STATIC_LIBRARY NCCL_SOURCE_DIR
+  NCCL_SOURCE_COMMIT NCCL_BUILD_STYLE)
+
+# Its settings above are made in every scope that includes it, its functions once.
+include_guard(GLOBAL)
 
 function(_ncclkit_nccl_wheel_name out)
   # The wheel unpacks as <site>/nvidia/nccl/{include,lib} beside <site>/nvidia_nccl_cuXX-*.dist-info.
@@ -58,10 +65,6 @@ function(_ncclkit_check_nccl_cuda_major)
       "or point CUDACXX at a CUDA ${CMAKE_MATCH_1} nvcc.")
   endif()
 endfunction()
-
-set(_NCCLKIT_NCCL_RESULTS NCCLKIT_NCCL_PROVIDER NCCLKIT_NCCL_WHEEL NCCLKIT_NCCL_STATIC NCCL_FOUND NCCL_VERSION
-  NCCL_VERSION_CODE NCCL_INCLUDE_DIR NCCL_LIBRARY NCCL_LIBRARY_DIR NCCL_STATIC_LIBRARY NCCL_SOURCE_DIR
-  NCCL_SOURCE_COMMIT NCCL_BUILD_STYLE)
 
 # Keep this configure's answer for every later ncclkit_find_nccl().
 macro(_ncclkit_remember_nccl)
