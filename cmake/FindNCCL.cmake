@@ -43,9 +43,6 @@ Result Variables
 ``NCCL_SEARCHED``
   Every place looked at, in order: one ``<step> (<origin>): <directories>`` entry per candidate.
 
-Cache Variables
-^^^^^^^^^^^^^^^
-
 ``NCCL_INCLUDE_DIR``
   The directory of ``nccl.h``.
 ``NCCL_LIBRARY``
@@ -53,9 +50,9 @@ Cache Variables
 ``NCCL_STATIC_LIBRARY``
   ``libnccl_static.a`` beside it, when present.
 
-Unlike most Find modules these are normal variables, not cache entries: ``NCCL_INCLUDE_DIR`` is
-also a hint, and a cached answer would outlive a changed hint or environment.  The config step
-caches ``NCCL_DIR`` as any ``find_package()`` does.
+Unlike most Find modules, which cache these three, FindNCCL sets them as normal variables:
+``NCCL_INCLUDE_DIR`` is also a hint, and a cached answer would outlive a changed hint or
+environment. The config step caches ``NCCL_DIR`` as any ``find_package()`` does.
 
 Hints
 ^^^^^
@@ -471,6 +468,14 @@ endfunction()
 
 _nccl_search()
 
+# The wheel that would serve this build, in the messages below: that of the CUDA major it compiles
+# with, where CMake knows it.
+if(CMAKE_CUDA_COMPILER_VERSION MATCHES "^([0-9]+)\\.")
+  set(_nccl_wheel_hint "nvidia-nccl-cu${CMAKE_MATCH_1}")
+else()
+  set(_nccl_wheel_hint "nvidia-nccl-cuXX (XX: the CUDA major you build for)")
+endif()
+
 if(NCCL_PROVIDER)
   _nccl_header_version("${NCCL_INCLUDE_DIR}/nccl.h")
   _nccl_check_library("${NCCL_LIBRARY}" NCCL_LIBRARY_VERSION)
@@ -485,7 +490,7 @@ if(NCCL_PROVIDER)
   # Shown only when the version is unsuitable.
   string(CONCAT _nccl_failure
     "${NCCL_INCLUDE_DIR}/nccl.h is NCCL ${NCCL_VERSION} (found by the ${NCCL_PROVIDER} step). "
-    "Point NCCL_ROOT at a newer NCCL, or pip install a newer nvidia-nccl-cu13.")
+    "Point NCCL_ROOT at a newer NCCL, or pip install a newer ${_nccl_wheel_hint}.")
 else()
   # Semicolons would split the message: find_package_handle_standard_args() re-parses its arguments.
   list(JOIN NCCL_SEARCH_STEPS " " _nccl_steps)
@@ -504,7 +509,7 @@ else()
     "Fix it one of three ways:\n"
     "  1. NCCL_ROOT=/path/to/nccl, a prefix with include/nccl.h and lib/libnccl.so\n"
     "  2. NCCL_INCLUDE_DIR=/path/to/include and NCCL_LIB_DIR=/path/to/lib\n"
-    "  3. pip install nvidia-nccl-cu13 (nvidia-nccl-cu12 for CUDA 12) with NCCLKIT_NCCL=wheel or auto\n"
+    "  3. pip install ${_nccl_wheel_hint} with NCCLKIT_NCCL=wheel or auto\n"
     "(cache variables, -DNAME=VALUE, or environment variables)")
 endif()
 

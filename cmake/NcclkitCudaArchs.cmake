@@ -1,4 +1,4 @@
-# ncclkit_cuda_archs(<spec> <origin>)
+# ncclkit_cuda_archs(<spec>)
 #
 # Turns NCCLKIT_CUDA_ARCHS into the CUDA_ARCHITECTURES of ncclkit's targets. <spec> is either
 #   CMake style:             "80;90a", "80-real;90-virtual" (a bare arch means SASS and PTX, as in CMake)

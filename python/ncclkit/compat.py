@@ -25,9 +25,6 @@ from .build_info import build_info, read_record
 from .errors import CompatibilityError
 from .features import Feature, features, loaded_exports, nccl_version_code, nccl_version_string
 
-# nvidia-nccl wheels of every CUDA major share nvidia/nccl/lib/libnccl.so.2.
-NCCL_WHEELS = ("nvidia-nccl-cu11", "nvidia-nccl-cu12", "nvidia-nccl-cu13")
-
 
 @dataclass(frozen=True)
 class Gpu:
@@ -230,12 +227,14 @@ def problems(facts: Facts, build: Mapping[str, Any], *, full: bool) -> list[Prob
 
 
 def installed_nccl_wheels() -> dict[str, str]:
-    found = {}
-    for name in NCCL_WHEELS:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
+    """Every nvidia-nccl-cuXX distribution installed, by name, with its version: the wheels of every
+    CUDA major share nvidia/nccl/lib/libnccl.so.2. Found by their dist-info directories, so that
+    no other distribution's metadata is read."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        for info in sorted(Path(entry or ".").glob("nvidia_nccl_cu*.dist-info")):
+            distribution = importlib.metadata.Distribution.at(info)
+            found.setdefault(distribution.metadata["Name"].lower(), distribution.version)
     return found
 
 

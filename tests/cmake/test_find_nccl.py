@@ -125,7 +125,7 @@ def not_found(steps: str, *places: str, sysroot: Path | None = None, static: boo
         text + "Fix it one of three ways:\n"
         "  1. NCCL_ROOT=/path/to/nccl, a prefix with include/nccl.h and lib/libnccl.so\n"
         "  2. NCCL_INCLUDE_DIR=/path/to/include and NCCL_LIB_DIR=/path/to/lib\n"
-        "  3. pip install nvidia-nccl-cu13 (nvidia-nccl-cu12 for CUDA 12) with NCCLKIT_NCCL=wheel or auto\n"
+        "  3. pip install nvidia-nccl-cuXX (XX: the CUDA major you build for) with NCCLKIT_NCCL=wheel or auto\n"
         "(cache variables, -DNAME=VALUE, or environment variables)"
     )
 
@@ -325,7 +325,7 @@ def test_too_old_version(find_nccl: FindNccl, tmp_path: Path) -> None:
         'Could NOT find NCCL: Found unsuitable version "2.17.1", but required is at least "2.18" '
         f"(found {fake.library})\n"
         f"Reason given by package: {fake.include_dir}/nccl.h is NCCL 2.17.1 (found by the explicit step). "
-        "Point NCCL_ROOT at a newer NCCL, or pip install a newer nvidia-nccl-cu13."
+        "Point NCCL_ROOT at a newer NCCL, or pip install a newer nvidia-nccl-cuXX (XX: the CUDA major you build for)."
     )
 
 

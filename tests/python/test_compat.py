@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import importlib.metadata
+from pathlib import Path
 
 import pytest
 from ncclkit import compat
@@ -279,3 +281,16 @@ def test_gather_on_this_machine_reads_the_loaded_nccl() -> None:
 
 def test_problem_text() -> None:
     assert str(Problem("w", "f", "e", "x")) == "w: found f; expected e. Fix: x"
+
+
+def test_installed_nccl_wheels_of_any_cuda_major(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by their dist-info directories: a CUDA major ncclkit never heard of too."""
+    info = tmp_path / "nvidia_nccl_cu99-9.9.9.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nvidia-nccl-cu99\nVersion: 9.9.9\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = compat.installed_nccl_wheels()
+    assert found["nvidia-nccl-cu99"] == "9.9.9"
+    for name, version in found.items():
+        if name != "nvidia-nccl-cu99":
+            assert importlib.metadata.version(name) == version
