@@ -3,7 +3,7 @@
 #   ci/build_wheel.sh OUT_DIR
 # The bare-metal build, and exactly what docker/Dockerfile runs. Settings, from the environment:
 #   PYTHON              interpreter the wheel is for (python3)
-#   NCCLKIT_NCCL, NCCLKIT_CUDA_ARCHS, ...   the build options of README.md, passed through
+#   NCCLKIT_NCCL, NCCLKIT_CUDA_ARCHS, ...   the build options of docs/build-options.md, passed through
 #   NCCLKIT_INDEX_NAME  ON: name it for an index, ncclkit-cu13 without a local label (OFF)
 #   NCCLKIT_REPAIR      auditwheel, or none for a wheel for this machine only (auditwheel)
 #   SOURCE_DATE_EPOCH   the time stamped into the build (the commit's time)

@@ -200,7 +200,7 @@ def test_read_twice_the_package_makes_one_job_pool(tmp_path: Path) -> None:
 
 
 def test_pybind11_is_found_through_the_python_that_builds(tmp_path: Path) -> None:
-    """As README's -Dncclkit_DIR=$(python -m ncclkit --cmake-dir) configures, with no pybind11_DIR."""
+    """As docs/extensions.md's -Dncclkit_DIR=$(python -m ncclkit --cmake-dir) configures, with no pybind11_DIR."""
     run = configure(tmp_path, pybind11_dir=False)
     assert run.error == "", run.log[-3000:]
 

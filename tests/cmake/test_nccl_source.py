@@ -1,5 +1,5 @@
 """NCCLKIT_NCCL=source on NCCL-shaped source trees of both build styles: what ncclkit hands NCCL's
-build, and how the result is linked. The real NCCL source is built on a GPU machine (README)."""
+build, and how the result is linked. The real NCCL source is built on a GPU machine (docs/testing.md)."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ NEEDED = [
     "pyproject.toml",
     "CMakeLists.txt",
     "README.md",
+    "docs/architecture.md",
     "build_backend/ncclkit_build/backend.py",
     "cmake/ncclkitConfig.cmake",
     "cmake/NcclkitCudaToolkit.cmake",

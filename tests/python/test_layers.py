@@ -87,7 +87,7 @@ def test_no_module_imports_one_that_imports_it() -> None:
 
 
 def test_the_layers_the_package_is_built_from() -> None:
-    """The order README and docs describe: each module imports only those before it."""
+    """The order docs/architecture.md describes: each module imports only those before it."""
     graph = import_graph()
     assert graph["ncclkit.errors"] == set()
     assert graph["ncclkit._comm_loader"] <= {"ncclkit.build_info"}
