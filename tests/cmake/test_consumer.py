@@ -6,6 +6,7 @@ real consumer, examples/extension.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,11 @@ def test_extension_gets_config_header_and_build_record(tmp_path: Path) -> None:
     assert "#define NCCLKIT_NCCL_VERSION_CODE 21803\n" in config_h
     assert "#define NCCLKIT_HAS_COMM_SPLIT 1\n" in config_h
     assert "#define NCCLKIT_HAS_FP8 0\n" in config_h
+    # The table once more as an X-macro: every feature the header defines a NCCLKIT_HAS_ for.
+    (x_macro,) = re.findall(r"^#define NCCLKIT_NCCL_FEATURES\(X\)(.*)$", config_h, re.MULTILINE)
+    listed = re.findall(r"X\((\w+), (\d+)\)", x_macro)
+    assert [name for name, _ in listed] == re.findall(r"^#define NCCLKIT_HAS_(\w+) [01]$", config_h, re.MULTILINE)
+    assert ("COMM_SPLIT", "21800") in listed and ("FP8", "22400") in listed
     record = run.json("_probe.build.json")
     assert (record["package"], record["module"], record["nccl"]["provider"]) == (
         "consumer",
