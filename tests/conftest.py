@@ -1,14 +1,8 @@
 from __future__ import annotations
 
 import functools
-import sys
-from pathlib import Path
 
 import pytest
-
-# ncclkit's wheel check, importable as `wheel_check` without importing (and checking) the package:
-# the packaging tests run its rules, and every test reads ELF files with its readers.
-sys.path.append(str(Path(__file__).resolve().parents[1] / "python" / "ncclkit"))
 
 
 @functools.cache

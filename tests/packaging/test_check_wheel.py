@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import wheel_check  # the rules alone, without importing the package (tests/conftest.py)
+from ncclkit import wheel_check
 
 REPO = Path(__file__).resolve().parents[2]
 
