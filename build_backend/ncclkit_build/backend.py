@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scikit_build_core import build as _skbuild
-from scikit_build_core.build import build_sdist, get_requires_for_build_sdist
+from scikit_build_core.build import *  # noqa: F403 - every hook; those below replace theirs
 
 from . import compiler_cache, cuda
 from .isolation import build_environment_dirs
@@ -26,14 +26,8 @@ from .options import ConfigSettings, build_option
 from .version import index_name_requested, index_name_suffix
 from .wheel import finish_wheel
 
-__all__ = [
-    "build_editable",
-    "build_sdist",
-    "build_wheel",
-    "get_requires_for_build_editable",
-    "get_requires_for_build_sdist",
-    "get_requires_for_build_wheel",
-]
+# Without these two, frontends read the requirements from the finished wheel (see above).
+del prepare_metadata_for_build_wheel, prepare_metadata_for_build_editable  # noqa: F821
 
 # Modes whose build may take NCCL from the nvidia-nccl wheel (see cmake/NcclkitProvider.cmake).
 _WHEEL_MODES = {"auto", "wheel"}
