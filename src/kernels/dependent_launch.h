@@ -8,7 +8,7 @@
 // that it may only compute indices, and read what its caller vouches no such kernel writes (the
 // GEMV's static weights, GemvArgs). let_next_kernel_start() lets the next such kernel launch
 // early. (Prefetching the weights into L2 before the wait was tried and timed: it slowed the GEMV,
-// by up to 20% at 16 rows; reading them into registers there is what gains. bench/RESULTS.md.)
+// by up to 20% at 16 rows; reading them into registers there is what gains. bench/EXPERIMENTS.md.)
 #pragma once
 
 #include <cuda_runtime.h>

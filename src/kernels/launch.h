@@ -42,7 +42,7 @@ struct GemvArgs {
   // The caller's promise that the kernel just before on the stream does not write qweight or
   // scales (model weights, loaded once): launched programmatically, the GEMV of one or two rows
   // then reads some of its weights before that kernel ends (dependent_launch.h). The tensor-core
-  // GEMV of more rows does not: there it was no faster, or slower (bench/RESULTS.md).
+  // GEMV of more rows does not: there it was no faster, or slower (bench/EXPERIMENTS.md).
   bool static_weights;
 };
 void weight_only_gemv(Dtype dtype, const GemvArgs& args, const LaunchTarget& target);

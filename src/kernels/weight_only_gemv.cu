@@ -202,7 +202,7 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
   // ahead of it on the stream ends: it waits before it reads anything that kernel may write, and
   // static weights (GemvArgs) are not such a thing. Three quarters of the first round's rows, not
   // all: every block's loads at once fill the memory system as that kernel ends, and delay its
-  // end, which the wait waits for (bench/RESULTS.md: 6 of 8 rows were faster than 2, 4 or 8 over
+  // end, which the wait waits for (bench/EXPERIMENTS.md: 6 of 8 rows were faster than 2, 4 or 8 over
   // the benchmark's shapes, int8 and int4, float16 and bfloat16).
   constexpr int kEarlyRows = kRows * 3 / 4;
   if constexpr (kStaticWeights) load_round(threadIdx.x, 0, kEarlyRows);
@@ -274,7 +274,7 @@ void launch(const GemvArgs& a, const LaunchTarget& target) {
 }
 
 // The instance with the fewest rows that holds m, and its tile. For one row, 4 warps split K over
-// 8 channels, a chunk a round, at 4 blocks an SM. On an H100 (bench/RESULTS.md) that was the best,
+// 8 channels, a chunk a round, at 4 blocks an SM. On an H100 (bench/EXPERIMENTS.md) that was the best,
 // or within 3% of it, at the four shapes of the benchmark, of the tiles tried: 2 to 16 channels,
 // 2 to 8 warps, 1 to 4 chunks a round, 2 to 16 blocks an SM (for int8, with static weights too).
 template <typename T, int Bits>
@@ -290,7 +290,7 @@ void launch_rows(const GemvArgs& a, const LaunchTarget& target) {
 }  // namespace gemv_kernels
 
 // From this many rows on, where the device runs code of sm_80 or newer, the tensor-core kernel
-// (weight_only_mma.cu) takes the call. On an H100 (bench/RESULTS.md) this kernel was the faster at
+// (weight_only_mma.cu) takes the call. On an H100 (bench/EXPERIMENTS.md) this kernel was the faster at
 // 2 rows (int8 and int4, most shapes), the tensor-core one at 3 (int4; int8 alike) and from 4 on.
 constexpr int kMmaMinRows = 3;
 

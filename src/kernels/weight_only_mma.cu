@@ -183,7 +183,7 @@ void launch(const GemvArgs& a, const LaunchTarget& target) {
                  S::warps * 32, a, target);
 }
 
-// The shapes that were the fastest on an H100 (bench/RESULTS.md), of the six tried (1 to 4 tiles,
+// The shapes that were the fastest on an H100 (bench/EXPERIMENTS.md), of the six tried (1 to 4 tiles,
 // 2 to 8 groups, 4 or 8 warps), in total over the benchmark's four shapes: int8 one tile, 4 groups
 // a round, 8 warps; int4 2 tiles, 2 groups, 8 warps, but from 8192 channels (11008 and 14336
 // there) 4 tiles of 2 groups and 4 warps: 17-24% faster there at 16 rows (at 4, 5% slower and 10%
