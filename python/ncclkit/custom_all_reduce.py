@@ -67,13 +67,11 @@ DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 # The largest buffer (the native CustomAllReduceLayout::kMaxBytes): larger messages are NCCL's.
 MAX_BYTES = 2**31
 # algorithm="auto": for a message of AUTO_MIN_BYTES or more that the buffer holds, one-shot up to
-# the first limit of its world size, two-shot up to the second, NCCL above. Measured in CUDA graphs,
-# bfloat16, NCCL 2.28.9 (bench/RESULTS.md): on two H100s joined by NVLink, one-shot took 0.44-0.60
-# of NCCL's time from 1 KiB to 256 KiB and stayed ahead up to 8 MiB, two-shot never the fastest; on
-# four H200s, one-shot 0.36-0.92 up to 256 KiB (1.30 at 512 KiB), two-shot 0.80-0.85 from 512 KiB
-# to 4 MiB, 1.03 at 8 MiB. One rank, which reads only its own buffer, takes two ranks' limits; the
-# other world sizes, not measured, four ranks': with more ranks a one-shot output costs more reads,
-# and that is what puts it behind two-shot.
+# the first limit of its world size, two-shot up to the second, NCCL above: where each was the
+# fastest on two and on four GPUs (bench/RESULTS.md, "Custom all-reduce against NCCL"). One rank,
+# which reads only its own buffer, takes two ranks' limits; the other world sizes, not measured,
+# four ranks': with more ranks a one-shot output costs more reads, and that is what puts it behind
+# two-shot.
 AUTO_MIN_BYTES = 1
 AUTO_LIMITS = dict.fromkeys((1, 2), (DEFAULT_MAX_BYTES, DEFAULT_MAX_BYTES))
 AUTO_LIMITS_OTHERWISE = (256 * 1024, 4 * 1024 * 1024)

@@ -357,7 +357,7 @@ def weight_only_linear(
     static_weights=True promises that the kernel queued just before this call on the stream does not
     write qweight or scales, as with a model's weights, written once when it loads. Where the GEMV
     launches programmatically (sm_90 and newer), for one or two rows of x it then starts reading them
-    before that kernel ends: 0.4 to 1.4 us less a call at one row on an H100 (bench/RESULTS.md).
+    before that kernel ends, which shortens one-row calls (bench/EXPERIMENTS.md, "Static weights").
     Right after writing them (quantize_weight(), copy_()), leave it False: the GEMV could read them
     half written."""
     _check_tensors(x=x, qweight=qweight, scales=scales, bias=bias)
