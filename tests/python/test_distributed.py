@@ -79,3 +79,24 @@ def test_init_from_env_single_rank(monkeypatch: pytest.MonkeyPatch) -> None:
     ((world_size, uid, rank, device),) = made
     assert (world_size, rank, device) == (1, 0, 0)
     assert isinstance(uid, UniqueId)
+
+
+def test_from_process_group_sends_rank_0_s_id_through_the_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-rank gloo group: the id broadcast through it reaches init_rank, on the current device."""
+    torch = pytest.importorskip("torch")
+    import torch.distributed as dist
+
+    made: list[tuple] = []
+    monkeypatch.setattr(
+        Communicator,
+        "init_rank",
+        classmethod(lambda cls, world_size, uid, rank, *, device: made.append((world_size, uid, rank, device))),
+    )
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1)
+    try:
+        Communicator.from_process_group()
+    finally:
+        dist.destroy_process_group()
+    ((world_size, uid, rank, device),) = made
+    assert (world_size, rank, device, type(uid)) == (1, 0, 0, UniqueId)
