@@ -130,9 +130,7 @@ class Env:
         return SimpleNamespace(__cuda_array_interface__=cai)
 
     def tensor(self, *shape: int, dtype: str = "float32", **kwargs: Any) -> Any:
-        import torch
-
-        return torch.randn(*shape, dtype=getattr(torch, dtype), **kwargs)
+        return self.torch.randn(*shape, dtype=getattr(self.torch, dtype), **kwargs)
 
 
 def dlpack(*, shape: tuple[int, ...] | None = (64,), ndim: int | None = None, reported: int = 2, **fields: Any) -> Any:
