@@ -27,7 +27,7 @@ NCCL_TESTS = {name for name, c in COLLECTIVES.items() if not c.custom_all_reduce
 pytestmark = pytest.mark.gpu
 
 SWEEP = ["-b", "8", "-e", "1M", "-f", "8", "-w", "2", "-n", "5", "-c", "2", "--no-progress"]
-UNCHECKED_IN_PLACE = {"all_to_all", "sendrecv"}  # N/A in nccl-tests too
+UNCHECKED_IN_PLACE = {"sendrecv"}  # N/A in nccl-tests too
 
 
 def run_sweep(tmp_path: Path, *flags: str) -> dict[str, Any]:
@@ -45,7 +45,8 @@ def assert_sane(document: dict[str, Any], nranks: int) -> None:
     assert document["out_of_bounds"] == {"count": 0, "okay": True}
     for r in results:
         collective = COLLECTIVES[r["collective"]]
-        for placement in ("out_of_place", "in_place"):
+        assert ("in_place" in r) == collective.has_in_place, r
+        for placement in ("out_of_place", "in_place")[: 1 + collective.has_in_place]:
             m = r[placement]
             unchecked = placement == "in_place" and r["collective"] in UNCHECKED_IN_PLACE
             assert m["nwrong"] == (None if unchecked else 0), r

@@ -59,7 +59,8 @@ class Collective:
     rooted: bool = False  # takes a root; the root column is -1 otherwise
     moves_per_rank: bool = False  # algbw counts count elements from each rank
     root_sends_only: bool = False
-    checked_in_place: bool = True  # nccl-tests reports N/A for in-place alltoall and sendrecv
+    checked_in_place: bool = True  # nccl-tests reports N/A for in-place sendrecv
+    has_in_place: bool = True  # ncclkit's all_to_all refuses overlapping buffers: no in-place column
     custom_all_reduce: bool = False  # runs ncclkit's custom all-reduce, which needs setting up
 
     def bandwidths(self, counts: Counts, itemsize: int, nranks: int, seconds: float) -> tuple[float, float]:
@@ -215,7 +216,7 @@ COLLECTIVES = {
             _all_to_all_expected,
             _all_to_all,
             moves_per_rank=True,
-            checked_in_place=False,
+            has_in_place=False,
         ),
         Collective("sendrecv", _whole, lambda n: 1.0, _sendrecv_expected, _sendrecv, checked_in_place=False),
     )

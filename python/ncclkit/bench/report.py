@@ -48,7 +48,9 @@ def fit(value: float, width: int) -> str:
     return (("%*.1e" if width >= 7 else "%*.0e") % (width, value))[:width]
 
 
-def _cells(m: Measurement) -> str:
+def _cells(m: Measurement | None) -> str:
+    if m is None:
+        return "  %7s  %6s  %6s    N/A" % ("N/A", "N/A", "N/A")
     cells = "  %7s  %6s  %6s" % (fit(m.time_us, 7), fit(m.algbw, 6), fit(m.busbw, 6))
     return cells + ("    N/A" if m.wrong is None else "  %6g" % m.wrong)
 

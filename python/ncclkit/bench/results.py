@@ -22,7 +22,8 @@ class Row:
     redop: str  # "none" for collectives without an op
     root: int  # -1 for collectives without a root
     out_of_place: Measurement
-    in_place: Measurement
+    in_place: Measurement | None  # None: the collective has no in-place form
 
     def measurements(self) -> dict[str, Measurement]:
-        return {"out_of_place": self.out_of_place, "in_place": self.in_place}
+        places = {"out_of_place": self.out_of_place, "in_place": self.in_place}
+        return {place: m for place, m in places.items() if m is not None}

@@ -237,9 +237,10 @@ def row(world: World, collective: Collective, size: int, dtype: str, *, op: str,
     """One line of the table: `size` bytes out of place, then in place."""
     itemsize = _ITEMSIZE[dtype]
     counts = collective.counts(size // itemsize, itemsize, world.size)
-    out_of_place, in_place = (
-        measure(world, collective, counts, dtype, op=op, root=root, in_place=place, **timing) for place in (False, True)
-    )
+    out_of_place = measure(world, collective, counts, dtype, op=op, root=root, in_place=False, **timing)
+    in_place = None
+    if collective.has_in_place:
+        in_place = measure(world, collective, counts, dtype, op=op, root=root, in_place=True, **timing)
     return Row(
         collective.name,
         counts.size(itemsize),
