@@ -92,9 +92,8 @@ def test_revoke_where_the_loaded_nccl_has_it(comm: ncclkit.Communicator) -> None
         return
     comm.all_reduce(x)
     comm.revoke()
-    with pytest.raises(ncclkit.NcclError) as error:
+    with pytest.raises(ValueError, match="all_reduce: the communicator has been revoked"):
         comm.all_reduce(x)
-    assert error.value.name == "ncclInvalidUsage"
 
 
 def test_native_all_to_all_or_its_fallback_is_exact(comms: list[ncclkit.Communicator]) -> None:
