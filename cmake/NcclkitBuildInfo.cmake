@@ -1,16 +1,22 @@
-# ncclkit_write_build_record(<target> <module> <output>)
+# ncclkit_target_build_record(<target> [MODULE <name>] [DESTINATION <dir>]
+#                             [RECORD_FEATURES <NAME=value>...])
 #
-# Writes what the build chose for one extension, as JSON, for `ncclkit info` and the run-time
-# check (ncclkit.compat.check_extension). <output> may hold generator expressions. Reads the
-# variables ncclkit_add_extension set for the target: gpu_language (CUDA or HIP),
-# NCCLKIT_CUDA_ARCHS_* or NCCLKIT_HIP_ARCHS, NCCLKIT_FEATURES, NCCLKIT_NCCL_PROVIDER (off for an
-# extension without NCCL), NCCLKIT_NCCL_WHEEL, NCCL_* (from FindNCCL, or FindRCCL's under those
-# names), NCCLKIT_NCCL_FLOOR* and NCCLKIT_NCCL_REQUIREMENT (NcclkitNcclFloor.cmake),
-# NCCLKIT_NCCL_WEAK_ENTRY_POINTS (NcclkitNcclBinding.cmake), ARG_FEATURES (the features required),
-# launcher (the compiler launcher, NcclkitBuildSpeed.cmake),
-# and CMake's project, compiler and Python variables. A HIP build's record has "hip" where a CUDA
-# build's has "cuda". "nccl" holds the header built against (version, version_code), the floor, the
-# requirement on the nvidia-nccl wheel, and each feature with its release and entry points.
+# Writes what the build chose for <target>, as JSON, beside it (<target>.build.json) and, given
+# DESTINATION, installs it there; `ncclkit info` and the run-time check
+# (ncclkit.compat.check_extension) read it. MODULE is the import name (default: DESTINATION's
+# path, dotted, then <target>). RECORD_FEATURES are macros <target>'s build decides itself
+# (NAME=integer), recorded beside the NCCL ones in "features".
+#
+# Everything else comes from <target>'s properties, set by ncclkit_target_cuda/_hip (language,
+# archs) and ncclkit_target_link_nccl (the floor, its requirement, the features required, the
+# entry points bound weakly), from ncclkit::nccl's (what was found), and from CMake's project,
+# compiler and Python variables. A HIP build's record has "hip" where a CUDA build's has "cuda",
+# a target without either has neither; a project without Python has "python": null. "nccl" holds
+# the header built against (version, version_code), the floor, the requirement on the nvidia-nccl
+# wheel, and each feature with its release and entry points; provider "off" for no NCCL.
+#
+# Example:
+#   ncclkit_target_build_record(_ext DESTINATION mypkg RECORD_FEATURES MYPKG_FAST_PATH=1)
 
 cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 
@@ -67,8 +73,8 @@ function(_ncclkit_json_set_string_or_null var key value)
   endif()
 endfunction()
 
-# The "cuda" object of the record in variable <var>.
-function(_ncclkit_cuda_record var)
+# The "cuda" object of the record of <target> in variable <var>.
+function(_ncclkit_cuda_record target var)
   set(info "${${var}}")
   set(cuda "{}")
   _ncclkit_json_set_string(cuda nvcc_version "${CMAKE_CUDA_COMPILER_VERSION}")
@@ -86,35 +92,42 @@ function(_ncclkit_cuda_record var)
   _ncclkit_json_strings(wheels_json ${wheels})
   string(JSON toolkit SET "${toolkit}" wheels "${wheels_json}")
   string(JSON cuda SET "${cuda}" toolkit "${toolkit}")
-  _ncclkit_json_strings(sass ${NCCLKIT_CUDA_ARCHS_SASS})
-  _ncclkit_json_strings(ptx ${NCCLKIT_CUDA_ARCHS_PTX})
+  get_target_property(sass ${target} NCCLKIT_CUDA_ARCHS_SASS)
+  get_target_property(ptx ${target} NCCLKIT_CUDA_ARCHS_PTX)
+  get_target_property(archs_source ${target} NCCLKIT_CUDA_ARCHS_SOURCE)
+  _ncclkit_json_strings(sass ${sass})
+  _ncclkit_json_strings(ptx ${ptx})
   string(JSON cuda SET "${cuda}" archs_sass "${sass}")
   string(JSON cuda SET "${cuda}" archs_ptx "${ptx}")
-  _ncclkit_json_set_string(cuda archs_source "${NCCLKIT_CUDA_ARCHS_SOURCE}")
+  _ncclkit_json_set_string(cuda archs_source "${archs_source}")
   string(JSON info SET "${info}" cuda "${cuda}")
   set(${var} "${info}" PARENT_SCOPE)
 endfunction()
 
-# The "hip" object of the record in variable <var>.
-function(_ncclkit_hip_record var)
+# The "hip" object of the record of <target> in variable <var>.
+function(_ncclkit_hip_record target var)
   set(hip "{}")
   _ncclkit_json_set_string(hip compiler_version "${CMAKE_HIP_COMPILER_VERSION}")
   _ncclkit_json_set_string(hip platform "${CMAKE_HIP_PLATFORM}")
-  _ncclkit_json_strings(archs ${NCCLKIT_HIP_ARCHS})
+  get_target_property(archs ${target} HIP_ARCHITECTURES)
+  _ncclkit_json_strings(archs ${archs})
   string(JSON hip SET "${hip}" archs "${archs}")
   string(JSON info SET "${${var}}" hip "${hip}")
   set(${var} "${info}" PARENT_SCOPE)
 endfunction()
 
-# The floor, the requirement and the feature table in the "nccl" object in variable <var>.
-function(_ncclkit_nccl_floor_record var)
+# <target>'s floor, requirement and feature table in the "nccl" object in variable <var>.
+function(_ncclkit_nccl_floor_record target var)
   set(nccl "${${var}}")
-  _ncclkit_json_set_string(nccl floor "${NCCLKIT_NCCL_FLOOR}")
-  _ncclkit_json_set_string(nccl floor_reason "${NCCLKIT_NCCL_FLOOR_REASON}")
-  _ncclkit_json_set_string_or_null(nccl requirement "${NCCLKIT_NCCL_REQUIREMENT}")
-  _ncclkit_json_strings(required ${ARG_FEATURES})
+  foreach(fact IN ITEMS FLOOR FLOOR_REASON REQUIREMENT REQUIRED_FEATURES WEAK_ENTRY_POINTS)
+    get_target_property(${fact} ${target} NCCLKIT_NCCL_${fact})
+  endforeach()
+  _ncclkit_json_set_string(nccl floor "${FLOOR}")
+  _ncclkit_json_set_string(nccl floor_reason "${FLOOR_REASON}")
+  _ncclkit_json_set_string_or_null(nccl requirement "${REQUIREMENT}")
+  _ncclkit_json_strings(required ${REQUIRED_FEATURES})
   string(JSON nccl SET "${nccl}" required_features "${required}")
-  _ncclkit_json_strings(weak ${NCCLKIT_NCCL_WEAK_ENTRY_POINTS})
+  _ncclkit_json_strings(weak ${WEAK_ENTRY_POINTS})
   string(JSON nccl SET "${nccl}" weak_entry_points "${weak}")
   set(table "{}")
   ncclkit_nccl_feature_names(names)
@@ -130,7 +143,79 @@ function(_ncclkit_nccl_floor_record var)
   set(${var} "${nccl}" PARENT_SCOPE)
 endfunction()
 
-function(ncclkit_write_build_record target module output)
+# The "nccl" object of <target>'s record in variable <var>; <features> gets the feature macros.
+function(_ncclkit_nccl_record target var features)
+  get_target_property(floor ${target} NCCLKIT_NCCL_FLOOR)
+  set(nccl "{}")
+  if(NOT floor)
+    _ncclkit_json_set_string(nccl provider off)
+    foreach(key IN ITEMS version version_code include_dir library wheel floor requirement)
+      string(JSON nccl SET "${nccl}" ${key} null)
+    endforeach()
+    string(JSON nccl SET "${nccl}" static false)
+    ncclkit_nccl_feature_macros("" macros)
+    set(${var} "${nccl}" PARENT_SCOPE)
+    set(${features} "${macros}" PARENT_SCOPE)
+    return()
+  endif()
+  foreach(fact IN ITEMS PROVIDER VERSION VERSION_CODE STATIC WHEEL INCLUDE_DIR LIBRARY SOURCE_DIR SOURCE_COMMIT
+                        BUILD_STYLE)
+    get_target_property(${fact} ncclkit::nccl NCCLKIT_${fact})
+  endforeach()
+  _ncclkit_json_set_string(nccl provider "${PROVIDER}")
+  _ncclkit_json_set_string(nccl version "${VERSION}")
+  string(JSON nccl SET "${nccl}" version_code "${VERSION_CODE}")
+  if(STATIC)
+    string(JSON nccl SET "${nccl}" static true)
+  else()
+    string(JSON nccl SET "${nccl}" static false)
+  endif()
+  if(PROVIDER STREQUAL "wheel")
+    # Where in the nvidia-nccl wheel: the build environment it was installed in is temporary,
+    # and its path would make two builds of one commit differ.
+    string(REGEX REPLACE "^.*/(nvidia/nccl/)" "\\1" LIBRARY "${LIBRARY}")
+    string(REGEX REPLACE "^.*/(nvidia/nccl/)" "\\1" INCLUDE_DIR "${INCLUDE_DIR}")
+  endif()
+  _ncclkit_json_set_string(nccl include_dir "${INCLUDE_DIR}")
+  _ncclkit_json_set_string(nccl library "${LIBRARY}")
+  _ncclkit_json_set_string_or_null(nccl wheel "${WHEEL}")
+  if(PROVIDER STREQUAL "source")
+    _ncclkit_json_set_string(nccl source_dir "${SOURCE_DIR}")
+    _ncclkit_json_set_string(nccl source_commit "${SOURCE_COMMIT}")
+    _ncclkit_json_set_string(nccl build_style "${BUILD_STYLE}")
+  endif()
+  _ncclkit_nccl_floor_record(${target} nccl)
+  set(rccl "")
+  if(PROVIDER STREQUAL "rccl")
+    set(rccl RCCL)
+  endif()
+  ncclkit_nccl_feature_macros("${VERSION_CODE}" macros ${rccl})
+  set(${var} "${nccl}" PARENT_SCOPE)
+  set(${features} "${macros}" PARENT_SCOPE)
+endfunction()
+
+function(ncclkit_target_build_record target)
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "MODULE;DESTINATION" "RECORD_FEATURES")
+  if(NOT TARGET ${target})
+    message(FATAL_ERROR "ncclkit_target_build_record(${target}): there is no target ${target}.")
+  endif()
+  if(ARG_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "ncclkit_target_build_record(${target}): unknown arguments ${ARG_UNPARSED_ARGUMENTS}")
+  endif()
+  foreach(feature IN LISTS ARG_RECORD_FEATURES)
+    if(NOT feature MATCHES "^[A-Za-z_][A-Za-z0-9_]*=-?[0-9]+$")
+      message(FATAL_ERROR
+        "ncclkit_target_build_record(${target}): RECORD_FEATURES entry '${feature}' is not NAME=<integer>.")
+    endif()
+  endforeach()
+  string(REGEX REPLACE "/+$" "" destination "${ARG_DESTINATION}")
+  set(module "${ARG_MODULE}")
+  if(module STREQUAL "" AND destination STREQUAL "")
+    set(module "${target}")
+  elseif(module STREQUAL "")
+    string(REPLACE "/" "." module "${destination}.${target}")
+  endif()
+
   _ncclkit_git_commit(commit)
   string(TIMESTAMP built "%Y-%m-%dT%H:%M:%SZ" UTC)  # honours SOURCE_DATE_EPOCH
 
@@ -151,71 +236,53 @@ function(ncclkit_write_build_record target module output)
   _ncclkit_json_set_string(info git_commit "${commit}")
   _ncclkit_json_set_string(info build_time "${built}")
 
-  set(python "{}")
-  _ncclkit_json_set_string(python version "${Python_VERSION}")
-  _ncclkit_json_set_string(python soabi "${Python_SOABI}")
-  string(JSON info SET "${info}" python "${python}")
+  if(DEFINED Python_VERSION)
+    set(python "{}")
+    _ncclkit_json_set_string(python version "${Python_VERSION}")
+    _ncclkit_json_set_string(python soabi "${Python_SOABI}")
+    string(JSON info SET "${info}" python "${python}")
+  else()
+    string(JSON info SET "${info}" python null)
+  endif()
 
+  get_target_property(gpu_language ${target} NCCLKIT_GPU_LANGUAGE)
   set(compiler "{}")
   _ncclkit_json_set_string(compiler cxx "${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}")
-  string(TOLOWER "${gpu_language}" key)
-  _ncclkit_json_set_string(compiler ${key}
-    "${CMAKE_${gpu_language}_COMPILER_ID} ${CMAKE_${gpu_language}_COMPILER_VERSION}")
+  if(gpu_language)
+    string(TOLOWER "${gpu_language}" key)
+    _ncclkit_json_set_string(compiler ${key}
+      "${CMAKE_${gpu_language}_COMPILER_ID} ${CMAKE_${gpu_language}_COMPILER_VERSION}")
+  endif()
   # The compiler cache or other launcher by name (its path would tie the record to one machine).
-  get_filename_component(launcher_name "${launcher}" NAME)
+  get_target_property(launcher ${target} CXX_COMPILER_LAUNCHER)
+  set(launcher_name "")
+  if(launcher)
+    get_filename_component(launcher_name "${launcher}" NAME)
+  endif()
   _ncclkit_json_set_string_or_null(compiler launcher "${launcher_name}")
   string(JSON info SET "${info}" compiler "${compiler}")
 
   if(gpu_language STREQUAL "HIP")
-    _ncclkit_hip_record(info)
-  else()
-    _ncclkit_cuda_record(info)
+    _ncclkit_hip_record(${target} info)
+  elseif(gpu_language STREQUAL "CUDA")
+    _ncclkit_cuda_record(${target} info)
   endif()
 
-  set(nccl "{}")
-  _ncclkit_json_set_string(nccl provider "${NCCLKIT_NCCL_PROVIDER}")
-  if(NCCLKIT_NCCL_PROVIDER STREQUAL "off")
-    foreach(key IN ITEMS version version_code include_dir library wheel floor requirement)
-      string(JSON nccl SET "${nccl}" ${key} null)
-    endforeach()
-    string(JSON nccl SET "${nccl}" static false)
-  else()
-    _ncclkit_json_set_string(nccl version "${NCCL_VERSION}")
-    string(JSON nccl SET "${nccl}" version_code "${NCCL_VERSION_CODE}")
-    if(NCCLKIT_NCCL_STATIC)
-      set(library "${NCCL_STATIC_LIBRARY}")
-      string(JSON nccl SET "${nccl}" static true)
-    else()
-      set(library "${NCCL_LIBRARY}")
-      string(JSON nccl SET "${nccl}" static false)
-    endif()
-    set(include_dir "${NCCL_INCLUDE_DIR}")
-    if(NCCLKIT_NCCL_PROVIDER STREQUAL "wheel")
-      # Where in the nvidia-nccl wheel: the build environment it was installed in is temporary,
-      # and its path would make two builds of one commit differ.
-      string(REGEX REPLACE "^.*/(nvidia/nccl/)" "\\1" library "${library}")
-      string(REGEX REPLACE "^.*/(nvidia/nccl/)" "\\1" include_dir "${include_dir}")
-    endif()
-    _ncclkit_json_set_string(nccl include_dir "${include_dir}")
-    _ncclkit_json_set_string(nccl library "${library}")
-    _ncclkit_json_set_string_or_null(nccl wheel "${NCCLKIT_NCCL_WHEEL}")
-    if(NCCLKIT_NCCL_PROVIDER STREQUAL "source")
-      _ncclkit_json_set_string(nccl source_dir "${NCCL_SOURCE_DIR}")
-      _ncclkit_json_set_string(nccl source_commit "${NCCL_SOURCE_COMMIT}")
-      _ncclkit_json_set_string(nccl build_style "${NCCL_BUILD_STYLE}")
-    endif()
-    _ncclkit_nccl_floor_record(nccl)
-  endif()
+  _ncclkit_nccl_record(${target} nccl features)
   string(JSON info SET "${info}" nccl "${nccl}")
 
-  set(features "{}")
-  foreach(feature IN LISTS NCCLKIT_FEATURES)
+  set(features_json "{}")
+  foreach(feature IN LISTS features ARG_RECORD_FEATURES)
     string(REPLACE "=" ";" feature "${feature}")
     list(GET feature 0 name)
     list(GET feature 1 value)
-    string(JSON features SET "${features}" ${name} ${value})
+    string(JSON features_json SET "${features_json}" ${name} ${value})
   endforeach()
-  string(JSON info SET "${info}" features "${features}")
+  string(JSON info SET "${info}" features "${features_json}")
 
-  file(GENERATE OUTPUT "${output}" CONTENT "${info}\n" TARGET ${target})
+  set(record "$<TARGET_FILE_DIR:${target}>/${target}.build.json")
+  file(GENERATE OUTPUT "${record}" CONTENT "${info}\n" TARGET ${target})
+  if(NOT destination STREQUAL "")
+    install(FILES "${record}" DESTINATION "${destination}")
+  endif()
 endfunction()

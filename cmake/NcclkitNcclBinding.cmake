@@ -1,7 +1,7 @@
 # ncclkit_bind_nccl(<target> <include_dir>)
 #
-# Lets <target> load with every NCCL from its floor (NCCLKIT_NCCL_FLOOR_CODE, NcclkitNcclFloor.cmake)
-# on, whatever header it is built against: writes <include_dir>/nccl.h from nccl.h.in, a wrapper
+# Lets <target> load with every NCCL from its floor (its property NCCLKIT_NCCL_FLOOR_CODE,
+# NcclkitNcclFloor.cmake) on, built against the header of ncclkit::nccl (NcclkitProvider.cmake), whatever header it is built against: writes <include_dir>/nccl.h from nccl.h.in, a wrapper
 # of NCCL's own nccl.h that declares weak every entry point the headers have and the floor may
 # lack, and, where NCCL has a device API, <include_dir>/nccl_device.h from nccl_device.h.in around
 # NCCL's; puts <include_dir> first on <target>'s include path, so that sources keep writing
@@ -10,7 +10,7 @@
 # that the table does not know (a header newer than the table): those are taken to be as new as
 # the header, and the configure log names them.
 #
-# Sets NCCLKIT_NCCL_WEAK_ENTRY_POINTS in the caller, for the build record.
+# Sets <target>'s property NCCLKIT_NCCL_WEAK_ENTRY_POINTS, for the build record.
 include_guard(GLOBAL)
 cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 include(NcclkitFeatures)
@@ -82,13 +82,18 @@ function(_ncclkit_weak_entry_points headers out_weak out_unknown out_guards)
 endfunction()
 
 function(ncclkit_bind_nccl target include_dir)
-  set(NCCLKIT_NCCL_HEADER "${NCCL_INCLUDE_DIR}/nccl.h")
-  set(NCCLKIT_NCCL_DEVICE_HEADER "${NCCL_INCLUDE_DIR}/nccl_device.h")
+  get_target_property(nccl_include_dir ncclkit::nccl NCCLKIT_INCLUDE_DIR)
+  get_target_property(NCCL_VERSION ncclkit::nccl NCCLKIT_VERSION)
+  get_target_property(NCCL_VERSION_CODE ncclkit::nccl NCCLKIT_VERSION_CODE)
+  get_target_property(NCCLKIT_NCCL_FLOOR ${target} NCCLKIT_NCCL_FLOOR)
+  get_target_property(NCCLKIT_NCCL_FLOOR_CODE ${target} NCCLKIT_NCCL_FLOOR_CODE)
+  set(NCCLKIT_NCCL_HEADER "${nccl_include_dir}/nccl.h")
+  set(NCCLKIT_NCCL_DEVICE_HEADER "${nccl_include_dir}/nccl_device.h")
   set(weak "")
   set(unknown "")
   set(NCCLKIT_NCCL_CALL_GUARDS "")
   set(NCCLKIT_NCCL_DEVICE_CALL_GUARDS "")
-  file(GLOB device_headers "${NCCL_INCLUDE_DIR}/nccl_device/*.h")
+  file(GLOB device_headers "${nccl_include_dir}/nccl_device/*.h")
   if(NCCLKIT_NCCL_FLOOR_CODE LESS NCCL_VERSION_CODE)  # else the floor has everything the header has
     _ncclkit_weak_entry_points("${NCCLKIT_NCCL_HEADER}" weak unknown NCCLKIT_NCCL_CALL_GUARDS)
     if(device_headers)
@@ -120,5 +125,5 @@ function(ncclkit_bind_nccl target include_dir)
     configure_file("${CMAKE_CURRENT_FUNCTION_LIST_DIR}/nccl_device.h.in" "${include_dir}/nccl_device.h" @ONLY)
   endif()
   target_include_directories(${target} BEFORE PRIVATE "${include_dir}")
-  set(NCCLKIT_NCCL_WEAK_ENTRY_POINTS "${weak}" PARENT_SCOPE)
+  set_target_properties(${target} PROPERTIES NCCLKIT_NCCL_WEAK_ENTRY_POINTS "${weak}")
 endfunction()

@@ -1,6 +1,8 @@
-# ncclkit_nccl_floor(<name> [FEATURES <feature>...])
+# ncclkit_nccl_floor(<name> <prefix> VERSION <x.y.z> PROVIDER <step> INCLUDE_DIR <dir> LIBRARY <path>
+#                    [STATIC] [WHEEL <distribution>] [FEATURES <feature>...])
 #
-# The support floor of extension <name>: the oldest NCCL it runs with. The wheel requires
+# The support floor of target <name>, built against NCCL <x.y.z> in <dir> (found by the <step>:
+# the properties of ncclkit::nccl, NcclkitProvider.cmake): the oldest NCCL it runs with. The wheel requires
 # nvidia-nccl-cuXX>=FLOOR,<NEXT_MAJOR whatever header it was built against, and the import check
 # compares the loaded NCCL with the floor, not with the header; entry points newer than the floor
 # are bound so that an older NCCL still loads (NcclkitNcclBinding.cmake). The floor is the
@@ -11,9 +13,9 @@
 # NCCL linked statically (source, NCCLKIT_NCCL_STATIC) and RCCL have the version built against as
 # their floor: the NCCL that runs is the one linked; NCCLKIT_NCCL_MIN may not be newer.
 #
-# Sets in the caller: NCCLKIT_NCCL_FLOOR (X.Y.Z), NCCLKIT_NCCL_FLOOR_CODE, NCCLKIT_NCCL_FLOOR_REASON
-# (what set it, in words) and NCCLKIT_NCCL_REQUIREMENT (the Requires-Dist of the nvidia-nccl wheel,
-# empty when NCCL does not come from one).
+# Sets in the caller: <prefix>_FLOOR (X.Y.Z), <prefix>_FLOOR_CODE, <prefix>_FLOOR_REASON (what set
+# it, in words) and <prefix>_REQUIREMENT (the Requires-Dist of the nvidia-nccl wheel, empty when
+# NCCL does not come from one).
 cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 include(NcclkitFeatures)
 
@@ -42,7 +44,7 @@ function(_ncclkit_full_version value out)
 endfunction()
 
 # The floor of this build's CUDA major, and why.
-function(_ncclkit_cuda_floor out_floor out_reason)
+function(_ncclkit_cuda_floor header out_floor out_reason)
   foreach(entry IN LISTS NCCLKIT_NCCL_FLOORS)
     if(entry MATCHES "^${CUDAToolkit_VERSION_MAJOR}=(.*)$")
       set(${out_floor} "${CMAKE_MATCH_1}" PARENT_SCOPE)
@@ -50,12 +52,12 @@ function(_ncclkit_cuda_floor out_floor out_reason)
       return()
     endif()
   endforeach()
-  set(${out_floor} "${NCCL_VERSION}" PARENT_SCOPE)
+  set(${out_floor} "${header}" PARENT_SCOPE)
   set(${out_reason} "the header's version: ncclkit knows no floor for CUDA ${CUDAToolkit_VERSION_MAJOR}" PARENT_SCOPE)
 endfunction()
 
 # NCCLKIT_NCCL_MIN as X.Y.Z, checked against the header's major; empty when unset.
-function(_ncclkit_nccl_min name out)
+function(_ncclkit_nccl_min name header include_dir out)
   set(${out} "" PARENT_SCOPE)
   if("${NCCLKIT_NCCL_MIN}" STREQUAL "")
     return()
@@ -67,35 +69,36 @@ function(_ncclkit_nccl_min name out)
       "NCCLKIT_NCCL_MIN='${NCCLKIT_NCCL_MIN}' (from the ${origin}) is not an NCCL version: give X.Y or X.Y.Z, e.g. 2.30.7.")
   endif()
   string(REGEX MATCH "^[0-9]+" min_major "${min}")
-  string(REGEX MATCH "^[0-9]+" header_major "${NCCL_VERSION}")
+  string(REGEX MATCH "^[0-9]+" header_major "${header}")
   if(NOT min_major EQUAL header_major)
     message(FATAL_ERROR
       "NCCLKIT_NCCL_MIN=${NCCLKIT_NCCL_MIN} (from the ${origin}) is NCCL ${min_major}, and ${name} is built against "
-      "NCCL ${NCCL_VERSION} (${NCCL_INCLUDE_DIR}): the floor keeps the header's major. Give a ${header_major}.x version.")
+      "NCCL ${header} (${include_dir}): the floor keeps the header's major. Give a ${header_major}.x version.")
   endif()
   set(${out} "${min}" PARENT_SCOPE)
 endfunction()
 
-function(ncclkit_nccl_floor name)
-  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "" "FEATURES")
-  if(NCCLKIT_NCCL_STATIC OR NCCLKIT_NCCL_PROVIDER STREQUAL "rccl")
-    set(floor "${NCCL_VERSION}")
-    if(NCCLKIT_NCCL_PROVIDER STREQUAL "rccl")
+function(ncclkit_nccl_floor name prefix)
+  cmake_parse_arguments(PARSE_ARGV 2 ARG "STATIC" "VERSION;PROVIDER;INCLUDE_DIR;LIBRARY;WHEEL" "FEATURES")
+  set(header "${ARG_VERSION}")
+  if(ARG_STATIC OR ARG_PROVIDER STREQUAL "rccl")
+    set(floor "${header}")
+    if(ARG_PROVIDER STREQUAL "rccl")
       set(reason "RCCL's version built against")
-      set(linked "RCCL ${NCCL_VERSION} (${NCCL_LIBRARY})")
+      set(linked "RCCL ${header} (${ARG_LIBRARY})")
     else()
       set(reason "the version linked statically")
-      set(linked "NCCL ${NCCL_VERSION}, linked statically (${NCCL_STATIC_LIBRARY})")
+      set(linked "NCCL ${header}, linked statically (${ARG_LIBRARY})")
     endif()
-    _ncclkit_nccl_min(${name} min)
-    if(min VERSION_GREATER NCCL_VERSION)
+    _ncclkit_nccl_min(${name} "${header}" "${ARG_INCLUDE_DIR}" min)
+    if(min VERSION_GREATER header)
       message(FATAL_ERROR
         "NCCLKIT_NCCL_MIN=${NCCLKIT_NCCL_MIN} asks ${name} for NCCL ${min} or newer, and what it links is ${linked}, "
         "which is also what runs. Use a newer NCCL, or unset NCCLKIT_NCCL_MIN.")
     endif()
   else()
-    _ncclkit_cuda_floor(floor reason)
-    _ncclkit_nccl_min(${name} min)
+    _ncclkit_cuda_floor("${header}" floor reason)
+    _ncclkit_nccl_min(${name} "${header}" "${ARG_INCLUDE_DIR}" min)
     if(min AND min VERSION_LESS floor)
       get_property(origin GLOBAL PROPERTY NCCLKIT_OPTION_ORIGIN_NCCLKIT_NCCL_MIN)
       message(FATAL_ERROR
@@ -114,21 +117,21 @@ function(ncclkit_nccl_floor name)
     endforeach()
   endif()
   ncclkit_nccl_version_code("${floor}" floor_code)
-  if(NCCL_VERSION_CODE LESS floor_code)
+  if(header VERSION_LESS floor)
     message(WARNING
-      "${name} is built against NCCL ${NCCL_VERSION}'s header (${NCCL_INCLUDE_DIR}), older than its floor, NCCL "
-      "${floor} (${reason}): what came between them is compiled out, though every NCCL it runs with has it. "
-      "Build against a newer header: pip install -U nvidia-nccl-cu${CUDAToolkit_VERSION_MAJOR}, or NCCL_ROOT=<a newer install>.")
+      "${name} is built against NCCL ${header}'s header (${ARG_INCLUDE_DIR}), older than its floor, NCCL ${floor} (${reason}): what came "
+      "between them is compiled out, though every NCCL it runs with has it. Build against a newer header: "
+      "pip install -U nvidia-nccl-cu${CUDAToolkit_VERSION_MAJOR}, or NCCL_ROOT=<a newer install>.")
   endif()
 
   set(requirement "")
-  if(NCCLKIT_NCCL_PROVIDER STREQUAL "wheel" AND NOT NCCLKIT_NCCL_STATIC)
-    string(REGEX MATCH "^[0-9]+" major "${NCCL_VERSION}")
+  if(ARG_PROVIDER STREQUAL "wheel" AND NOT ARG_STATIC)
+    string(REGEX MATCH "^[0-9]+" major "${header}")
     math(EXPR next_major "${major} + 1")
-    set(requirement "${NCCLKIT_NCCL_WHEEL}>=${floor},<${next_major}")
+    set(requirement "${ARG_WHEEL}>=${floor},<${next_major}")
   endif()
-  set(NCCLKIT_NCCL_FLOOR "${floor}" PARENT_SCOPE)
-  set(NCCLKIT_NCCL_FLOOR_CODE "${floor_code}" PARENT_SCOPE)
-  set(NCCLKIT_NCCL_FLOOR_REASON "${reason}" PARENT_SCOPE)
-  set(NCCLKIT_NCCL_REQUIREMENT "${requirement}" PARENT_SCOPE)
+  set(${prefix}_FLOOR "${floor}" PARENT_SCOPE)
+  set(${prefix}_FLOOR_CODE "${floor_code}" PARENT_SCOPE)
+  set(${prefix}_FLOOR_REASON "${reason}" PARENT_SCOPE)
+  set(${prefix}_REQUIREMENT "${requirement}" PARENT_SCOPE)
 endfunction()

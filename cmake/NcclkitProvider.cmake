@@ -1,6 +1,6 @@
 # ncclkit_find_nccl()
 #
-# Finds the NCCL that extensions linking NCCL use, as NCCLKIT_NCCL asks:
+# Finds the NCCL that targets linking NCCL use, as NCCLKIT_NCCL asks:
 #   auto   every FindNCCL step: explicit roots, NCCLConfig.cmake, the nvidia-nccl wheel, the CUDA
 #          toolkit, system paths
 #   wheel  only the nvidia-nccl wheel of the Python that builds
@@ -10,10 +10,19 @@
 #          NCCL_INCLUDE_DIR, NCCL_LIB_DIR, NCCL_DIR)
 #   rccl   RCCL (FindRCCL), for ROCm; auto means this in a project that compiles HIP and not CUDA
 #   off    no NCCL: asking for it is an error
-# The search runs once per configure; later calls, from any directory, get the same answer.
-# Sets in the caller: NCCLKIT_NCCL_PROVIDER (the FindNCCL step that found it), NCCLKIT_NCCL_WHEEL
-# (the distribution name when the wheel provides NCCL, else empty) and FindNCCL's NCCL_* results.
-# The targets NCCL::nccl and NCCL::nccl_static are made global.
+# The search runs once per configure: its answer is the global INTERFACE target ncclkit::nccl,
+# which links NCCL::nccl, NCCL::nccl_static (NCCL's symbols kept inside what links it) or
+# RCCL::rccl, with CUDA's headers for NCCL's, and carries what was found as properties, read with get_target_property():
+#   NCCLKIT_PROVIDER       the FindNCCL step that found it (explicit, config, wheel, toolkit,
+#                          system), or source, or rccl
+#   NCCLKIT_VERSION        X.Y.Z of the header (RCCL: its NCCL-compatible version)
+#   NCCLKIT_VERSION_CODE   NCCL_VERSION_CODE of the header
+#   NCCLKIT_STATIC         ON when linked statically
+#   NCCLKIT_WHEEL          the nvidia-nccl distribution when the wheel provides NCCL, else empty
+#   NCCLKIT_INCLUDE_DIR    where nccl.h is
+#   NCCLKIT_LIBRARY        the library linked (libnccl.so, libnccl_static.a or librccl.so)
+#   NCCLKIT_LIBRARY_DIR    its directory
+#   NCCLKIT_SOURCE_DIR, NCCLKIT_SOURCE_COMMIT, NCCLKIT_BUILD_STYLE   for NCCL built from source
 
 cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 
@@ -25,10 +34,6 @@ include(NcclkitBuildEnvironment)
 ncclkit_nccl_feature(CORE _ncclkit_core)
 set(NCCLKIT_MIN_NCCL_VERSION "${_ncclkit_core_SINCE}")
 set(NCCLKIT_NCCL_INSTALL_HINTS NCCL_ROOT NCCL_HOME NCCL_INCLUDE_DIR NCCL_LIB_DIR NCCL_DIR)
-# What a search finds, kept for every later ncclkit_find_nccl() of the configure.
-set(_NCCLKIT_NCCL_RESULTS NCCLKIT_NCCL_PROVIDER NCCLKIT_NCCL_WHEEL NCCLKIT_NCCL_STATIC NCCL_FOUND NCCL_VERSION
-  NCCL_VERSION_CODE NCCL_INCLUDE_DIR NCCL_LIBRARY NCCL_LIBRARY_DIR NCCL_STATIC_LIBRARY NCCL_SOURCE_DIR
-  NCCL_SOURCE_COMMIT NCCL_BUILD_STYLE)
 
 # Its settings above are made in every scope that includes it, its functions once.
 include_guard(GLOBAL)
@@ -66,12 +71,33 @@ function(_ncclkit_check_nccl_cuda_major)
   endif()
 endfunction()
 
-# Keep this configure's answer for every later ncclkit_find_nccl().
-macro(_ncclkit_remember_nccl)
-  foreach(var IN LISTS _NCCLKIT_NCCL_RESULTS)
-    set_property(GLOBAL PROPERTY _NCCLKIT_RESULT_${var} "${${var}}")
-  endforeach()
-endmacro()
+# ncclkit::nccl from FindNCCL's results in the caller's scope (or the source build's, or RCCL's
+# under those names), linking <linked>.
+function(_ncclkit_nccl_target provider wheel static linked)
+  add_library(ncclkit::nccl INTERFACE IMPORTED GLOBAL)
+  target_link_libraries(ncclkit::nccl INTERFACE ${linked})
+  if(NOT provider STREQUAL "rccl")
+    target_link_libraries(ncclkit::nccl INTERFACE CUDA::toolkit)  # nccl.h includes CUDA's headers
+  endif()
+  set(library "${NCCL_LIBRARY}")
+  if(static)
+    set(library "${NCCL_STATIC_LIBRARY}")
+    # Keep NCCL's symbols inside: a process that loaded another libnccl.so.2 (torch's) runs both.
+    target_link_options(ncclkit::nccl INTERFACE "LINKER:--exclude-libs,libnccl_static.a")
+  endif()
+  set_target_properties(ncclkit::nccl PROPERTIES
+    NCCLKIT_PROVIDER "${provider}"
+    NCCLKIT_VERSION "${NCCL_VERSION}"
+    NCCLKIT_VERSION_CODE "${NCCL_VERSION_CODE}"
+    NCCLKIT_STATIC "${static}"
+    NCCLKIT_WHEEL "${wheel}"
+    NCCLKIT_INCLUDE_DIR "${NCCL_INCLUDE_DIR}"
+    NCCLKIT_LIBRARY "${library}"
+    NCCLKIT_LIBRARY_DIR "${NCCL_LIBRARY_DIR}"
+    NCCLKIT_SOURCE_DIR "${NCCL_SOURCE_DIR}"
+    NCCLKIT_SOURCE_COMMIT "${NCCL_SOURCE_COMMIT}"
+    NCCLKIT_BUILD_STYLE "${NCCL_BUILD_STYLE}")
+endfunction()
 
 # Whether an NCCL install is named, in the cache or the environment.
 function(_ncclkit_install_named out)
@@ -96,10 +122,7 @@ function(_ncclkit_nccl_from_source source_dir)
     message(FATAL_ERROR
       "NCCL source tree ${NCCL_SOURCE_DIR} is NCCL ${NCCL_VERSION}; ncclkit needs ${NCCLKIT_MIN_NCCL_VERSION} or newer.")
   endif()
-  set(NCCLKIT_NCCL_PROVIDER source)
-  set(NCCLKIT_NCCL_WHEEL "")
-  set(NCCLKIT_NCCL_STATIC ON)
-  _ncclkit_remember_nccl()
+  _ncclkit_nccl_target(source "" ON NCCL::nccl_static)
 endfunction()
 
 # RCCL's results under FindNCCL's names: its NCCL-compatible version stands in for NCCL's, so the
@@ -113,15 +136,12 @@ function(_ncclkit_nccl_from_rccl)
   if(NOT global)
     set_target_properties(RCCL::rccl PROPERTIES IMPORTED_GLOBAL TRUE)
   endif()
-  set(NCCLKIT_NCCL_PROVIDER rccl)
-  set(NCCLKIT_NCCL_WHEEL "")
-  set(NCCL_FOUND TRUE)
   set(NCCL_VERSION "${RCCL_VERSION}")
   set(NCCL_VERSION_CODE "${RCCL_VERSION_CODE}")
   set(NCCL_INCLUDE_DIR "${RCCL_INCLUDE_DIR}")
   set(NCCL_LIBRARY "${RCCL_LIBRARY}")
   cmake_path(GET RCCL_LIBRARY PARENT_PATH NCCL_LIBRARY_DIR)
-  _ncclkit_remember_nccl()
+  _ncclkit_nccl_target(rccl "" OFF RCCL::rccl)
 endfunction()
 
 # NCCLKIT_NCCL as this project reads it: auto is rccl where the project compiles HIP and not CUDA.
@@ -135,7 +155,6 @@ function(ncclkit_nccl_mode out)
 endfunction()
 
 function(_ncclkit_search_nccl mode)
-  set(NCCLKIT_NCCL_WHEEL "")
   if(mode STREQUAL "off")
     message(FATAL_ERROR
       "An extension asks for NCCL, but NCCLKIT_NCCL=off. Set NCCLKIT_NCCL=auto (or wheel, system), "
@@ -164,10 +183,10 @@ function(_ncclkit_search_nccl mode)
   set(NCCL_USE_STATIC ${NCCLKIT_NCCL_STATIC})
   find_package(NCCL ${NCCLKIT_MIN_NCCL_VERSION} REQUIRED)
   _ncclkit_check_nccl_cuda_major()
+  set(wheel "")
   if(NCCL_PROVIDER STREQUAL "wheel")
-    _ncclkit_nccl_wheel_name(NCCLKIT_NCCL_WHEEL)
+    _ncclkit_nccl_wheel_name(wheel)
   endif()
-  set(NCCLKIT_NCCL_PROVIDER "${NCCL_PROVIDER}")
   # The header the bindings include (NcclkitNcclBinding.cmake), at the path its target gives too.
   ncclkit_stable_path("${NCCL_INCLUDE_DIR}" NCCL_INCLUDE_DIR)
   # Imported targets belong to the directory that made them; extensions in any directory link them.
@@ -181,18 +200,16 @@ function(_ncclkit_search_nccl mode)
       endif()
     endif()
   endforeach()
-  _ncclkit_remember_nccl()
+  if(NCCLKIT_NCCL_STATIC)
+    _ncclkit_nccl_target("${NCCL_PROVIDER}" "${wheel}" ON NCCL::nccl_static)
+  else()
+    _ncclkit_nccl_target("${NCCL_PROVIDER}" "${wheel}" OFF NCCL::nccl)
+  endif()
 endfunction()
 
 function(ncclkit_find_nccl)
-  get_property(searched GLOBAL PROPERTY _NCCLKIT_NCCL_SEARCHED)
-  if(NOT searched)
+  if(NOT TARGET ncclkit::nccl)
     ncclkit_nccl_mode(mode)
     _ncclkit_search_nccl("${mode}")
-    set_property(GLOBAL PROPERTY _NCCLKIT_NCCL_SEARCHED TRUE)
   endif()
-  foreach(var IN LISTS _NCCLKIT_NCCL_RESULTS)
-    get_property(value GLOBAL PROPERTY _NCCLKIT_RESULT_${var})
-    set(${var} "${value}" PARENT_SCOPE)
-  endforeach()
 endfunction()

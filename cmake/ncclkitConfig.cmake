@@ -2,10 +2,12 @@
 ncclkitConfig
 -------------
 
-ncclkit's CMake package: build Python extensions that use CUDA and NCCL the way ncclkit builds
-its own. Installed in the wheel as ``ncclkit/cmake``; scikit-build-core finds it in the build
-environment's site-packages, any other build with
-``-Dncclkit_DIR=$(python -m ncclkit --cmake-dir)``.
+ncclkit's CMake package: build Python extensions, or plain C++ targets, that use CUDA and NCCL
+the way ncclkit builds its own. Installed in the wheel as ``ncclkit/cmake``, where
+scikit-build-core finds it in the build environment's site-packages and any other build with
+``-Dncclkit_DIR=$(python -m ncclkit --cmake-dir)``; or from a checkout, without Python, by
+``cmake -S . -B build -DNCCLKIT_PYTHON=OFF && cmake --install build --prefix <prefix>`` into
+``<prefix>/lib/cmake/ncclkit`` (``CMAKE_PREFIX_PATH=<prefix>``).
 
 .. code-block:: cmake
 
@@ -13,11 +15,23 @@ environment's site-packages, any other build with
   find_package(ncclkit CONFIG REQUIRED)
   ncclkit_add_extension(_myext SOURCES ext.cpp kernels.cu NCCL)
 
+  add_executable(demo main.cpp)         # C++ alone: no Python, no pybind11
+  ncclkit_target_link_nccl(demo)
+
 Provides
 ^^^^^^^^
 
 ``ncclkit_add_extension()``
-  See ``NcclkitExtension.cmake``.
+  A pybind11 module, as the sequence of the functions below (``NcclkitExtension.cmake``).
+``ncclkit_target_cuda()``, ``ncclkit_target_hip()``
+  GPU compile settings on an existing target (``NcclkitTargetCuda.cmake``).
+``ncclkit_target_link_nccl()``, ``ncclkit_target_config_header()``
+  NCCL, its floor and ``<ncclkit/config.h>`` on an existing target (``NcclkitTargetNccl.cmake``).
+``ncclkit_target_build_record()``
+  The target's build record (``NcclkitBuildInfo.cmake``).
+``ncclkit::nccl``
+  The NCCL found, with its facts as properties (``NcclkitProvider.cmake``), made by the first
+  of these functions that needs it.
 ``FindNCCL``, ``FindRCCL``
   On ``CMAKE_MODULE_PATH``, so ``find_package(NCCL)`` searches as ncclkit does.
 ``NCCLKIT_CUDA_ARCHITECTURES``
@@ -25,8 +39,9 @@ Provides
 
 Reads the options ``NCCLKIT_NCCL``, ``NCCLKIT_NCCL_STATIC``, ``NCCLKIT_CUDA_TOOLKIT``,
 ``NCCLKIT_CUDA_VERSION``, ``NCCLKIT_CUDA_ARCHS``, ``NCCL_SOURCE_DIR``, ``MAX_JOBS`` and
-``NVCC_THREADS`` (cache or environment), enables CUDA (or HIP) when the project has not, and
-finds Python, pybind11 and, for CUDA, the CUDA toolkit.
+``NVCC_THREADS`` (cache or environment), enables CUDA (or HIP) when the project has not, finds
+the CUDA toolkit for CUDA and, where there is one, Python and pybind11
+(``NCCLKIT_PYBIND11_MINIMUM`` or newer), which only ``ncclkit_add_extension`` needs.
 #]=======================================================================]
 
 cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
@@ -56,27 +71,24 @@ if(NOT "CUDA" IN_LIST _ncclkit_languages AND NOT "HIP" IN_LIST _ncclkit_language
   get_property(_ncclkit_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
 endif()
 
-include(CMakeFindDependencyMacro)
-find_dependency(Python 3.10 COMPONENTS Interpreter Development.Module)
+# The oldest pybind11 ncclkit_add_extension builds with; pyproject.toml's requirements name the same.
+set(NCCLKIT_PYBIND11_MINIMUM 3.0)
+# Python and pybind11 are for Python modules: a C++ project builds without them.
+find_package(Python 3.10 QUIET COMPONENTS Interpreter Development.Module)
 # Outside scikit-build-core nothing points CMake at pybind11: the Python that builds knows where
 # its pybind11 is.
-if(NOT pybind11_DIR)
+if(Python_FOUND AND NOT pybind11_DIR)
   execute_process(COMMAND "${Python_EXECUTABLE}" -m pybind11 --cmakedir
     OUTPUT_VARIABLE _ncclkit_pybind11_dir OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
 endif()
-find_package(pybind11 2.13 CONFIG QUIET HINTS "${_ncclkit_pybind11_dir}")
-if(NOT pybind11_FOUND)
-  set(ncclkit_FOUND FALSE)
-  set(ncclkit_NOT_FOUND_MESSAGE "ncclkit builds Python modules with pybind11 2.13 or newer, and neither pybind11_DIR nor ${Python_EXECUTABLE} (-m pybind11 --cmakedir) has one: `${Python_EXECUTABLE} -m pip install pybind11`, or -Dpybind11_DIR=<pybind11's CMake directory>.")
-  return()
+if(Python_FOUND)
+  find_package(pybind11 ${NCCLKIT_PYBIND11_MINIMUM} CONFIG QUIET HINTS "${_ncclkit_pybind11_dir}")
 endif()
 include(NcclkitBuildEnvironment)
-# pybind11 3 keeps its include directory on pybind11::pybind11_headers, 2.13 on pybind11::headers.
-foreach(_ncclkit_target IN ITEMS pybind11::headers pybind11::pybind11_headers)
-  ncclkit_stable_paths(${_ncclkit_target})
-endforeach()
+ncclkit_stable_paths(pybind11::pybind11_headers)
 
 if("CUDA" IN_LIST _ncclkit_languages)
+  include(CMakeFindDependencyMacro)
   find_dependency(CUDAToolkit)
   ncclkit_cuda_archs("${NCCLKIT_CUDA_ARCHS}")
 elseif(NCCLKIT_CUDA_ARCHS)

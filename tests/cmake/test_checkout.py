@@ -33,5 +33,5 @@ def test_a_python_without_pybind11_is_named(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
     done = configure(tmp_path, bare / "bin" / "python")
     assert done.returncode != 0
-    assert "ncclkit builds Python modules with pybind11 2.13 or newer" in first_error(done.stderr)
+    assert "ncclkit_add_extension(_cuda) builds a Python module with pybind11 3.0 or newer" in first_error(done.stderr)
     assert "Unknown CMake command" not in done.stderr

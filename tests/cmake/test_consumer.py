@@ -99,7 +99,7 @@ def test_feature_the_nccl_lacks(tmp_path: Path) -> None:
     nccl_trees.prefix_tree(tmp_path / "nccl", "2.18.3")
     run = configure(tmp_path, "NCCL", "FEATURES", "COMM_SPLIT", "fp8", "COMM_SHRINK", NCCL_ROOT=str(tmp_path / "nccl"))
     assert run.error == words(
-        f"ncclkit_add_extension(_probe) needs FP8 (NCCL 2.24.0), COMM_SHRINK (NCCL 2.27.0), but NCCL 2.18.3 "
+        f"ncclkit_target_link_nccl(_probe) needs FP8 (NCCL 2.24.0), COMM_SHRINK (NCCL 2.27.0), but NCCL 2.18.3 "
         f"({tmp_path / 'nccl' / 'include'}, found by the explicit step) is older. Use a newer NCCL: "
         "pip install -U nvidia-nccl-cu13, or NCCL_ROOT=<a newer install>."
     )
@@ -108,7 +108,8 @@ def test_feature_the_nccl_lacks(tmp_path: Path) -> None:
 def test_unknown_feature(tmp_path: Path) -> None:
     nccl_trees.prefix_tree(tmp_path / "nccl", "2.28.3")
     run = configure(tmp_path, "NCCL", "FEATURES", "TELEPORT", NCCL_ROOT=str(tmp_path / "nccl"))
-    assert run.error.startswith("ncclkit_add_extension(_probe): unknown feature 'TELEPORT'. Features: CORE, BF16, AVG,")
+    expected = "ncclkit_target_link_nccl(_probe): unknown feature 'TELEPORT'. Features: CORE, BF16, AVG,"
+    assert run.error.startswith(expected)
 
 
 def test_arch_nvcc_cannot_build(tmp_path: Path) -> None:
@@ -215,5 +216,8 @@ def test_a_python_without_pybind11_says_so(tmp_path: Path) -> None:
     bare = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
     run = configure(tmp_path, pybind11_dir=False, python=bare / "bin" / "python")
-    expected = f"ncclkit builds Python modules with pybind11 2.13 or newer, and neither pybind11_DIR nor {bare}"
+    expected = (
+        f"ncclkit_add_extension(_probe) builds a Python module with pybind11 3.0 or newer, and neither pybind11_DIR "
+        f"nor {bare}"
+    )
     assert expected in run.error

@@ -177,12 +177,10 @@ _FLOOR_SCRIPT = """\
 list(APPEND CMAKE_MODULE_PATH "{cmake_dir}")
 include(NcclkitNcclFloor)
 set(CUDAToolkit_VERSION_MAJOR {cuda_major})
-set(NCCL_VERSION {header})
-ncclkit_nccl_version_code({header} NCCL_VERSION_CODE)
-set(NCCLKIT_NCCL_PROVIDER wheel)
-set(NCCLKIT_NCCL_WHEEL nvidia-nccl-cu{cuda_major})
-ncclkit_nccl_floor(_probe)
-message("${{NCCLKIT_NCCL_FLOOR}}|${{NCCLKIT_NCCL_FLOOR_REASON}}|${{NCCLKIT_NCCL_REQUIREMENT}}")
+ncclkit_nccl_floor(_probe probe VERSION {header} PROVIDER wheel INCLUDE_DIR /site/nvidia/nccl/include
+  LIBRARY /site/nvidia/nccl/lib/libnccl.so.2
+  WHEEL nvidia-nccl-cu{cuda_major})
+message("${{probe_FLOOR}}|${{probe_FLOOR_REASON}}|${{probe_REQUIREMENT}}")
 """
 
 
