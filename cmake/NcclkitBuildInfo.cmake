@@ -22,6 +22,7 @@ cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the 
 
 include(NcclkitFeatures)
 include(NcclkitGit)
+include(NcclkitTargetCuda)
 
 include_guard(GLOBAL)
 
@@ -196,12 +197,7 @@ endfunction()
 
 function(ncclkit_target_build_record target)
   cmake_parse_arguments(PARSE_ARGV 1 ARG "" "MODULE;DESTINATION" "RECORD_FEATURES")
-  if(NOT TARGET ${target})
-    message(FATAL_ERROR "ncclkit_target_build_record(${target}): there is no target ${target}.")
-  endif()
-  if(ARG_UNPARSED_ARGUMENTS)
-    message(FATAL_ERROR "ncclkit_target_build_record(${target}): unknown arguments ${ARG_UNPARSED_ARGUMENTS}")
-  endif()
+  _ncclkit_check_target(ncclkit_target_build_record ${target} ${ARG_UNPARSED_ARGUMENTS})
   foreach(feature IN LISTS ARG_RECORD_FEATURES)
     if(NOT feature MATCHES "^[A-Za-z_][A-Za-z0-9_]*=-?[0-9]+$")
       message(FATAL_ERROR

@@ -26,10 +26,14 @@ include(NcclkitCudaArchs)
 
 include_guard(GLOBAL)
 
+# A call of <function> on <target>: the target exists, and every argument was understood.
 function(_ncclkit_check_target function target)
   if(NOT TARGET ${target})
     message(FATAL_ERROR "${function}(${target}): there is no target ${target}; make it first (add_library, "
                         "add_executable, pybind11_add_module, ...), then call ${function} on it.")
+  endif()
+  if(ARGN)
+    message(FATAL_ERROR "${function}(${target}): unknown arguments ${ARGN}")
   endif()
 endfunction()
 
@@ -62,10 +66,7 @@ endfunction()
 
 function(ncclkit_target_cuda target)
   cmake_parse_arguments(PARSE_ARGV 1 ARG "" "" "ARCHS")
-  _ncclkit_check_target(ncclkit_target_cuda ${target})
-  if(ARG_UNPARSED_ARGUMENTS)
-    message(FATAL_ERROR "ncclkit_target_cuda(${target}): unknown arguments ${ARG_UNPARSED_ARGUMENTS}")
-  endif()
+  _ncclkit_check_target(ncclkit_target_cuda ${target} ${ARG_UNPARSED_ARGUMENTS})
   get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
   if(NOT "CUDA" IN_LIST languages)
     message(FATAL_ERROR "ncclkit_target_cuda(${target}): this project has not enabled CUDA (find_package(ncclkit) "
@@ -91,10 +92,7 @@ endfunction()
 
 function(ncclkit_target_hip target)
   cmake_parse_arguments(PARSE_ARGV 1 ARG "" "" "ARCHS")
-  _ncclkit_check_target(ncclkit_target_hip ${target})
-  if(ARG_UNPARSED_ARGUMENTS)
-    message(FATAL_ERROR "ncclkit_target_hip(${target}): unknown arguments ${ARG_UNPARSED_ARGUMENTS}")
-  endif()
+  _ncclkit_check_target(ncclkit_target_hip ${target} ${ARG_UNPARSED_ARGUMENTS})
   get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
   if(NOT "HIP" IN_LIST languages)
     message(FATAL_ERROR

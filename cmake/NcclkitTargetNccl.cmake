@@ -104,10 +104,7 @@ endfunction()
 
 function(ncclkit_target_link_nccl target)
   cmake_parse_arguments(PARSE_ARGV 1 ARG "" "DESTINATION" "FEATURES")
-  _ncclkit_check_target(ncclkit_target_link_nccl ${target})
-  if(ARG_UNPARSED_ARGUMENTS)
-    message(FATAL_ERROR "ncclkit_target_link_nccl(${target}): unknown arguments ${ARG_UNPARSED_ARGUMENTS}")
-  endif()
+  _ncclkit_check_target(ncclkit_target_link_nccl ${target} ${ARG_UNPARSED_ARGUMENTS})
   string(REGEX REPLACE "/+$" "" destination "${ARG_DESTINATION}")
   string(TOUPPER "${ARG_FEATURES}" features)
 

@@ -95,3 +95,30 @@ def test_a_module_made_with_python_add_library_gets_ncclkits_settings(tmp_path: 
     loaded, header, runtime = (int(word) for word in run.stdout.split())
     assert loaded == header == header_version_code()
     assert runtime // 1000 == 13
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        ("ncclkit_target_link_nccl(absent)", "ncclkit_target_link_nccl(absent): there is no target absent"),
+        ("ncclkit_target_cuda(demo ARHCS 80)", "ncclkit_target_cuda(demo): unknown arguments ARHCS;80"),
+        ("ncclkit_target_hip(demo)", "ncclkit_target_hip(demo): this project has not enabled HIP"),
+        ("ncclkit_target_build_record(demo RECORD_FEATURES FAST)", "entry 'FAST' is not NAME=<integer>"),
+    ],
+)
+def test_a_bad_call_names_the_function_and_what_is_wrong(tmp_path: Path, call: str, error: str) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.cpp").write_text("int main() { return 0; }\n")
+    (project / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.25)\nproject(bad LANGUAGES CXX)\nfind_package(ncclkit CONFIG REQUIRED)\n"
+        f"add_executable(demo main.cpp)\n{call}\n"
+    )
+    env = {**nccl_trees.clean_environment(), "NCCLKIT_NCCL": "system", "NCCL_ROOT": str(NCCL_WHEEL)}
+    done = subprocess.run(
+        ["cmake", "-S", str(project), "-B", str(tmp_path / "build"), f"-Dncclkit_DIR={REPO / 'cmake'}",
+         f"-DCMAKE_CUDA_COMPILER={NVCC}"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert error in first_error(done.stderr)
