@@ -4,7 +4,7 @@
 # The bare-metal build, and exactly what docker/Dockerfile runs. Settings, from the environment:
 #   PYTHON              interpreter the wheel is for (python3)
 #   NCCLKIT_NCCL, NCCLKIT_CUDA_ARCHS, ...   the build options of docs/build-options.md, passed through
-#   NCCLKIT_INDEX_NAME  ON: name it for an index, ncclkit-cu13 without a local label (OFF)
+#   NCCLKIT_INDEX_NAME  ON: name it for an index after the repair, ncclkit-cu13 without a local label (OFF)
 #   NCCLKIT_REPAIR      auditwheel, or none for a wheel for this machine only (auditwheel)
 #   SOURCE_DATE_EPOCH   the time stamped into the build (the commit's time)
 #   PIP_INDEX_URL, PIP_EXTRA_INDEX_URL   where pip finds the build requirements
@@ -20,23 +20,23 @@ if [[ -z ${SOURCE_DATE_EPOCH:-} ]]; then
 fi
 export SOURCE_DATE_EPOCH
 
-# The name and version label the backend will give the wheel, from its own logic (which nvcc).
-identity=$(cd "$repo/build_backend" && "$python" -c '
+# The version label the backend will give the wheel, from its own logic (which nvcc).
+label=$(cd "$repo/build_backend" && "$python" -c '
 import sys
 from ncclkit_build import version
 try:
-    name = "ncclkit-" + version.index_name_suffix() if version.index_name_requested() else "ncclkit"
-    label = version.local_label()
+    label = version.local_label(None)
 except RuntimeError as error:
     sys.exit(f"build: {error}")
-print(name, "+" + label if label else "(no local label)")')
+print("+" + label if label else "(no local label)")')
 
 echo "ncclkit wheel build"
 printf '  %-20s %s\n' \
   source "$repo" \
   commit "$(git -C "$repo" rev-parse HEAD 2> /dev/null || echo "${NCCLKIT_GIT_COMMIT:-unknown}")" \
   python "$("$python" -c 'import sys; print(sys.executable, sys.version.split()[0])')" \
-  wheel "$identity" \
+  wheel "ncclkit $label" \
+  NCCLKIT_INDEX_NAME "${NCCLKIT_INDEX_NAME:-OFF}" \
   CUDACXX "${CUDACXX:-(found by the backend)}" \
   NCCLKIT_NCCL "${NCCLKIT_NCCL:-auto}" \
   NCCLKIT_CUDA_ARCHS "${NCCLKIT_CUDA_ARCHS:-(default list)}" \

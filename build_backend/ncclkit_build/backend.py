@@ -5,7 +5,8 @@
 - The build environment gets the nvidia-nccl wheel of the CUDA major being built for.
 - Compiles go through sccache, whose cache outlives pip's build environments
   (``NCCLKIT_COMPILER_CACHE``, compiler_cache.py).
-- NCCLKIT_INDEX_NAME=ON names the wheel for an index: ``ncclkit-cu13``, no local label.
+- The version's local label (``+cu130``) is computed once, from the config settings and the
+  nvcc chosen here, and handed to the version provider (version.py).
 - The wheel's requirements are finished after CMake ran, from the NCCL CMake really used
   (``prepare_metadata_for_build_wheel`` and ``_editable`` are left out on purpose, so that
   frontends read the requirements from the finished wheel).
@@ -13,17 +14,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from scikit_build_core import build as _skbuild
 from scikit_build_core.build import *  # noqa: F403 - every hook; those below replace theirs
 
-from . import compiler_cache, cuda
+from . import compiler_cache, cuda, version
 from .isolation import build_environment_dirs
 from .options import ConfigSettings, build_option
-from .version import index_name_requested, index_name_suffix
 from .wheel import finish_wheel
 
 # Without these two, frontends read the requirements from the finished wheel (see above).
@@ -65,20 +64,17 @@ def _build(
     metadata_directory: str | None,
 ) -> str:
     settings = dict(config_settings or {})
-    if _nccl_mode(settings) == "rccl":
-        os.environ["NCCLKIT_NCCL"] = "rccl"  # for the version label, which sees no config settings
-    else:
+    if _nccl_mode(settings) != "rccl":
         # The nvcc chosen here is CMake's (and the version label's), even over a cached one.
-        nvcc = str(cuda.find_nvcc(settings))
-        os.environ["CUDACXX"] = nvcc
-        settings["cmake.define.CMAKE_CUDA_COMPILER"] = nvcc
+        settings["cmake.define.CMAKE_CUDA_COMPILER"] = str(cuda.find_nvcc(settings))
     environment = build_environment_dirs()
     if environment:  # headers and libraries from there get paths that stay (NcclkitBuildEnvironment.cmake)
         settings["cmake.define.NCCLKIT_BUILD_ENVIRONMENT"] = ";".join(environment)
-    with compiler_cache.compiler_cache(settings, Path.cwd()) as defines:
+    label = version.local_label(settings)  # of the nvcc above; the version provider sees no config settings
+    with version.labelled(label), compiler_cache.compiler_cache(settings, Path.cwd()) as defines:
         name = skbuild_hook(wheel_directory, {**settings, **defines}, metadata_directory)
-    suffix = index_name_suffix() if index_name_requested() else ""
-    return finish_wheel(Path(wheel_directory) / name, suffix).name
+    finish_wheel(Path(wheel_directory) / name)
+    return name
 
 
 def build_wheel(

@@ -1,64 +1,49 @@
-"""The wheel's identity: the base version plus the local label of the CUDA (``0.1.0+cu130``) or,
-for a ROCm build, the HIP (``0.1.0+rocm6.2``) it is built with, as PyTorch labels its wheels; or,
-for a package index, which refuses local labels, a name bound to the CUDA major (``ncclkit-cu13``),
-as NVIDIA and CuPy name theirs."""
+"""The wheel's version: the base version plus the local label of the CUDA (``0.1.0+cu130``) or,
+for a ROCm build, the HIP (``0.1.0+rocm6.2``) it is built with, as PyTorch labels its wheels.
+(A wheel for a package index, which refuses local labels, is renamed after the repair:
+ci/index_name.py.)"""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from .cuda import build_cuda_version
-from .options import build_option
+from .options import ConfigSettings, build_option
 from .rocm import find_hipconfig, hip_version
 
-_ON = {"1", "on", "true", "yes"}
-_OFF = {"", "0", "off", "false", "no"}
+# The label of the build under way, which the backend computes from its config settings and hands
+# to the provider: scikit-build-core gives a provider its own settings only, never the build's.
+_build_label: ContextVar[str | None] = ContextVar("ncclkit_build_label", default=None)
 
 
-def index_name_requested() -> bool:
-    """``NCCLKIT_INDEX_NAME``: ON names the wheel for an index (``ncclkit-cu13``, no local label)."""
-    value = os.environ.get("NCCLKIT_INDEX_NAME", "").strip().lower()
-    if value not in _ON | _OFF:
-        msg = f"NCCLKIT_INDEX_NAME={value!r}: expected ON or OFF"
-        raise RuntimeError(msg)
-    return value in _ON
-
-
-def _platform() -> tuple[str, int, int]:
-    """``("cu", major, minor)`` from the nvcc CMake will use, or ``("rocm", ...)`` from hipconfig."""
-    if build_option("NCCLKIT_NCCL", None, "auto").lower() == "rccl":
-        return ("rocm", *hip_version(find_hipconfig()))
-    return ("cu", *build_cuda_version(None))
-
-
-def index_name_suffix() -> str:
-    """``cu13`` (``rocm6``): what an index-bound name adds to the distribution name."""
-    platform, major, _ = _platform()
-    return f"{platform}{major}"
-
-
-def local_label() -> str:
-    """``NCCLKIT_LOCAL_VERSION`` when set (empty: no label), else ``cu`` + nvcc's major and minor,
-    or ``rocm`` + HIP's for NCCLKIT_NCCL=rccl; none for an index-bound name."""
+def local_label(config_settings: ConfigSettings) -> str:
+    """``NCCLKIT_LOCAL_VERSION`` when set (empty: no label), else ``cu`` + the major and minor of
+    the nvcc the build uses, or ``rocm`` + HIP's for NCCLKIT_NCCL=rccl."""
     override = os.environ.get("NCCLKIT_LOCAL_VERSION")
-    if index_name_requested():
-        if override:
-            msg = (
-                f"NCCLKIT_INDEX_NAME=ON names the wheel for an index, which refuses local versions, and "
-                f"NCCLKIT_LOCAL_VERSION={override!r} asks for one. Unset one of them."
-            )
-            raise RuntimeError(msg)
-        return ""
     if override is not None:
         return override
-    platform, major, minor = _platform()
-    return f"rocm{major}.{minor}" if platform == "rocm" else f"cu{major}{minor}"
+    if build_option("NCCLKIT_NCCL", config_settings, "auto").lower() == "rccl":
+        return "rocm{}.{}".format(*hip_version(find_hipconfig()))
+    return "cu{}{}".format(*build_cuda_version(config_settings))
+
+
+@contextlib.contextmanager
+def labelled(label: str) -> Iterator[None]:
+    """The wheel built inside is labelled ``label`` (local_label() of the build's config settings)."""
+    token = _build_label.set(label)
+    try:
+        yield
+    finally:
+        _build_label.reset(token)
 
 
 class Provider:
-    """A dynamic-metadata provider of ``version``: the ``base`` setting plus the local label.
+    """A dynamic-metadata provider of ``version``: the ``base`` setting plus the label the backend
+    hands over (labelled()).
 
     A source distribution is not tied to a CUDA version, so it gets no label.
     """
@@ -73,5 +58,11 @@ class Provider:
         if set(settings) != {"base"}:
             msg = "ncclkit_build.version takes one setting, 'base'"
             raise RuntimeError(msg)
-        label = "" if self._state == "sdist" else local_label()
+        label = "" if self._state == "sdist" else _build_label.get()
+        if label is None:
+            msg = (
+                "ncclkit_build.version labels wheels that ncclkit's backend builds (build-backend = "
+                "ncclkit_build.backend), which computes the label; this build did not go through it"
+            )
+            raise RuntimeError(msg)
         return {"version": f"{settings['base']}+{label}" if label else str(settings["base"])}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import zipfile
 from pathlib import Path
 
@@ -32,50 +31,28 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def _renamed(filename: str, old_dist_info: str, new_dist_info: str) -> str:
-    top, sep, rest = filename.partition("/")
-    return f"{new_dist_info}{sep}{rest}" if top == old_dist_info else filename
-
-
-def finish_wheel(wheel: Path, name_suffix: str = "") -> Path:
-    """Add the NCCL requirement from the build record and, given ``name_suffix`` (``cu13``), rename
-    the distribution to ``<name>-<suffix>`` (METADATA, .dist-info, file name; the import package
-    stays ``ncclkit``).
-
-    Returns the finished wheel, which replaces ``wheel``.
-    """
+def finish_wheel(wheel: Path) -> None:
+    """Add the NCCL requirement from the build record to METADATA (and its line in RECORD), in place."""
     with zipfile.ZipFile(wheel) as zin:
         entries = [(info, zin.read(info)) for info in zin.infolist()]
     files = {info.filename: data for info, data in entries}
     requirements = runtime_requirements(json.loads(files[NCCL_RECORD])) if NCCL_RECORD in files else []
-    if not requirements and not name_suffix:
-        return wheel
+    if not requirements:
+        return
     dist_info = next(name.split("/")[0] for name in files if name.endswith(".dist-info/METADATA"))
-    new_dist_info = dist_info
-    metadata = _with_requirements(files[f"{dist_info}/METADATA"].decode(), requirements)
-    if name_suffix:
-        metadata = re.sub(r"^Name: (.*)$", rf"Name: \1-{name_suffix}", metadata, count=1, flags=re.MULTILINE)
-        # File names spell the name with underscores: ncclkit_cu13-0.1.0.dist-info
-        new_dist_info = re.sub(r"^([^-]+)", rf"\1_{name_suffix}", dist_info)
-    files[f"{dist_info}/METADATA"] = metadata.encode()
+    files[f"{dist_info}/METADATA"] = _with_requirements(files[f"{dist_info}/METADATA"].decode(), requirements).encode()
 
     record_name = f"{dist_info}/RECORD"
     records = []
     for line in files[record_name].decode().splitlines():
         name = line.rsplit(",", 2)[0]
         if name == record_name:
-            records.append(f"{_renamed(name, dist_info, new_dist_info)},,")
+            records.append(f"{name},,")
         elif name in files:
-            records.append(_record_line(_renamed(name, dist_info, new_dist_info), files[name]))
+            records.append(_record_line(name, files[name]))
     files[record_name] = ("\n".join(records) + "\n").encode()
 
-    stem, new_stem = dist_info.removesuffix(".dist-info"), new_dist_info.removesuffix(".dist-info")
-    finished = wheel.with_name(new_stem + wheel.name.removeprefix(stem))
     with zipfile.ZipFile(wheel.with_suffix(".tmp"), "w") as zout:
         for info, _ in entries:
-            data = files[info.filename]
-            info.filename = _renamed(info.filename, dist_info, new_dist_info)
-            zout.writestr(info, data)
-    wheel.unlink()
-    wheel.with_suffix(".tmp").replace(finished)
-    return finished
+            zout.writestr(info, files[info.filename])
+    wheel.with_suffix(".tmp").replace(wheel)

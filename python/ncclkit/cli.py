@@ -1,4 +1,4 @@
-"""`ncclkit info`, `ncclkit check`, `ncclkit check-wheel` and `ncclkit bench`."""
+"""`ncclkit info`, `ncclkit check` and `ncclkit bench`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import bench, compat, wheel_check
+from . import bench, compat
 from .build_info import build_info, built_dir, read_record
 from .errors import CompatibilityError
 from .features import features
@@ -196,7 +196,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="pass on a machine without a CUDA driver or GPU, where the driver and arch checks are skipped",
     )
-    wheel_check.add_arguments(commands.add_parser("check-wheel", help=wheel_check.HELP))
     bench.add_parser(commands)
     for command in (info_parser, check_parser):
         command.add_argument(
@@ -209,9 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(built_dir() / "cmake")
         return 0
     if args.command is None:
-        parser.error("a command is required: info, check, check-wheel or bench (or --cmake-dir)")
-    if args.command == "check-wheel":
-        return wheel_check.run(args)
+        parser.error("a command is required: info, check or bench (or --cmake-dir)")
     if args.command == "bench":
         return bench.run(args)
     build = read_record(args.extension) if args.extension else build_info()

@@ -13,7 +13,7 @@ from pathlib import Path
 import nccl_trees
 import pytest
 from consumer_project import AVAILABLE, NVCC, Configure, configure
-from ncclkit.wheel_check import dynamic_section, exported_symbols
+from wheel_rules import dynamic_section, exported_symbols
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="needs cmake and the CUDA toolkit's nvcc")
 

@@ -18,7 +18,7 @@ import pybind11
 import pytest
 from cmake_output import first_error
 from hip_toolchain import HIP, SKIP_REASON
-from ncclkit.wheel_check import dynamic_section
+from wheel_rules import dynamic_section
 
 REPO = Path(__file__).resolve().parents[2]
 NCCL_SPEC = importlib.util.find_spec("nvidia.nccl")

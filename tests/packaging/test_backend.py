@@ -53,16 +53,28 @@ def provided_version(state: str = "wheel") -> str:
     return provider.dynamic_metadata({"base": "0.1.0"}, {})["version"]
 
 
+def test_the_provider_labels_the_version_with_the_label_handed_over() -> None:
+    with version.labelled("cu129"):
+        assert provided_version() == "0.1.0+cu129"
+    with version.labelled(""):
+        assert provided_version() == "0.1.0"
+
+
+def test_the_provider_outside_the_backend_says_so() -> None:
+    with pytest.raises(RuntimeError, match="labels wheels that ncclkit's backend builds"):
+        provided_version()
+
+
 def test_local_label_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NCCLKIT_LOCAL_VERSION", "")
-    assert provided_version() == "0.1.0"
+    assert version.local_label(None) == ""
     monkeypatch.setenv("NCCLKIT_LOCAL_VERSION", "cu129")
-    assert provided_version() == "0.1.0+cu129"
+    assert version.local_label(None) == "cu129"
 
 
-def test_sdist_has_no_local_label(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NCCLKIT_LOCAL_VERSION", "cu129")
-    assert provided_version("sdist") == "0.1.0"
+def test_sdist_has_no_local_label() -> None:
+    with version.labelled("cu129"):
+        assert provided_version("sdist") == "0.1.0"
 
 
 def fake_nvcc(path: Path, release: str) -> Path:
@@ -74,7 +86,10 @@ def fake_nvcc(path: Path, release: str) -> Path:
 def test_local_label_comes_from_the_nvcc_cmake_will_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NCCLKIT_LOCAL_VERSION", raising=False)
     monkeypatch.setenv("CUDACXX", str(fake_nvcc(tmp_path / "nvcc", "12.8")))
-    assert provided_version() == "0.1.0+cu128"
+    assert version.local_label(None) == "cu128"
+    # the backend's choice, a config setting, over the environment's
+    chosen = {"cmake.define.CMAKE_CUDA_COMPILER": str(fake_nvcc(tmp_path / "nvcc-13.1", "13.1"))}
+    assert version.local_label(chosen) == "cu131"
 
 
 def test_missing_nvcc_names_every_place_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,10 +115,10 @@ def test_rocm_build_is_labelled_by_its_hip_version(tmp_path: Path, monkeypatch: 
     hipconfig.write_text("#!/bin/sh\necho 6.2.41134-65d174c3e\n")  # what ROCm 6.2's prints
     hipconfig.chmod(0o755)
     monkeypatch.delenv("NCCLKIT_LOCAL_VERSION", raising=False)
-    monkeypatch.setenv("NCCLKIT_NCCL", "rccl")
+    monkeypatch.delenv("NCCLKIT_NCCL", raising=False)
     monkeypatch.setenv("ROCM_PATH", str(tmp_path / "rocm"))
     monkeypatch.delenv("HIP_PATH", raising=False)
-    assert provided_version() == "0.1.0+rocm6.2"
+    assert version.local_label({"cmake.define.NCCLKIT_NCCL": "rccl"}) == "rocm6.2"
 
 
 def test_missing_hipconfig_names_every_place_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,27 +133,6 @@ def test_missing_hipconfig_names_every_place_searched(tmp_path: Path, monkeypatc
         "  default location: /opt/rocm/bin/hipconfig\n"
         "Install ROCm (or Debian's hipcc), or point ROCM_PATH at it."
     )
-
-
-def test_index_name_has_no_local_label(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("NCCLKIT_LOCAL_VERSION", raising=False)
-    monkeypatch.setenv("CUDACXX", str(fake_nvcc(tmp_path / "nvcc", "12.8")))
-    monkeypatch.setenv("NCCLKIT_INDEX_NAME", "ON")
-    assert provided_version() == "0.1.0"
-    assert version.index_name_suffix() == "cu12"
-
-
-def test_index_name_refuses_a_local_label(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NCCLKIT_INDEX_NAME", "on")
-    monkeypatch.setenv("NCCLKIT_LOCAL_VERSION", "cu130")
-    with pytest.raises(RuntimeError, match="refuses local versions, and NCCLKIT_LOCAL_VERSION='cu130'"):
-        provided_version()
-
-
-def test_index_name_takes_on_or_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NCCLKIT_INDEX_NAME", "cu13")
-    with pytest.raises(RuntimeError, match="NCCLKIT_INDEX_NAME='cu13': expected ON or OFF"):
-        version.index_name_requested()
 
 
 def built_by_scikit_build(directory: Path, record: dict | None) -> Path:
@@ -161,17 +155,15 @@ def built_by_scikit_build(directory: Path, record: dict | None) -> Path:
     return path
 
 
-def test_finished_wheel_is_renamed_for_an_index_with_a_valid_record(tmp_path: Path) -> None:
-    finished = wheel.finish_wheel(built_by_scikit_build(tmp_path, nccl_info("wheel")), "cu13")
-    assert finished.name == "ncclkit_cu13-0.1.0-cp312-cp312-linux_x86_64.whl"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [finished.name]
-    with zipfile.ZipFile(finished) as archive:
+def test_finished_wheel_requires_its_nccl_with_a_valid_record(tmp_path: Path) -> None:
+    built = built_by_scikit_build(tmp_path, nccl_info("wheel"))
+    wheel.finish_wheel(built)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [built.name]
+    with zipfile.ZipFile(built) as archive:
         names = archive.namelist()
-        assert {n.split("/")[0] for n in names} == {"ncclkit", "ncclkit_cu13-0.1.0.dist-info"}
-        metadata = archive.read("ncclkit_cu13-0.1.0.dist-info/METADATA").decode()
-        assert "\nName: ncclkit-cu13\n" in metadata
+        metadata = archive.read("ncclkit-0.1.0.dist-info/METADATA").decode()
         assert "\nRequires-Dist: nvidia-nccl-cu13>=2.27.7,<3\n" in metadata
-        record = archive.read("ncclkit_cu13-0.1.0.dist-info/RECORD").decode().splitlines()
+        record = archive.read("ncclkit-0.1.0.dist-info/RECORD").decode().splitlines()
         assert sorted(line.split(",")[0] for line in record) == sorted(names)
         for line in record:
             name = line.split(",")[0]
@@ -182,5 +174,5 @@ def test_finished_wheel_is_renamed_for_an_index_with_a_valid_record(tmp_path: Pa
 def test_a_wheel_with_nothing_to_finish_is_left_alone(tmp_path: Path) -> None:
     built = built_by_scikit_build(tmp_path, nccl_info("system"))
     before = built.read_bytes()
-    assert wheel.finish_wheel(built) == built
+    wheel.finish_wheel(built)
     assert built.read_bytes() == before

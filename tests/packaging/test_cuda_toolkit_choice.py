@@ -137,6 +137,6 @@ def test_the_label_of_a_build_that_will_install_the_wheels(no_toolkit: Path, mon
     monkeypatch.setattr(sys, "path", [str(no_toolkit / "site")])
     monkeypatch.delenv("NCCLKIT_LOCAL_VERSION", raising=False)
     monkeypatch.setenv("NCCLKIT_CUDA_VERSION", "13.1")
-    assert version.local_label() == "cu131"
+    assert version.local_label(None) == "cu131"
     pypi_tree(no_toolkit / "site")  # once installed, the label is the tree's nvcc's
-    assert version.local_label() == "cu130"
+    assert version.local_label(None) == "cu130"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import fake_libnccl
 import pytest
-from ncclkit.wheel_check import dynamic_section
+from wheel_rules import dynamic_section
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "extension"
 # The floor for CUDA 13 (cmake/NcclkitNcclFloor.cmake), older than any NCCL the build environment

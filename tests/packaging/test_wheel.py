@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from cmake_output import words
-from ncclkit.wheel_check import dynamic_section
+from wheel_rules import dynamic_section
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "build_backend"))

@@ -204,11 +204,6 @@ def test_a_rocm_build_is_refused_by_name(install_extension, capsys: pytest.Captu
     assert cli.main(["check", "--extension", "mypkg._myext"]) == 1
 
 
-def test_check_wheel_of_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["check-wheel", str(tmp_path / "none.whl")]) == 2
-    assert capsys.readouterr().out == f"check-wheel: no such wheel: {tmp_path / 'none.whl'}\n"
-
-
 def test_info_says_where_the_cuda_toolkit_came_from(
     mismatched_machine: None, install_extension, capsys: pytest.CaptureFixture[str]
 ) -> None:
