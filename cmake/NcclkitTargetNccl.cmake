@@ -14,6 +14,8 @@
 #   its reason, the wheel requirement, the features required and the entry points bound weakly on
 #   <target> (NCCLKIT_NCCL_FLOOR, NCCLKIT_NCCL_FLOOR_CODE, NCCLKIT_NCCL_FLOOR_REASON,
 #   NCCLKIT_NCCL_REQUIREMENT, NCCLKIT_NCCL_REQUIRED_FEATURES, NCCLKIT_NCCL_WEAK_ENTRY_POINTS).
+#   Also <ncclkit/communicator.h>, which gives a Python module the ncclComm_t of an
+#   ncclkit.Communicator it is passed.
 # ncclkit_target_config_header(<target>)
 #   Gives <target> the generated header <ncclkit/config.h>: NCCLKIT_WITH_NCCL (NCCLKIT_WITH_RCCL),
 #   NCCLKIT_NCCL_VERSION_CODE, NCCLKIT_NCCL_FLOOR_CODE and the NCCLKIT_HAS_* macros of the NCCL it
@@ -130,6 +132,8 @@ function(ncclkit_target_link_nccl target)
     # wheel of pip's build environment is new at every build (NcclkitBuildEnvironment.cmake).
     LINK_DEPENDS_NO_SHARED ON)
   target_link_libraries(${target} PRIVATE ncclkit::nccl)
+  # <ncclkit/communicator.h>: an ncclkit.Communicator's ncclComm_t, for a Python module.
+  target_include_directories(${target} PRIVATE "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/include")
   _ncclkit_nccl_rpath(${target} "${destination}")
   ncclkit_target_config_header(${target})
   if(NOT PROVIDER STREQUAL "rccl")

@@ -407,6 +407,17 @@ class Communicator:
         return self._handle.valid
 
     @property
+    def ptr(self) -> int:
+        """The address of this communicator's ncclComm_t, as nccl4py and CuPy give theirs, for NCCL
+        calls of your own; ValueError once destroyed or aborted. Such calls do not take the lock
+        that keeps ncclkit's calls on a communicator one at a time: order them with those."""
+        return self._live().ptr
+
+    def __ncclkit_comm__(self) -> Any:
+        """The capsule <ncclkit/communicator.h> reads: the ncclComm_t and the device (docs/extensions.md)."""
+        return self._live().capsule()
+
+    @property
     def rank(self) -> int:
         return self._handle.rank
 

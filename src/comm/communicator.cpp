@@ -327,6 +327,14 @@ void Communicator::destroy() {
   nccl_check(ncclCommDestroy(comm), "ncclCommDestroy", nullptr, /*in_progress_ok=*/true);
 }
 
+Communicator::Ptr Communicator::native_handle() const {
+  check_process(process_generation_, "ptr");
+  if (state_.load() == State::kGone) {
+    throw std::invalid_argument("communicator has been destroyed or aborted: it has no ncclComm_t");
+  }
+  return reinterpret_cast<Ptr>(comm_);
+}
+
 void Communicator::abort() {
   // Seen by a call waiting in another thread, which then gives up the lock this one waits for.
   check_process(process_generation_, "abort");

@@ -77,6 +77,9 @@ class Communicator {
   bool blocking() const noexcept { return blocking_; }
 
   bool valid() const noexcept { return state_.load() != State::kGone; }
+  // The ncclComm_t, for an extension's own NCCL calls (<ncclkit/communicator.h>); refused once the
+  // communicator is destroyed or aborted.
+  Ptr native_handle() const;
   int rank() const noexcept { return rank_; }
   int world_size() const noexcept { return world_size_; }
   int device() const noexcept { return device_; }

@@ -11,6 +11,7 @@
 #include "comm/nccl_error.h"
 #include "comm/types.h"
 #include "ncclkit/config.h"
+#include <ncclkit/communicator.h>
 
 namespace py = pybind11;
 using ncclkit::Communicator;
@@ -122,6 +123,19 @@ PYBIND11_MODULE(_comm, m, py::mod_gil_not_used()) {
           py::arg("min_ctas") = py::none(), py::arg("max_ctas") = py::none(), py::arg("net_name") = py::none())
       .def_static("init_all", &Communicator::init_all, py::arg("devices"))
       .def("split", &Communicator::split, py::arg("color"), py::arg("key"))
+      .def_property_readonly("ptr", &Communicator::native_handle)
+      .def("capsule",
+           [](const Communicator& self) {
+             auto* handle = new ncclkit_comm_handle{reinterpret_cast<ncclComm_t>(self.native_handle()), self.device()};
+             PyObject* capsule = PyCapsule_New(handle, NCCLKIT_COMM_CAPSULE, [](PyObject* owner) {
+               delete static_cast<ncclkit_comm_handle*>(PyCapsule_GetPointer(owner, NCCLKIT_COMM_CAPSULE));
+             });
+             if (capsule == nullptr) {
+               delete handle;
+               throw py::error_already_set();
+             }
+             return py::reinterpret_steal<py::capsule>(capsule);
+           })
       .def("finalize", &Communicator::finalize)
       .def("destroy", &Communicator::destroy)
       .def("abort", &Communicator::abort)

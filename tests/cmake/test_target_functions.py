@@ -78,23 +78,90 @@ def test_a_cpp_executable_links_nccl_the_feature_header_and_the_record(installed
     assert record["features"]["NCCLKIT_HAS_COMM_SPLIT"] == 1
 
 
-def test_a_module_made_with_python_add_library_gets_ncclkits_settings(tmp_path: Path) -> None:
-    build_dir = tmp_path / "build"
-    build(HERE / "module_consumer", build_dir, f"-Dncclkit_DIR={REPO / 'cmake'}",
+@pytest.fixture(scope="module")
+def raw_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/cmake/module_consumer built and installed: the site directory that holds rawpkg."""
+    root = tmp_path_factory.mktemp("module_consumer")
+    build(HERE / "module_consumer", root / "build", f"-Dncclkit_DIR={REPO / 'cmake'}",
           f"-DPython_EXECUTABLE={sys.executable}")  # fmt: skip
-    cmake("--install", str(build_dir), "--prefix", str(tmp_path / "site"))
-    installed = tmp_path / "site" / "rawpkg"
+    cmake("--install", str(root / "build"), "--prefix", str(root / "site"))
+    return root / "site"
+
+
+def run_in(site: Path, code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=site, check=False)
+
+
+def test_a_module_made_with_python_add_library_gets_ncclkits_settings(raw_module: Path) -> None:
+    installed = raw_module / "rawpkg"
     record = json.loads((installed / "_raw.build.json").read_text())
     assert (record["module"], record["features"]["RAW_MODULE"]) == ("rawpkg._raw", 1)
     assert (record["cuda"]["archs_sass"], record["cuda"]["archs_source"]) == (["80"], "extension")
     assert record["python"]["version"] == ".".join(map(str, sys.version_info[:3]))
-    code = "import rawpkg._raw as m; print(m.nccl_version(), m.header_version_code, m.cuda_runtime_version())"
-    site = tmp_path / "site"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=site, check=False)
+    run = run_in(
+        raw_module, "import rawpkg._raw as m; print(m.nccl_version(), m.header_version_code, m.cuda_runtime_version())"
+    )
     assert run.returncode == 0, run.stderr
     loaded, header, runtime = (int(word) for word in run.stdout.split())
     assert loaded == header == header_version_code()
     assert runtime // 1000 == 13
+
+
+# Stand-ins for a Communicator, as <ncclkit/communicator.h> sees them: a capsule of the header's name
+# around a handle (ncclComm_t 0x1234, device 3), one of another name, and no method at all.
+COMM_STAND_INS = """
+import ctypes
+import rawpkg._raw as m
+class Handle(ctypes.Structure):
+    _fields_ = [("comm", ctypes.c_void_p), ("device", ctypes.c_int)]
+new = ctypes.pythonapi.PyCapsule_New
+new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+handle = Handle(0x1234, 3)
+class Good:
+    def __ncclkit_comm__(self):
+        return new(ctypes.addressof(handle), b"ncclkit.comm_handle.v1", None)
+class OtherVersion:
+    def __ncclkit_comm__(self):
+        return new(ctypes.addressof(handle), b"ncclkit.comm_handle.v0", None)
+class Destroyed:
+    def __ncclkit_comm__(self):
+        raise ValueError("communicator has been destroyed")
+def error(obj):
+    try:
+        m.comm_handle(obj)
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+print(m.comm_handle(Good()))
+print(error(42))
+print(error(OtherVersion()))
+print(error(Destroyed()))
+"""
+
+
+def test_the_communicator_header_reads_the_capsule_and_names_what_is_not_one(raw_module: Path) -> None:
+    run = run_in(raw_module, COMM_STAND_INS)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "(4660, 3)",
+        "TypeError: expected an ncclkit.Communicator, got int",
+        'TypeError: OtherVersion.__ncclkit_comm__() returned no "ncclkit.comm_handle.v1" capsule: an ncclkit other '
+        "than the one this extension was built with?",
+        "ValueError: communicator has been destroyed",
+    ]
+
+
+@pytest.mark.gpu
+def test_an_extension_calls_nccl_on_ncclkits_communicator(raw_module: Path) -> None:
+    code = (
+        "import ncclkit, rawpkg._raw as m\n"
+        "(comm,) = ncclkit.Communicator.init_all([0])\n"
+        "print(m.comm_handle(comm) == (comm.ptr, comm.device), m.comm_rank(comm) == comm.rank)\n"
+        "comm.destroy()\n"
+        "try:\n    m.comm_rank(comm)\nexcept ValueError as e:\n    print(e)\n"
+    )
+    run = run_in(raw_module, code)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["True True", "communicator has been destroyed"]
 
 
 @pytest.mark.parametrize(
