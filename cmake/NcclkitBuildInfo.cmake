@@ -11,7 +11,9 @@
 # archs) and ncclkit_target_link_nccl (the floor, its requirement, the features required, the
 # entry points bound weakly), from ncclkit::nccl's (what was found), and from CMake's project,
 # compiler and Python variables. A HIP build's record has "hip" where a CUDA build's has "cuda",
-# a target without either has neither; a project without Python has "python": null. "nccl" holds
+# a target without either has neither; a project without Python has "python": null. "torch" holds
+# what ncclkit_target_torch built against (mode torch|stable_abi, version, cuda, cxx11_abi,
+# target_version), null for a target without torch. "nccl" holds
 # the header built against (version, version_code), the floor, the requirement on the nvidia-nccl
 # wheel, and each feature with its release and entry points; provider "off" for no NCCL.
 #
@@ -80,7 +82,8 @@ function(_ncclkit_cuda_record target var)
   set(cuda "{}")
   _ncclkit_json_set_string(cuda nvcc_version "${CMAKE_CUDA_COMPILER_VERSION}")
   _ncclkit_json_set_string(cuda runtime_version "${CUDAToolkit_VERSION}")
-  _ncclkit_json_set_string(cuda cudart "static")
+  get_target_property(cudart ${target} NCCLKIT_CUDART)
+  _ncclkit_json_set_string(cuda cudart "${cudart}")
   # Where the toolkit came from (NcclkitCudaToolkit.cmake): a project that enabled CUDA itself
   # found a toolkit install, since a tree of PyPI wheels fails CMake's compiler check.
   get_property(source GLOBAL PROPERTY NCCLKIT_CUDA_TOOLKIT_SOURCE)
@@ -102,6 +105,28 @@ function(_ncclkit_cuda_record target var)
   string(JSON cuda SET "${cuda}" archs_ptx "${ptx}")
   _ncclkit_json_set_string(cuda archs_source "${archs_source}")
   string(JSON info SET "${info}" cuda "${cuda}")
+  set(${var} "${info}" PARENT_SCOPE)
+endfunction()
+
+# The "torch" object of the record of <target> in variable <var>: null without ncclkit_target_torch.
+function(_ncclkit_torch_record target var)
+  get_target_property(mode ${target} NCCLKIT_TORCH_MODE)
+  if(NOT mode)
+    string(JSON info SET "${${var}}" torch null)
+    set(${var} "${info}" PARENT_SCOPE)
+    return()
+  endif()
+  set(torch "{}")
+  _ncclkit_json_set_string(torch mode "${mode}")
+  foreach(fact IN ITEMS VERSION CUDA CXX11_ABI)
+    get_target_property(${fact} ncclkit::torch NCCLKIT_TORCH_${fact})
+  endforeach()
+  _ncclkit_json_set_string(torch version "${VERSION}")
+  _ncclkit_json_set_string_or_null(torch cuda "${CUDA}")
+  string(JSON torch SET "${torch}" cxx11_abi ${CXX11_ABI})
+  get_target_property(stable_target ${target} NCCLKIT_TORCH_TARGET)
+  _ncclkit_json_set_string_or_null(torch target_version "${stable_target}")
+  string(JSON info SET "${${var}}" torch "${torch}")
   set(${var} "${info}" PARENT_SCOPE)
 endfunction()
 
@@ -264,6 +289,7 @@ function(ncclkit_target_build_record target)
     _ncclkit_cuda_record(${target} info)
   endif()
 
+  _ncclkit_torch_record(${target} info)
   _ncclkit_nccl_record(${target} nccl features)
   string(JSON info SET "${info}" nccl "${nccl}")
 

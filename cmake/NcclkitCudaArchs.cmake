@@ -1,6 +1,7 @@
-# ncclkit_cuda_archs(<spec>)
+# ncclkit_cuda_archs(<spec> [NAME <option>])
 #
-# Turns NCCLKIT_CUDA_ARCHS into the CUDA_ARCHITECTURES of ncclkit's targets. <spec> is either
+# Turns NCCLKIT_CUDA_ARCHS (or the <option> named, in messages and as the source) into the
+# CUDA_ARCHITECTURES of ncclkit's targets. <spec> is either
 #   CMake style:             "80;90a", "80-real;90-virtual" (a bare arch means SASS and PTX, as in CMake)
 #   TORCH_CUDA_ARCH_LIST style: "8.0 9.0a+PTX", "8.0;8.6" (SASS only, "+PTX" adds PTX of that arch)
 #   "native" or empty:       the visible GPUs' archs (nvidia-smi); with no GPU visible, a compact
@@ -11,7 +12,7 @@
 # ncclkit_nvcc_gencode(<out>) spells the resolved archs as nvcc -gencode flags, for builds that
 # take them rather than CUDA_ARCHITECTURES (NCCL's Makefile: NVCC_GENCODE).
 # Sets in the caller: NCCLKIT_CUDA_ARCHITECTURES (for the targets), NCCLKIT_CUDA_ARCHS_SASS,
-# NCCLKIT_CUDA_ARCHS_PTX (lists like 90a) and NCCLKIT_CUDA_ARCHS_SOURCE (user|visible-gpu|default).
+# NCCLKIT_CUDA_ARCHS_PTX (lists like 90a) and NCCLKIT_CUDA_ARCHS_SOURCE (user|visible-gpu|default, or <option>).
 
 cmake_policy(VERSION 3.25)  # the policies ncclkit is written for, whatever the project sets
 
@@ -69,7 +70,7 @@ function(_ncclkit_visible_gpu_archs out)
 endfunction()
 
 # Parse <spec> into SASS and PTX lists following the convention it is written in.
-function(_ncclkit_parse_archs spec sass_out ptx_out)
+function(_ncclkit_parse_archs spec name sass_out ptx_out)
   set(sass "")
   set(ptx "")
   string(REGEX REPLACE "[ \t,]+" ";" entries "${spec}")
@@ -79,7 +80,7 @@ function(_ncclkit_parse_archs spec sass_out ptx_out)
     string(TOLOWER "${entry}" entry)
     if(NOT dot EQUAL -1)  # TORCH_CUDA_ARCH_LIST style
       if(NOT entry MATCHES "^([0-9]+)\\.([0-9]+)([af]?)(\\+ptx)?$")
-        message(FATAL_ERROR "NCCLKIT_CUDA_ARCHS: '${entry}' is not an arch like 8.0, 9.0a or 8.6+PTX (in '${spec}')")
+        message(FATAL_ERROR "${name}: '${entry}' is not an arch like 8.0, 9.0a or 8.6+PTX (in '${spec}')")
       endif()
       set(arch "${CMAKE_MATCH_1}${CMAKE_MATCH_2}${CMAKE_MATCH_3}")
       list(APPEND sass "${arch}")
@@ -88,7 +89,7 @@ function(_ncclkit_parse_archs spec sass_out ptx_out)
       endif()
     else()  # CMake CUDA_ARCHITECTURES style
       if(NOT entry MATCHES "^([0-9]+[af]?)(-real|-virtual)?$")
-        message(FATAL_ERROR "NCCLKIT_CUDA_ARCHS: '${entry}' is not an arch like 80, 90a, 80-real or 90-virtual (in '${spec}')")
+        message(FATAL_ERROR "${name}: '${entry}' is not an arch like 80, 90a, 80-real or 90-virtual (in '${spec}')")
       endif()
       if(NOT CMAKE_MATCH_2 STREQUAL "-virtual")
         list(APPEND sass "${CMAKE_MATCH_1}")
@@ -100,7 +101,7 @@ function(_ncclkit_parse_archs spec sass_out ptx_out)
   endforeach()
   if(NOT entries)
     message(FATAL_ERROR
-      "NCCLKIT_CUDA_ARCHS='${spec}' names no arch. Name them (e.g. \"80;90a\" or \"8.0 9.0a+PTX\"), "
+      "${name}='${spec}' names no arch. Name them (e.g. \"80;90a\" or \"8.0 9.0a+PTX\"), "
       "or leave it unset for the visible GPUs' archs.")
   endif()
   list(REMOVE_DUPLICATES sass)
@@ -110,24 +111,31 @@ function(_ncclkit_parse_archs spec sass_out ptx_out)
 endfunction()
 
 function(ncclkit_cuda_archs spec)
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "NAME" "")
+  set(name NCCLKIT_CUDA_ARCHS)
+  set(user_source user)
+  if(ARG_NAME)
+    set(name "${ARG_NAME}")
+    set(user_source "${ARG_NAME}")
+  endif()
   _ncclkit_nvcc_list(--list-gpu-code "sm_" can_sass)
   _ncclkit_nvcc_list(--list-gpu-arch "compute_" can_ptx)
   string(TOLOWER "${spec}" spec)
   if(spec MATCHES "^(0|off|no|n|false|ignore|notfound|.*-notfound)$")
     message(FATAL_ERROR
-      "NCCLKIT_CUDA_ARCHS='${spec}': the CUDA code cannot be turned off. Name the archs "
+      "${name}='${spec}': the CUDA code cannot be turned off. Name the archs "
       "(e.g. \"80;90a\"), or leave it unset for the visible GPUs' archs.")
   endif()
   if(NOT spec STREQUAL "" AND NOT spec STREQUAL "native")
-    _ncclkit_parse_archs("${spec}" sass ptx)
-    set(source "user")
+    _ncclkit_parse_archs("${spec}" ${name} sass ptx)
+    set(source "${user_source}")
   else()
     _ncclkit_visible_gpu_archs(sass)
     set(ptx "")
     set(source "visible-gpu")
     if(NOT sass)
       if(spec STREQUAL "native")
-        message(FATAL_ERROR "NCCLKIT_CUDA_ARCHS=native, but nvidia-smi shows no GPU. Name the archs, e.g. NCCLKIT_CUDA_ARCHS=\"80;90a\".")
+        message(FATAL_ERROR "${name}=native, but nvidia-smi shows no GPU. Name the archs, e.g. NCCLKIT_CUDA_ARCHS=\"80;90a\".")
       endif()
       set(sass "")
       foreach(arch IN LISTS NCCLKIT_DEFAULT_CUDA_ARCHS)
@@ -160,7 +168,7 @@ function(ncclkit_cuda_archs spec)
     list(JOIN unsupported ", " unsupported)
     list(JOIN can_sass " " can)
     message(FATAL_ERROR
-      "NCCLKIT_CUDA_ARCHS='${spec}' asks for ${unsupported}, which nvcc ${CMAKE_CUDA_COMPILER_VERSION} "
+      "${name}='${spec}' asks for ${unsupported}, which nvcc ${CMAKE_CUDA_COMPILER_VERSION} "
       "(${CMAKE_CUDA_COMPILER}) cannot build.\nIt builds SASS for: ${can}\n"
       "Choose archs from that list, or use an nvcc that supports them.")
   endif()

@@ -2,9 +2,10 @@
 # (pybind11_add_module, nanobind_add_module, Python_add_library, add_executable).
 #
 # ncclkit_target_cuda(<target> [ARCHS <spec>])
-#   Compiles <target>'s CUDA sources for NCCLKIT_CUDA_ARCHS (or <spec>, in either spelling,
-#   NcclkitCudaArchs.cmake) with compressed fatbins and hidden symbols, and links the CUDA runtime
-#   statically.
+#   Compiles <target>'s CUDA sources for NCCLKIT_CUDA_ARCHS (else TORCH_CUDA_ARCH_LIST, or <spec>,
+#   in either spelling, NcclkitCudaArchs.cmake) with compressed fatbins and hidden symbols, and
+#   links the CUDA runtime statically; shared where <target>'s NCCLKIT_CUDART is "shared", as
+#   ncclkit_target_torch sets it, before or after this call.
 # ncclkit_target_hip(<target> [ARCHS <gfx>...])
 #   Compiles every source of <target> as HIP (CMake's HIP language), for CMAKE_HIP_ARCHITECTURES
 #   or <gfx>..., with hidden symbols.
@@ -73,15 +74,21 @@ function(ncclkit_target_cuda target)
                         "enables it unless NCCLKIT_NCCL=rccl, or the project enabled HIP): use ncclkit_target_hip.")
   endif()
   if(ARG_ARCHS)
-    ncclkit_cuda_archs("${ARG_ARCHS}")
+    ncclkit_cuda_archs("${ARG_ARCHS}" NAME "ncclkit_target_cuda(${target}) ARCHS")
     set(NCCLKIT_CUDA_ARCHS_SOURCE "extension")
   endif()
   target_compile_features(${target} PRIVATE cxx_std_17 cuda_std_17)
-  target_link_libraries(${target} PRIVATE CUDA::cudart_static)
+  # The static runtime, unless <target> runs beside torch's shared one (ncclkit_target_torch).
+  get_target_property(cudart ${target} NCCLKIT_CUDART)
+  if(NOT cudart)
+    set_target_properties(${target} PROPERTIES NCCLKIT_CUDART static)
+  endif()
+  set(shared "$<STREQUAL:$<TARGET_PROPERTY:${target},NCCLKIT_CUDART>,shared>")
+  target_link_libraries(${target} PRIVATE "$<IF:${shared},CUDA::cudart,CUDA::cudart_static>")
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xfatbin=-compress-all>)
   set_target_properties(${target} PROPERTIES
     CUDA_ARCHITECTURES "${NCCLKIT_CUDA_ARCHITECTURES}"
-    CUDA_RUNTIME_LIBRARY Static
+    CUDA_RUNTIME_LIBRARY "$<IF:${shared},Shared,Static>"
     CUDA_VISIBILITY_PRESET hidden
     NCCLKIT_GPU_LANGUAGE CUDA
     NCCLKIT_CUDA_ARCHS_SASS "${NCCLKIT_CUDA_ARCHS_SASS}"

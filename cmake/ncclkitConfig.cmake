@@ -38,7 +38,7 @@ Provides
   The ``CUDA_ARCHITECTURES`` that ``NCCLKIT_CUDA_ARCHS`` resolves to.
 
 Reads the options ``NCCLKIT_NCCL``, ``NCCLKIT_NCCL_STATIC``, ``NCCLKIT_CUDA_TOOLKIT``,
-``NCCLKIT_CUDA_VERSION``, ``NCCLKIT_CUDA_ARCHS``, ``NCCL_SOURCE_DIR``, ``MAX_JOBS`` and
+``NCCLKIT_CUDA_VERSION``, ``NCCLKIT_CUDA_ARCHS`` (else ``TORCH_CUDA_ARCH_LIST``), ``NCCL_SOURCE_DIR``, ``MAX_JOBS`` and
 ``NVCC_THREADS`` (cache or environment), enables CUDA (or HIP) when the project has not, finds
 the CUDA toolkit for CUDA and, where there is one, Python and pybind11
 (``NCCLKIT_PYBIND11_MINIMUM`` or newer), which only ``ncclkit_add_extension`` needs.
@@ -90,7 +90,12 @@ ncclkit_stable_paths(pybind11::pybind11_headers)
 if("CUDA" IN_LIST _ncclkit_languages)
   include(CMakeFindDependencyMacro)
   find_dependency(CUDAToolkit)
-  ncclkit_cuda_archs("${NCCLKIT_CUDA_ARCHS}")
+  # torch's spelling of the archs, for a build set up for torch's: NCCLKIT_CUDA_ARCHS wins.
+  if(NCCLKIT_CUDA_ARCHS STREQUAL "" AND NOT TORCH_CUDA_ARCH_LIST STREQUAL "")
+    ncclkit_cuda_archs("${TORCH_CUDA_ARCH_LIST}" NAME TORCH_CUDA_ARCH_LIST)
+  else()
+    ncclkit_cuda_archs("${NCCLKIT_CUDA_ARCHS}")
+  endif()
 elseif(NCCLKIT_CUDA_ARCHS)
   message(FATAL_ERROR
     "NCCLKIT_CUDA_ARCHS='${NCCLKIT_CUDA_ARCHS}', but this build compiles HIP, not CUDA. Give ROCm's "

@@ -25,6 +25,7 @@ class Configure:
     log: str
     error: str
     env: dict[str, str]
+    stderr: str
 
     def json(self, name: str) -> dict:
         return json.loads((self.build / name).read_text())
@@ -78,4 +79,4 @@ def configure(
         text=True,
         env=full_env,
     )
-    return Configure(build, proc.stdout, first_error(proc.stderr), full_env)
+    return Configure(build, proc.stdout, first_error(proc.stderr), full_env, proc.stderr)

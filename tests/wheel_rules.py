@@ -31,3 +31,4 @@ tools = importlib.import_module("wheel_check.tools")
 
 dynamic_section = elf.dynamic_section
 exported_symbols = elf.exported_symbols
+imported_symbols = elf.imported_symbols

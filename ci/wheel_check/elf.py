@@ -32,3 +32,11 @@ def exported_symbols(library: Path) -> set[str]:
         symbols = ELFFile(file).get_section_by_name(".dynsym")
         defined = (s for s in symbols.iter_symbols() if s["st_shndx"] != "SHN_UNDEF") if symbols else ()
         return {s.name for s in defined if s.name}
+
+
+def imported_symbols(library: Path) -> set[str]:
+    """The names the library needs from others: undefined in its dynamic symbol table."""
+    with library.open("rb") as file:
+        symbols = ELFFile(file).get_section_by_name(".dynsym")
+        undefined = (s for s in symbols.iter_symbols() if s["st_shndx"] == "SHN_UNDEF") if symbols else ()
+        return {s.name for s in undefined if s.name}

@@ -45,6 +45,7 @@ class Facts:
     driver_cuda: int | None = None  # cudaDriverGetVersion(), e.g. 13000; 0 without a driver
     gpus: tuple[Gpu, ...] | None = None
     torch_cuda: str | None = None  # torch.version.cuda, when torch is installed
+    torch_version: str | None = None  # torch.__version__, looked at for a build against torch
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def check_archs(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
 
 
 def check_torch(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
-    if facts.torch_cuda is None:
+    if facts.torch_cuda is None or build.get("torch"):  # a build against torch: check_torch_build
         return []
     built = build["cuda"]["runtime_version"]
     if facts.torch_cuda.split(".")[0] == built.split(".")[0]:
@@ -213,11 +214,84 @@ def check_torch(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
     ]
 
 
+def _release(version: str, parts: int) -> tuple[int, ...]:
+    """The first `parts` numbers of a version such as 2.11.0+cu130."""
+    numbers = re.match(r"\d+(\.\d+)*", version)
+    return tuple(int(n) for n in numbers.group(0).split(".")[:parts]) if numbers else ()
+
+
+def _release_string(release: tuple[int, ...]) -> str:
+    return ".".join(map(str, release))
+
+
+def _rebuild(build: Mapping[str, Any]) -> str:
+    return f"pip install --no-build-isolation --force-reinstall --no-deps {build['package']}"
+
+
+def check_torch_build(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
+    """The torch this process imports against the one a TORCH or STABLE_ABI build was built
+    against: the same release for TORCH (torch's C++ ABI changes with each one, and the extension
+    would not load: undefined symbol: _ZN3c10...), the target release or newer for STABLE_ABI,
+    and for both a torch with CUDA of the same major where the build's had CUDA."""
+    torch = build.get("torch")
+    if not torch:
+        return []
+    built = torch["version"]
+    if facts.torch_version is None:
+        return [
+            Problem(
+                f"torch for {build['module']}",
+                f"no torch importable by {sys.executable}",
+                f"torch {built} (what it was built against)",
+                f"pip install torch=={_release_string(_release(built, 3))}",
+            )
+        ]
+    found = f"torch {facts.torch_version}"
+    if torch["mode"] == "stable_abi":
+        target = _release(torch["target_version"], 2)
+        if _release(facts.torch_version, 2) < target:
+            return [
+                Problem(
+                    f"torch older than the stable ABI target of {build['module']}",
+                    found,
+                    f"torch {_release_string(target)} or newer (built with STABLE_ABI for it, against torch {built})",
+                    f"pip install -U 'torch>={_release_string(target)}'",
+                )
+            ]
+    elif _release(facts.torch_version, 3) != _release(built, 3):
+        release = _release_string(_release(built, 3))
+        return [
+            Problem(
+                f"torch version of {build['module']}",
+                found,
+                f"torch {release}, the one it was built against: a TORCH build links torch's C++ ABI, which "
+                "changes with each release (the error would be undefined symbol: _ZN3c10...)",
+                f"pip install torch=={release}, or rebuild {build['package']} against this torch: {_rebuild(build)}",
+            )
+        ]
+    if not torch["cuda"]:
+        return []
+    if facts.torch_cuda is None or facts.torch_cuda.split(".")[0] != torch["cuda"].split(".")[0]:
+        major = torch["cuda"].split(".")[0]
+        return [
+            Problem(
+                f"torch's CUDA for {build['module']}",
+                f"{found}, " + (f"built for CUDA {facts.torch_cuda}" if facts.torch_cuda else "without CUDA"),
+                f"a torch built for CUDA {major}.x ({build['module']} was built against torch {built}, CUDA "
+                f"{torch['cuda']})",
+                f"install the torch build for CUDA {major}, or rebuild {build['package']} against this torch: "
+                f"{_rebuild(build)}",
+            )
+        ]
+    return []
+
+
 # Checks that need no GPU run when the bindings first load; the rest only in a full check.
 CHEAP_CHECKS: tuple[Callable[[Facts, Mapping[str, Any]], list[Problem]], ...] = (
     check_python,
     check_nccl_wheels,
     check_nccl,
+    check_torch_build,
 )
 FULL_CHECKS = (*CHEAP_CHECKS, check_driver, check_archs, check_torch)
 
@@ -328,22 +402,37 @@ def gather(build: Mapping[str, Any], *, full: bool) -> Facts:
     return _facts(build, load_comm(), full=full)
 
 
+def _torch() -> tuple[str | None, str | None]:
+    """torch.__version__ and torch.version.cuda of the torch this process imports; None, None
+    without one."""
+    if "torch" not in sys.modules and importlib.util.find_spec("torch") is None:
+        return None, None
+    import torch
+
+    return torch.__version__, torch.version.cuda
+
+
 def _facts(build: Mapping[str, Any], comm: ModuleType | None, *, full: bool) -> Facts:
     nccl_code = nccl_file = exports = None
     if comm is not None:
         nccl_code, library = comm.get_version(), comm.library_path()
         nccl_file = os.path.realpath(library) if library else None
         exports = loaded_exports(build, nccl_file)
+    # A build against torch imports torch before it loads: asking it costs nothing more.
+    torch_version, torch_cuda = _torch() if full or build.get("torch") else (None, None)
     if not full:
-        return Facts(sys.version_info[:2], installed_nccl_wheels(), nccl_code, nccl_file, exports)
+        return Facts(
+            sys.version_info[:2],
+            installed_nccl_wheels(),
+            nccl_code,
+            nccl_file,
+            exports,
+            torch_cuda=torch_cuda,
+            torch_version=torch_version,
+        )
     from . import _cuda
 
     gpus = tuple(Gpu(i, _cuda.device_name(i), _cuda.device_capability(i)) for i in range(_cuda.device_count()))
-    torch_cuda = None
-    if "torch" in sys.modules or importlib.util.find_spec("torch") is not None:
-        import torch
-
-        torch_cuda = torch.version.cuda
     return Facts(
         sys.version_info[:2],
         installed_nccl_wheels(),
@@ -353,6 +442,7 @@ def _facts(build: Mapping[str, Any], comm: ModuleType | None, *, full: bool) -> 
         _cuda.driver_version(),
         gpus,
         torch_cuda,
+        torch_version,
     )
 
 
@@ -385,7 +475,11 @@ def check_extension(module: str, *, full: bool = True) -> None:
 
     A process loads one libnccl.so.2; the one compared is the one ncclkit's bindings load.
     """
-    build = read_record(module)
+    check_build(read_record(module), module, full=full)
+
+
+def check_build(build: Mapping[str, Any], module: str, *, full: bool = True) -> None:
+    """check_extension for the build record `build` of `module`, read by the caller."""
     require_cuda_build(build, module)
     found = problems(gather(build, full=full), build, full=full)
     if found:

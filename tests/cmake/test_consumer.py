@@ -114,7 +114,7 @@ def test_unknown_feature(tmp_path: Path) -> None:
 
 def test_arch_nvcc_cannot_build(tmp_path: Path) -> None:
     run = configure(tmp_path, "ARCHS", "35")
-    assert run.error.startswith("NCCLKIT_CUDA_ARCHS='35' asks for sass 35, ptx 35, which nvcc ")
+    assert run.error.startswith("ncclkit_target_cuda(_probe) ARCHS='35' asks for sass 35, ptx 35, which nvcc ")
     assert "Choose archs from that list, or use an nvcc that supports them." in run.error
 
 

@@ -294,3 +294,65 @@ def test_installed_nccl_wheels_of_any_cuda_major(tmp_path: Path, monkeypatch: py
     for name, version in found.items():
         if name != "nvidia-nccl-cu99":
             assert importlib.metadata.version(name) == version
+
+
+# An extension built against torch (ncclkit_add_extension(... TORCH [STABLE_ABI])).
+TORCH_BUILD = {
+    **copy.deepcopy(CONSUMER),
+    "torch": {"mode": "torch", "version": "2.11.0+cu130", "cuda": "13.0", "cxx11_abi": 1, "target_version": None},
+}
+STABLE_BUILD = {
+    **copy.deepcopy(CONSUMER),
+    "torch": {"mode": "stable_abi", "version": "2.13.0", "cuda": None, "cxx11_abi": 1, "target_version": "2.10"},
+}
+
+
+def test_the_torch_built_against_passes() -> None:
+    assert compat.problems(facts(torch_version="2.11.0+cu130"), TORCH_BUILD, full=True) == []
+    assert compat.check_torch_build(facts(torch_version="2.11.0"), TORCH_BUILD) == []  # another local label
+
+
+def test_a_torch_build_run_with_another_torch_names_both_and_the_fix() -> None:
+    (problem,) = compat.check_torch_build(facts(torch_version="2.12.1+cu130"), TORCH_BUILD)
+    assert str(problem) == (
+        "torch version of mypkg._myext: found torch 2.12.1+cu130; expected torch 2.11.0, the one it was built "
+        "against: a TORCH build links torch's C++ ABI, which changes with each release (the error would be "
+        "undefined symbol: _ZN3c10...). Fix: pip install torch==2.11.0, or rebuild mypkg against this torch: "
+        "pip install --no-build-isolation --force-reinstall --no-deps mypkg"
+    )
+    # A patch release is another release too.
+    assert compat.check_torch_build(facts(torch_version="2.11.1"), TORCH_BUILD)
+
+
+def test_a_torch_build_is_checked_at_import_without_a_gpu() -> None:
+    found = compat.problems(facts(torch_version="2.10.0"), TORCH_BUILD, full=False)
+    assert [p.what for p in found] == ["torch version of mypkg._myext"]
+
+
+def test_a_torch_of_another_cuda_major_or_without_cuda() -> None:
+    (other,) = compat.check_torch_build(facts(torch_version="2.11.0+cu128", torch_cuda="12.8"), TORCH_BUILD)
+    assert (other.what, other.found) == ("torch's CUDA for mypkg._myext", "torch 2.11.0+cu128, built for CUDA 12.8")
+    assert other.expected.startswith("a torch built for CUDA 13.x (mypkg._myext was built against torch 2.11.0+cu130")
+    (cpu,) = compat.check_torch_build(facts(torch_version="2.11.0+cpu", torch_cuda=None), TORCH_BUILD)
+    assert cpu.found == "torch 2.11.0+cpu, without CUDA"
+    # One problem, not two: the CUDA check of builds without torch leaves a torch build alone.
+    assert compat.check_torch(facts(torch_cuda="12.8"), TORCH_BUILD) == []
+
+
+def test_no_torch_for_a_torch_build() -> None:
+    (problem,) = compat.check_torch_build(facts(torch_version=None, torch_cuda=None), TORCH_BUILD)
+    assert (problem.expected, problem.fix) == ("torch 2.11.0+cu130 (what it was built against)", "pip install torch==2.11.0")
+
+
+def test_a_stable_abi_build_runs_with_its_target_and_newer() -> None:
+    for version in ("2.10.0", "2.13.0+cu130", "3.0.0"):
+        assert compat.check_torch_build(facts(torch_version=version), STABLE_BUILD) == [], version
+    (problem,) = compat.check_torch_build(facts(torch_version="2.9.1"), STABLE_BUILD)
+    assert str(problem) == (
+        "torch older than the stable ABI target of mypkg._myext: found torch 2.9.1; expected torch 2.10 or newer "
+        "(built with STABLE_ABI for it, against torch 2.13.0). Fix: pip install -U 'torch>=2.10'"
+    )
+
+
+def test_a_build_without_torch_ignores_the_torch_version() -> None:
+    assert compat.check_torch_build(facts(torch_version="1.0.0"), CONSUMER) == []
