@@ -97,3 +97,16 @@ class CompatibilityError(RuntimeError):
 
     def __reduce__(self) -> tuple:
         return type(self), (self.problems, self.module)
+
+
+class ExtensionBuildError(RuntimeError):
+    """ncclkit.load() could not build an extension: the step that failed and the end of what the
+    compiler or CMake said; ``output`` holds all of it and ``log`` the file it is kept in."""
+
+    def __init__(self, message: str, output: str = "", log: str | None = None) -> None:
+        self.output = output
+        self.log = log
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.args[0], self.output, self.log)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pickle
 
-from ncclkit import CommunicatorAbortedError, CompatibilityError, NcclError, NcclTimeoutError
+from ncclkit import CommunicatorAbortedError, CompatibilityError, ExtensionBuildError, NcclError, NcclTimeoutError
 from ncclkit.compat import Problem
 
 
@@ -47,3 +47,9 @@ def test_wait_errors_say_what_ended_the_wait_and_pickle() -> None:
     assert str(timeout).startswith("ncclCommSplit did not finish within 2.5 s (the communicator's timeout)")
     aborted = pickle.loads(pickle.dumps(CommunicatorAbortedError("wait")))
     assert str(aborted) == "wait ended: the communicator was aborted (abort() from another thread)"
+
+
+def test_extension_build_error_keeps_the_output_and_pickles() -> None:
+    error = pickle.loads(pickle.dumps(ExtensionBuildError("the build step failed", "x.cpp:1: error: no", "/tmp/log")))
+    assert str(error) == "the build step failed"
+    assert (error.output, error.log) == ("x.cpp:1: error: no", "/tmp/log")
