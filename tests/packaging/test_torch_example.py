@@ -160,10 +160,28 @@ def test_the_python_wrapper_wants_an_ncclkit_communicator(target: Path) -> None:
     proc = run_python(
         target,
         "import torch, ncclkit_torch_example\n"
-        "ncclkit_torch_example.fused_add_all_reduce(torch.ones(2), torch.ones(2), 1.0, 1234)",
+        "ncclkit_torch_example.fused_add_all_reduce(torch.ones(2, device='meta'), torch.ones(2, device='meta'), 1.0, 1234)",
     )
     assert proc.returncode == 1
     assert "TypeError: comm: expected an ncclkit.Communicator, got int" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("operands", "expected"),
+    [
+        ("torch.ones(2, device='meta'), torch.ones(2, device='meta').double()", "TypeError: residual: expected a float32 tensor, got torch.float64"),
+        ("[1.0], torch.ones(2)", "TypeError: x: expected a float32 tensor, got list"),
+        ("torch.ones(2, device='meta'), torch.ones(3, device='meta')", "ValueError: residual: expected the shape of x, (2,), got (3,)"),
+        ("torch.ones(2), torch.ones(2)", "ValueError: x and residual must be on one CUDA device, got cpu and cpu"),
+    ],
+)
+def test_the_python_wrapper_checks_the_operands_first(target: Path, operands: str, expected: str) -> None:
+    proc = run_python(
+        target,
+        f"import torch, ncclkit_torch_example\nncclkit_torch_example.fused_add_all_reduce({operands}, 1.0, 1234, stable=True)",
+    )
+    assert proc.returncode == 1
+    assert expected in proc.stderr
 
 
 def test_another_torch_than_the_one_built_against_is_a_compatibility_error(target: Path, tmp_path: Path) -> None:

@@ -18,7 +18,20 @@ def fused_add_all_reduce(
     x: torch.Tensor, residual: torch.Tensor, alpha: float, comm: Communicator, *, stable: bool = False
 ) -> torch.Tensor:
     """The sum over `comm`'s ranks of alpha * x + residual, on torch's current stream; `stable`
-    runs the stable-ABI build of the op."""
+    runs the stable-ABI build of the op.
+
+    The operands are checked here before either op sees them: the ops check them too, but an
+    error raised in a stable-ABI kernel crashes torch 2.11.0 (SIGSEGV), where torch 2.13.0 raises it."""
+    for name, tensor in (("x", x), ("residual", residual)):
+        if not isinstance(tensor, torch.Tensor) or tensor.dtype != torch.float32:
+            msg = f"{name}: expected a float32 tensor, got {getattr(tensor, 'dtype', type(tensor).__name__)}"
+            raise TypeError(msg)
+    if x.shape != residual.shape:
+        msg = f"residual: expected the shape of x, {tuple(x.shape)}, got {tuple(residual.shape)}"
+        raise ValueError(msg)
+    if x.device.type not in ("cuda", "meta") or residual.device != x.device:
+        msg = f"x and residual must be on one CUDA device, got {x.device} and {residual.device}"
+        raise ValueError(msg)
     if not isinstance(comm, Communicator):
         msg = f"comm: expected an ncclkit.Communicator, got {type(comm).__name__}"
         raise TypeError(msg)

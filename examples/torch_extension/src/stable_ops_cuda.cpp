@@ -5,7 +5,6 @@
 #include <torch/csrc/stable/accelerator.h>
 #include <torch/csrc/stable/library.h>
 #include <torch/csrc/stable/ops.h>
-#include <torch/csrc/stable/macros.h>
 
 #include "fused_add.h"
 #include "stable_checks.h"
@@ -22,7 +21,8 @@ torch::stable::Tensor fused_add_all_reduce_cuda(torch::stable::Tensor x, torch::
   const torch::stable::Tensor residual_ = torch::stable::contiguous(residual);
   torch::stable::Tensor out = torch::stable::empty_like(x_);
   void* stream = nullptr;
-  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(x.get_device_index(), &stream));
+  STD_TORCH_CHECK(aoti_torch_get_current_cuda_stream(x.get_device_index(), &stream) == AOTI_TORCH_SUCCESS,
+                  "fused_add_all_reduce: torch has no current CUDA stream for cuda:", x.get_device_index());
   const std::string error = fused_add_all_reduce(
       x_.const_data_ptr<float>(), residual_.const_data_ptr<float>(), out.mutable_data_ptr<float>(), out.numel(),
       static_cast<float>(alpha), reinterpret_cast<ncclComm_t>(static_cast<intptr_t>(comm)), x.get_device_index(),
