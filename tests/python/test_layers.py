@@ -94,6 +94,9 @@ def test_the_layers_the_package_is_built_from() -> None:
     assert graph["ncclkit.rendezvous"] == set()
     assert "ncclkit.comm" not in graph["ncclkit.custom_all_reduce"]
     assert "ncclkit.distributed" not in graph["ncclkit.comm"] | graph["ncclkit.custom_all_reduce"]
+    # load() sits apart: nothing imports it, and its project's text needs nothing of ncclkit
+    assert graph["ncclkit.jit_project"] == set()
+    assert not [name for name, imports in graph.items() if "ncclkit.jit" in imports]
 
 
 def test_a_cycle_is_found() -> None:
