@@ -46,6 +46,12 @@ def _toolkit(cuda: dict[str, Any]) -> str:
     return "a toolkit install (system)"
 
 
+def _torch_build(torch: dict[str, Any]) -> str:
+    runs_with = f"torch {torch['target_version']} and newer" if torch["target_version"] else "this torch only"
+    cuda = f"CUDA {torch['cuda']}" if torch["cuda"] else "CPU only"
+    return f"{torch['version']} ({torch['mode']}: runs with {runs_with}; {cuda}, C++ ABI {torch['cxx11_abi']})"
+
+
 def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
     cuda, nccl = build["cuda"], build["nccl"]
     rows = [
@@ -72,6 +78,8 @@ def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
             ("NCCL features", "required: " + (", ".join(nccl.get("required_features", [])).lower() or "none")),
             *_feature_rows(build, facts),
         ]
+    if build.get("torch"):
+        rows.append(("built against torch", _torch_build(build["torch"])))
     if nccl["provider"] == "source":
         rows.append(
             ("NCCL source", f"{nccl['source_dir']} (commit {nccl['source_commit']}, {nccl['build_style']} build)")
@@ -94,6 +102,8 @@ def _rows(build: dict[str, Any], facts: compat.Facts) -> list[tuple[str, str]]:
         (f"GPU {g.index}", f"{g.name} (compute capability {g.capability[0]}.{g.capability[1]})")
         for g in facts.gpus or ()
     ] or [("GPUs", "none visible")]
+    if build.get("torch"):
+        rows.append(("torch", facts.torch_version or "-"))
     rows.append(("torch CUDA", facts.torch_cuda or "-"))
     return rows
 

@@ -160,6 +160,29 @@ def test_info_and_check_of_an_extension(
     assert cli.main(["check", "--extension", "mypkg._myext"]) == 1
 
 
+@pytest.mark.parametrize(
+    ("torch", "expected"),
+    [
+        (
+            {"mode": "torch", "version": "2.11.0+cu130", "cuda": "13.0", "cxx11_abi": 1, "target_version": None},
+            "built against torch    2.11.0+cu130 (torch: runs with this torch only; CUDA 13.0, C++ ABI 1)\n",
+        ),
+        (
+            {"mode": "stable_abi", "version": "2.13.0+cpu", "cuda": None, "cxx11_abi": 1, "target_version": "2.10"},
+            "built against torch    2.13.0+cpu (stable_abi: runs with torch 2.10 and newer; CPU only, C++ ABI 1)\n",
+        ),
+    ],
+)
+def test_info_of_a_torch_extension_names_the_torch_built_against(
+    mismatched_machine: None, install_extension, capsys: pytest.CaptureFixture[str], torch: dict, expected: str
+) -> None:
+    install_extension({**build_info(), "package": "mypkg", "module": "mypkg._myext", "torch": torch})
+    assert cli.main(["info", "--extension", "mypkg._myext"]) == 0
+    out = capsys.readouterr().out
+    assert expected in out
+    assert "\ntorch                  " in out
+
+
 def test_info_of_a_source_build_names_the_tree(
     mismatched_machine: None, install_extension, capsys: pytest.CaptureFixture[str]
 ) -> None:
