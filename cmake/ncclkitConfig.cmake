@@ -25,6 +25,10 @@ Provides
   A pybind11 module, as the sequence of the functions below (``NcclkitExtension.cmake``).
 ``ncclkit_target_cuda()``, ``ncclkit_target_hip()``
   GPU compile settings on an existing target (``NcclkitTargetCuda.cmake``).
+``ncclkit_target_cuda_sources()``
+  CUDA sources of a target that build for some archs only (``NcclkitSourceArchs.cmake``).
+``ncclkit_find_torch()``, ``ncclkit_target_torch()``
+  torch, or its stable ABI, on an existing target (``NcclkitTorch.cmake``).
 ``ncclkit_target_link_nccl()``, ``ncclkit_target_config_header()``
   NCCL, its floor and ``<ncclkit/config.h>`` on an existing target (``NcclkitTargetNccl.cmake``).
 ``ncclkit_target_build_record()``
@@ -56,6 +60,7 @@ endif()
 list(APPEND CMAKE_MODULE_PATH "${CMAKE_CURRENT_LIST_DIR}")
 include(NcclkitOptions)
 include(NcclkitExtension)
+include(NcclkitSourceArchs)
 ncclkit_read_options()
 
 # A project that enabled only CXX gets the GPU language NCCLKIT_NCCL asks for; CUDA's compiler is
