@@ -24,6 +24,7 @@
 #             Without PYBIND11 the module is a plain Python module whose import loads the library,
 #             so that its TORCH_LIBRARY blocks register its ops (torch.ops.<namespace>.<op>);
 #             import torch first. STABLE_ABI and TORCH_TARGET: torch's stable ABI, from X.Y on.
+#             Under wheel.py-api = "cp3X" such a module is one of the Python limited API (abi3).
 #   PYBIND11  with TORCH: a pybind11 module (PYBIND11_MODULE(TORCH_EXTENSION_NAME, m)) that may
 #             pass tensors to Python, linking libtorch_python.
 #   RECORD_FEATURES  macros the extension's build decides itself (NAME=integer), for the record.
@@ -44,11 +45,24 @@ include(NcclkitTorch)
 include_guard(GLOBAL)
 
 # A Python module of <sources> whose only content is that importing it loads them: a torch
-# extension registers its ops as the library loads.
+# extension registers its ops as the library loads. Under scikit-build-core's wheel.py-api = "cp3X"
+# (SKBUILD_SABI_VERSION), a module of the Python limited API (<name>.abi3.so): only its init
+# source includes Python.h, and that is all it asks of Python.
 function(_ncclkit_torch_module name)
   set(init "${CMAKE_CURRENT_BINARY_DIR}/${name}_module.cpp")
   configure_file("${CMAKE_CURRENT_FUNCTION_LIST_DIR}/torch_module.cpp.in" "${init}" @ONLY)
-  Python_add_library(${name} MODULE WITH_SOABI ${ARGN} "${init}")
+  if(NOT SKBUILD_SABI_VERSION)
+    Python_add_library(${name} MODULE WITH_SOABI ${ARGN} "${init}")
+    return()
+  endif()
+  if(NOT SKBUILD_SABI_VERSION MATCHES "^3\\.([0-9]+)$")
+    message(FATAL_ERROR "ncclkit_add_extension(${name}): SKBUILD_SABI_VERSION '${SKBUILD_SABI_VERSION}' is not 3.X.")
+  endif()
+  math(EXPR limited "0x03000000 | (${CMAKE_MATCH_1} << 16)" OUTPUT_FORMAT HEXADECIMAL)
+  Python_add_library(${name} MODULE ${ARGN} "${init}")
+  set_source_files_properties("${init}" TARGET_DIRECTORY ${name} PROPERTIES COMPILE_DEFINITIONS Py_LIMITED_API=${limited})
+  set_target_properties(${name} PROPERTIES SUFFIX ".abi3${CMAKE_SHARED_MODULE_SUFFIX}"
+                                           NCCLKIT_PYTHON_LIMITED_API "${SKBUILD_SABI_VERSION}")
 endfunction()
 
 function(ncclkit_add_extension name)
@@ -86,6 +100,11 @@ function(ncclkit_add_extension name)
     message(FATAL_ERROR
       "ncclkit_add_extension(${name}) builds a Python module, and find_package(ncclkit) found no Python 3.10 or "
       "newer with its development files: give -DPython_EXECUTABLE=<python>, or install python3-dev.")
+  elseif(pybind11 AND SKBUILD_SABI_VERSION)
+    message(FATAL_ERROR
+      "ncclkit_add_extension(${name}): wheel.py-api asks for the Python limited API (abi3, Python "
+      "${SKBUILD_SABI_VERSION}), and a pybind11 module cannot be built for it. Only a TORCH module without PYBIND11 "
+      "can; or drop wheel.py-api from pyproject.toml.")
   elseif(pybind11 AND NOT COMMAND pybind11_add_module)
     message(FATAL_ERROR
       "ncclkit_add_extension(${name}) builds a Python module with pybind11 ${NCCLKIT_PYBIND11_MINIMUM} or newer, "

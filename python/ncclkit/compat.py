@@ -64,6 +64,19 @@ def _cuda_string(version: int) -> str:
 
 
 def check_python(facts: Facts, build: Mapping[str, Any]) -> list[Problem]:
+    limited_api = build["python"].get("limited_api")
+    if limited_api:  # abi3: every Python from that one on
+        oldest = tuple(int(p) for p in limited_api.split("."))
+        if facts.python >= oldest:
+            return []
+        return [
+            Problem(
+                "Python version",
+                f"Python {facts.python[0]}.{facts.python[1]} ({sys.executable})",
+                f"Python {limited_api} or newer (the build's limited API, abi3)",
+                f"run {build['package']} with Python {limited_api} or newer",
+            )
+        ]
     built = tuple(int(p) for p in build["python"]["version"].split(".")[:2])
     if facts.python == built:
         return []

@@ -123,6 +123,14 @@ def test_nccl_asked_for_while_off(tmp_path: Path) -> None:
     assert run.error.startswith("An extension asks for NCCL, but NCCLKIT_NCCL=off.")
 
 
+def test_a_pybind11_module_cannot_be_of_the_limited_api(tmp_path: Path) -> None:
+    run = configure(tmp_path, defines=("-DSKBUILD_SABI_VERSION=3.10",))  # as wheel.py-api = "cp310" sets it
+    assert run.error.startswith(
+        "ncclkit_add_extension(_probe): wheel.py-api asks for the Python limited API (abi3, Python 3.10), and a "
+        "pybind11 module cannot be built for it."
+    )
+
+
 def test_rccl_keyword_needs_a_rocm_build(tmp_path: Path) -> None:
     run = configure(tmp_path, "RCCL")  # NCCLKIT_NCCL=system
     assert run.error == (

@@ -62,6 +62,17 @@ def test_the_record_holds_the_torch_built_against(target: Path) -> None:
     assert record["nccl"]["floor"]
 
 
+def test_both_modules_are_of_the_python_limited_api(target: Path) -> None:
+    """wheel.py-api = "cp310": one wheel for every Python from 3.10, as its tag says."""
+    package = target / "ncclkit_torch_example"
+    assert sorted(p.name for p in package.glob("*.so")) == ["_ops.abi3.so", "_stable_ops.abi3.so"]
+    for name in ("_ops", "_stable_ops"):
+        assert json.loads((package / f"{name}.build.json").read_text())["python"]["limited_api"] == "3.10"
+    (wheel_file,) = target.glob("ncclkit_torch_example-*.dist-info/WHEEL")
+    assert "Tag: cp310-abi3-linux_x86_64" in wheel_file.read_text()
+    assert not [name for name in imported_symbols(package / "_ops.abi3.so") if name.startswith("_Py")]
+
+
 def test_the_stable_record_holds_its_target_release(target: Path) -> None:
     import torch
 

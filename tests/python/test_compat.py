@@ -67,6 +67,14 @@ def test_python_version() -> None:
     assert problem.expected == "Python 3.12 (the build's, cpython-312-x86_64-linux-gnu)"
 
 
+def test_a_limited_api_build_runs_with_every_python_from_its_version_on() -> None:
+    build = {**BUILD, "python": {**BUILD["python"], "limited_api": "3.10"}}
+    assert compat.check_python(facts(python=(3, 10)), build) == []
+    assert compat.check_python(facts(python=(3, 13)), build) == []
+    (problem,) = compat.check_python(facts(python=(3, 9)), build)
+    assert problem.expected == "Python 3.10 or newer (the build's limited API, abi3)"
+
+
 def test_loaded_nccl_older_than_the_header_from_the_floor_on_is_fine() -> None:
     assert compat.check_nccl(facts(nccl_loaded_code=22707), BUILD) == []
     assert compat.check_nccl(facts(nccl_loaded_code=22803), BUILD) == []
