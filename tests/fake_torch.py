@@ -31,3 +31,16 @@ def write(root: Path, version: str, *, cuda: str | None = None, hip: str | None 
     config.mkdir(parents=True)
     (config / "TorchConfig.cmake").write_text(CONFIG)
     return root
+
+
+def record_of_installed(mode: str = "torch", target_version: str | None = None) -> dict:
+    """The build record's "torch" of a build against the real torch installed here."""
+    import torch
+
+    return {
+        "mode": mode,
+        "version": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cxx11_abi": int(torch._C._GLIBCXX_USE_CXX11_ABI),
+        "target_version": target_version,
+    }

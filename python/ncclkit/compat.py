@@ -433,26 +433,19 @@ def _facts(build: Mapping[str, Any], comm: ModuleType | None, *, full: bool) -> 
         exports = loaded_exports(build, nccl_file)
     # A build against torch imports torch before it loads: asking it costs nothing more.
     torch_version, torch_cuda = _torch() if full or build.get("torch") else (None, None)
-    if not full:
-        return Facts(
-            sys.version_info[:2],
-            installed_nccl_wheels(),
-            nccl_code,
-            nccl_file,
-            exports,
-            torch_cuda=torch_cuda,
-            torch_version=torch_version,
-        )
-    from . import _cuda
+    driver = gpus = None
+    if full:
+        from . import _cuda
 
-    gpus = tuple(Gpu(i, _cuda.device_name(i), _cuda.device_capability(i)) for i in range(_cuda.device_count()))
+        driver = _cuda.driver_version()
+        gpus = tuple(Gpu(i, _cuda.device_name(i), _cuda.device_capability(i)) for i in range(_cuda.device_count()))
     return Facts(
         sys.version_info[:2],
         installed_nccl_wheels(),
         nccl_code,
         nccl_file,
         exports,
-        _cuda.driver_version(),
+        driver,
         gpus,
         torch_cuda,
         torch_version,

@@ -274,7 +274,10 @@ def load_inline(
         msg = "ncclkit.load_inline: cpp_source and cuda_source are both empty"
         raise ValueError(msg)
     if isinstance(functions, str) or not isinstance(functions, (Sequence, Mapping)):
-        msg = f"ncclkit.load_inline: functions must be a list of names or a dict of names and docstrings, got {functions!r}"
+        msg = (
+            "ncclkit.load_inline: functions must be a list of names or a dict of names and docstrings, "
+            f"got {functions!r}"
+        )
         raise TypeError(msg)
     functions = dict(functions) if isinstance(functions, Mapping) else dict.fromkeys(functions, "")
     for function in functions:
@@ -282,7 +285,9 @@ def load_inline(
             msg = f"ncclkit.load_inline: functions: {function!r} is not the name of a C++ function"
             raise ValueError(msg)
     if "pybind11" in options:
-        msg = "ncclkit.load_inline: pybind11 is not an option here: the module is a pybind11 one when functions names some"
+        msg = (
+            "ncclkit.load_inline: pybind11 is not an option here: the module is a pybind11 one when functions are named"
+        )
         raise TypeError(msg)
     torch = options.get("torch", False)
     if not functions and torch is not True:

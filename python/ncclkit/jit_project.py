@@ -51,7 +51,9 @@ def _strings(caller: str, argument: str, value: object) -> tuple[str, ...]:
             msg = f"{caller}: {argument}[{index}] must be a string, got {type(item).__name__}"
             raise TypeError(msg)
         if _CMAKE_UNSAFE.search(os.fspath(item)):
-            msg = f"{caller}: {argument}[{index}] {os.fspath(item)!r} holds one of \\ \" $ ; which CMake would not pass on"
+            msg = (
+                f'{caller}: {argument}[{index}] {os.fspath(item)!r} holds one of \\ " $ ; which CMake would not pass on'
+            )
             raise ValueError(msg)
     return tuple(os.fspath(item) for item in value)
 
@@ -118,7 +120,9 @@ def build_options(
         msg = f"{caller}: stable_abi=True builds against torch's stable ABI; add torch=True"
         raise ValueError(msg)
     if stable_abi and pybind11:
-        msg = f"{caller}: stable_abi=True and pybind11=True exclude each other (libtorch_python is torch's unstable ABI)"
+        msg = (
+            f"{caller}: stable_abi=True and pybind11=True exclude each other (libtorch_python is torch's unstable ABI)"
+        )
         raise ValueError(msg)
     if torch_target is not None:
         if not stable_abi:

@@ -46,12 +46,26 @@ def configure(tmp_path: Path, call: str, *, build: bool = True) -> subprocess.Co
     (tmp_path / "hopper.cu").write_text(HOPPER)
     (tmp_path / "blackwell.cu").write_text("#error not to be compiled for a target of 80;90\n")
     done = subprocess.run(
-        ["cmake", "-S", str(tmp_path), "-B", str(tmp_path / "build"), "-G", "Ninja", f"-DCMAKE_CUDA_COMPILER={NVCC}",
-         f"-Dncclkit_DIR={REPO / 'cmake'}", "-DNCCLKIT_NCCL=off"],
-        capture_output=True, text=True, check=False,
+        [
+            "cmake",
+            "-S",
+            str(tmp_path),
+            "-B",
+            str(tmp_path / "build"),
+            "-G",
+            "Ninja",
+            f"-DCMAKE_CUDA_COMPILER={NVCC}",
+            f"-Dncclkit_DIR={REPO / 'cmake'}",
+            "-DNCCLKIT_NCCL=off",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if build and done.returncode == 0:
-        built = subprocess.run(["cmake", "--build", str(tmp_path / "build")], capture_output=True, text=True, check=False)
+        built = subprocess.run(
+            ["cmake", "--build", str(tmp_path / "build")], capture_output=True, text=True, check=False
+        )
         assert built.returncode == 0, built.stdout[-3000:]
     return done
 
@@ -83,9 +97,15 @@ def test_sources_for_no_arch_of_the_target_are_not_compiled(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("call", "error"),
     [
-        ('ARCHS "sm_90" SOURCES hopper.cu', "ncclkit_target_cuda_sources(kernels) ARCHS: 'sm_90' is not an arch like 80"),
+        (
+            'ARCHS "sm_90" SOURCES hopper.cu',
+            "ncclkit_target_cuda_sources(kernels) ARCHS: 'sm_90' is not an arch like 80",
+        ),
         ("SOURCES hopper.cu", "ncclkit_target_cuda_sources(kernels): give the SOURCES and the ARCHS they build for"),
-        ('COLOUR red ARCHS "9.0a" SOURCES hopper.cu', "ncclkit_target_cuda_sources(kernels): unknown arguments COLOUR;red"),
+        (
+            'COLOUR red ARCHS "9.0a" SOURCES hopper.cu',
+            "ncclkit_target_cuda_sources(kernels): unknown arguments COLOUR;red",
+        ),
     ],
 )
 def test_a_bad_call_names_the_function_and_what_is_wrong(tmp_path: Path, call: str, error: str) -> None:

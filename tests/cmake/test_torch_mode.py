@@ -63,7 +63,13 @@ def test_stable_abi_records_its_target(tmp_path: Path) -> None:
     run = configure(tmp_path, "TORCH", "STABLE_ABI", "TORCH_TARGET", "2.10", PYTHONPATH=str(fake))
     assert run.error == "", run.stderr[-3000:]
     torch = run.json("_probe.build.json")["torch"]
-    assert torch == {"mode": "stable_abi", "version": "2.12.0", "cuda": "13.0", "cxx11_abi": 1, "target_version": "2.10"}
+    assert torch == {
+        "mode": "stable_abi",
+        "version": "2.12.0",
+        "cuda": "13.0",
+        "cxx11_abi": 1,
+        "target_version": "2.10",
+    }
     flags = (run.build / "build.ninja").read_text()
     assert "-DTORCH_STABLE_ONLY" in flags
     assert "-DTORCH_TARGET_VERSION=0x20a000000000000" in flags  # 2 << 56 | 10 << 48
@@ -148,13 +154,7 @@ def test_torch_mode_against_the_torch_installed(tmp_path: Path) -> None:
     cuda = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU only"
     assert f"-- torch {torch.__version__} ({cuda}, C++ ABI {int(torch._C._GLIBCXX_USE_CXX11_ABI)}): " in run.log
     record = run.json("_probe.build.json")
-    assert record["torch"] == {
-        "mode": "torch",
-        "version": torch.__version__,
-        "cuda": torch.version.cuda,
-        "cxx11_abi": int(torch._C._GLIBCXX_USE_CXX11_ABI),
-        "target_version": None,
-    }
+    assert record["torch"] == fake_torch.record_of_installed()
     assert record["cuda"]["cudart"] == "shared"
     probe = run.json("probe.json")
     assert probe["install_rpath"] == "$ORIGIN/../torch/lib"
@@ -175,7 +175,11 @@ def test_torch_cuda_arch_list_is_read_when_ncclkit_cuda_archs_is_empty(tmp_path:
     assert run.error == "", run.stderr[-3000:]
     assert "-- CUDA archs (TORCH_CUDA_ARCH_LIST): SASS 86;90; PTX 90" in run.log
     cuda = run.json("_probe.build.json")["cuda"]
-    assert (cuda["archs_sass"], cuda["archs_ptx"], cuda["archs_source"]) == (["86", "90"], ["90"], "TORCH_CUDA_ARCH_LIST")
+    assert (cuda["archs_sass"], cuda["archs_ptx"], cuda["archs_source"]) == (
+        ["86", "90"],
+        ["90"],
+        "TORCH_CUDA_ARCH_LIST",
+    )
 
 
 def test_ncclkit_cuda_archs_wins_over_torch_cuda_arch_list(tmp_path: Path) -> None:

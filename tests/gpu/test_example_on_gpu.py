@@ -3,46 +3,24 @@ compared with torch."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
-import ncclkit
 import pytest
 import torch
+from example_projects import installed
 from ncclkit.compat import check_extension
 
 pytestmark = pytest.mark.gpu
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "extension"
 # Past one grid of 65535 blocks of 256 threads, so the grid-stride loop runs more than once.
 SIZES = [0, 1, 1000, 65535 * 256 + 1001]
 
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """ncclkit_example, built here into a temporary target against the NCCL ncclkit was built with:
-    both load libnccl.so.2, and the first one loaded serves the process."""
-    target = tmp_path_factory.mktemp("example")
-    provider = ncclkit.build_info()["nccl"]["provider"]
-    # A static (source) NCCL is ncclkit's alone; the example then takes its default.
-    env = dict(os.environ, NCCLKIT_NCCL=provider) if provider in ("system", "wheel") else None
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--quiet"]
-        + ["--target", str(target), str(EXAMPLE)],
-        check=True,
-        env=env,
-    )
-    sys.path.insert(0, str(target))
-    try:
-        import ncclkit_example
-
-        yield ncclkit_example
-    finally:
-        sys.path.remove(str(target))
+    with installed("extension", "ncclkit_example", tmp_path_factory.mktemp("example")) as module:
+        yield module
 
 
 def test_full_check_passes_on_this_machine(example: ModuleType) -> None:

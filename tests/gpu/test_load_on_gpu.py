@@ -40,7 +40,8 @@ void axpy_all_reduce(const at::Tensor& x, at::Tensor y, double a, std::int64_t c
   cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   launch_axpy(x.data_ptr<float>(), y.data_ptr<float>(), x.numel(), static_cast<float>(a), stream);
   auto nccl = reinterpret_cast<ncclComm_t>(static_cast<intptr_t>(comm));
-  ncclResult_t code = ncclAllReduce(y.data_ptr<float>(), y.data_ptr<float>(), y.numel(), ncclFloat32, ncclSum, nccl, stream);
+  float* data = y.data_ptr<float>();
+  ncclResult_t code = ncclAllReduce(data, data, y.numel(), ncclFloat32, ncclSum, nccl, stream);
   TORCH_CHECK(code == ncclSuccess, "ncclAllReduce: ", ncclGetErrorString(code));
 }
 """

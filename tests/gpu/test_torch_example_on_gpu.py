@@ -4,9 +4,6 @@ exactly with torch, eagerly and under torch.compile."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -14,34 +11,20 @@ from types import ModuleType
 import ncclkit
 import pytest
 import torch
+from example_projects import installed
 from ncclkit.compat import check_extension
 from wheel_rules import imported_symbols
 
 pytestmark = pytest.mark.gpu
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "torch_extension"
 SIZES = [1, 1000, 65535 * 256 + 1001]  # the last runs the grid-stride loop more than once
 STABLE = [False, True]
 
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    target = tmp_path_factory.mktemp("torch_example")
-    provider = ncclkit.build_info()["nccl"]["provider"]
-    env = dict(os.environ, NCCLKIT_NCCL=provider) if provider in ("system", "wheel") else dict(os.environ)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--quiet"]
-        + ["--target", str(target), str(EXAMPLE)],
-        check=True,
-        env=env,
-    )
-    sys.path.insert(0, str(target))
-    try:
-        import ncclkit_torch_example
-
-        yield ncclkit_torch_example
-    finally:
-        sys.path.remove(str(target))
+    with installed("torch_extension", "ncclkit_torch_example", tmp_path_factory.mktemp("torch_example")) as module:
+        yield module
 
 
 def test_full_checks_pass_on_this_machine(example: ModuleType) -> None:

@@ -74,7 +74,9 @@ def test_processes_that_load_at_once_build_once(tmp_path: Path, add_source: Path
     assert [proc.returncode for proc in procs] == [0, 0, 0], [err for _, err in results]
     assert [out.strip() for out, _ in results] == ["9", "9", "9"]
     (project,) = tmp_path.glob("jit_add-*/")
-    configures = [line for line in (project / "build.log").read_text().splitlines() if line.startswith("$ ") and " -S " in line]
+    configures = [
+        line for line in (project / "build.log").read_text().splitlines() if line.startswith("$ ") and " -S " in line
+    ]
     assert len(configures) == 1
 
 
@@ -103,7 +105,11 @@ def test_bad_archs_are_a_configure_error_naming_them(tmp_path: Path, add_source:
 
 def test_load_inline_binds_the_functions_named(cache: Path) -> None:
     module = ncclkit.load_inline(
-        "jit_inline", "int mul(int a, int b) { return a * b; }", functions={"mul": "a times b"}, cache_dir=cache, archs=ARCHS
+        "jit_inline",
+        "int mul(int a, int b) { return a * b; }",
+        functions={"mul": "a times b"},
+        cache_dir=cache,
+        archs=ARCHS,
     )
     assert module.mul(6, 7) == 42
     assert "a times b" in module.mul.__doc__

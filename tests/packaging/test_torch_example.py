@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fake_torch
 import pytest
 from wheel_rules import dynamic_section, imported_symbols
 
@@ -47,17 +48,9 @@ def run_python(target: Path, code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_record_holds_the_torch_built_against(target: Path) -> None:
-    import torch
-
     record = json.loads((target / "ncclkit_torch_example" / "_ops.build.json").read_text())
     assert record["module"] == "ncclkit_torch_example._ops"
-    assert record["torch"] == {
-        "mode": "torch",
-        "version": torch.__version__,
-        "cuda": torch.version.cuda,
-        "cxx11_abi": int(torch._C._GLIBCXX_USE_CXX11_ABI),
-        "target_version": None,
-    }
+    assert record["torch"] == fake_torch.record_of_installed()
     assert record["cuda"]["cudart"] == "shared"
     assert record["nccl"]["floor"]
 
@@ -74,13 +67,9 @@ def test_both_modules_are_of_the_python_limited_api(target: Path) -> None:
 
 
 def test_the_stable_record_holds_its_target_release(target: Path) -> None:
-    import torch
-
     record = json.loads((target / "ncclkit_torch_example" / "_stable_ops.build.json").read_text())
     assert record["module"] == "ncclkit_torch_example._stable_ops"
-    assert record["torch"]["mode"] == "stable_abi"
-    assert record["torch"]["version"] == torch.__version__
-    assert record["torch"]["target_version"] == "2.10"
+    assert record["torch"] == fake_torch.record_of_installed("stable_abi", "2.10")
 
 
 # The namespaces of torch's C++ API (c10::, at::, torch::), mangled: what a TORCH build calls and
@@ -118,7 +107,8 @@ def test_the_op_is_registered_with_its_fake_implementation(target: Path) -> None
         "    op(torch.empty(3, device='meta'), torch.empty(3, device='meta', dtype=torch.float64), 1.0, 1)\n"
         "except RuntimeError as error:\n"
         "    dtype_error = str(error).splitlines()[0]\n"
-        "print(json.dumps([str(op.default._schema), list(meta.shape), str(meta.device), list(fake.shape), dtype_error]))",
+        "print(json.dumps([str(op.default._schema), list(meta.shape), str(meta.device), list(fake.shape),\n"
+        "                  dtype_error]))",
     )
     assert proc.returncode == 0, proc.stderr
     schema, meta_shape, meta_device, fake_shape, dtype_error = json.loads(proc.stdout)
@@ -171,7 +161,8 @@ def test_the_python_wrapper_wants_an_ncclkit_communicator(target: Path) -> None:
     proc = run_python(
         target,
         "import torch, ncclkit_torch_example\n"
-        "ncclkit_torch_example.fused_add_all_reduce(torch.ones(2, device='meta'), torch.ones(2, device='meta'), 1.0, 1234)",
+        "x = torch.ones(2, device='meta')\n"
+        "ncclkit_torch_example.fused_add_all_reduce(x, x, 1.0, 1234)",
     )
     assert proc.returncode == 1
     assert "TypeError: comm: expected an ncclkit.Communicator, got int" in proc.stderr
@@ -180,16 +171,23 @@ def test_the_python_wrapper_wants_an_ncclkit_communicator(target: Path) -> None:
 @pytest.mark.parametrize(
     ("operands", "expected"),
     [
-        ("torch.ones(2, device='meta'), torch.ones(2, device='meta').double()", "TypeError: residual: expected a float32 tensor, got torch.float64"),
+        (
+            "torch.ones(2, device='meta'), torch.ones(2, device='meta').double()",
+            "TypeError: residual: expected a float32 tensor, got torch.float64",
+        ),
         ("[1.0], torch.ones(2)", "TypeError: x: expected a float32 tensor, got list"),
-        ("torch.ones(2, device='meta'), torch.ones(3, device='meta')", "ValueError: residual: expected the shape of x, (2,), got (3,)"),
+        (
+            "torch.ones(2, device='meta'), torch.ones(3, device='meta')",
+            "ValueError: residual: expected the shape of x, (2,), got (3,)",
+        ),
         ("torch.ones(2), torch.ones(2)", "ValueError: x and residual must be on one CUDA device, got cpu and cpu"),
     ],
 )
 def test_the_python_wrapper_checks_the_operands_first(target: Path, operands: str, expected: str) -> None:
     proc = run_python(
         target,
-        f"import torch, ncclkit_torch_example\nncclkit_torch_example.fused_add_all_reduce({operands}, 1.0, 1234, stable=True)",
+        "import torch, ncclkit_torch_example\n"
+        f"ncclkit_torch_example.fused_add_all_reduce({operands}, 1.0, 1234, stable=True)",
     )
     assert proc.returncode == 1
     assert expected in proc.stderr

@@ -349,7 +349,10 @@ def test_a_torch_of_another_cuda_major_or_without_cuda() -> None:
 
 def test_no_torch_for_a_torch_build() -> None:
     (problem,) = compat.check_torch_build(facts(torch_version=None, torch_cuda=None), TORCH_BUILD)
-    assert (problem.expected, problem.fix) == ("torch 2.11.0+cu130 (what it was built against)", "pip install torch==2.11.0")
+    assert (problem.expected, problem.fix) == (
+        "torch 2.11.0+cu130 (what it was built against)",
+        "pip install torch==2.11.0",
+    )
 
 
 def test_a_stable_abi_build_runs_with_its_target_and_newer() -> None:

@@ -80,7 +80,13 @@ def test_a_source_of_another_language_and_headers_alone_are_refused(tmp_path: Pa
     ],
 )
 def test_bad_inline_arguments_are_refused(tmp_path: Path, arguments: dict, error: type, message: str) -> None:
-    call = {"name": "ext", "cpp_source": "int f() { return 1; }", "functions": ["f"], "cache_dir": tmp_path, **arguments}
+    call = {
+        "name": "ext",
+        "cpp_source": "int f() { return 1; }",
+        "functions": ["f"],
+        "cache_dir": tmp_path,
+        **arguments,
+    }
     with pytest.raises(error) as raised:
         ncclkit.load_inline(**call)
     assert message in str(raised.value)
