@@ -111,20 +111,18 @@ def _locked(path: Path) -> Iterator[None]:
 def _cmake() -> str | None:
     """CMake: the `cmake` package's (as scikit-build-core takes it), else the one on PATH."""
     try:
-        import cmake
-
-        return str(Path(cmake.CMAKE_BIN_DIR) / "cmake")
-    except ImportError:
+        from cmake import CMAKE_BIN_DIR
+    except ImportError:  # no such package, or only a directory named cmake (a project's) on sys.path
         return shutil.which("cmake")
+    return str(Path(CMAKE_BIN_DIR) / "cmake")
 
 
 def _ninja() -> str | None:
     try:
-        import ninja
-
-        return str(Path(ninja.BIN_DIR) / "ninja")
+        from ninja import BIN_DIR
     except ImportError:
         return shutil.which("ninja")
+    return str(Path(BIN_DIR) / "ninja")
 
 
 def _pybind11_dir() -> str | None:

@@ -3,6 +3,8 @@ builds: checked before anything is built (tests/packaging/test_load.py builds)."
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import ncclkit
@@ -161,3 +163,10 @@ def test_the_toolchain_leaves_out_what_only_says_where_the_cache_is(monkeypatch:
     assert environment["NCCLKIT_CUDA_ARCHS"] == "90"
     assert "NCCLKIT_EXTENSIONS_DIR" not in environment
     assert "HOME_OF_SOMETHING" not in environment
+
+
+def test_a_directory_named_cmake_is_not_taken_for_the_cmake_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkout's cmake/ on sys.path, and no cmake package, imports as an empty namespace package."""
+    monkeypatch.setitem(sys.modules, "cmake", types.ModuleType("cmake"))
+    monkeypatch.setattr(jit.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    assert jit._cmake() == "/usr/bin/cmake"
