@@ -13,8 +13,19 @@ from __future__ import annotations
 import importlib
 
 from .build_info import build_info
-from .comm import Communicator, UniqueId, get_version, group, nccl_parameters
+from .comm import (
+    Communicator,
+    GroupSimulation,
+    UniqueId,
+    get_version,
+    group,
+    nccl_parameter,
+    nccl_parameters,
+    set_encryption,
+    set_nccl_parameter,
+)
 from .compat import check, nccl_features
+from .config import CollectiveConfig
 from .distributed import init_from_env
 from .errors import (
     CommunicatorAbortedError,
@@ -25,17 +36,25 @@ from .errors import (
     NcclUnavailableError,
 )
 from .features import Feature
+from .memory import NcclMemory, mem_alloc, nccl_mem_pool
+from .reduction import PreMulSum, premul_sum
+from .windows import Window
 
 __all__ = [
+    "CollectiveConfig",
     "CommunicatorAbortedError",
     "CompatibilityError",
     "Communicator",
     "ExtensionBuildError",
     "Feature",
+    "GroupSimulation",
     "NcclError",
+    "NcclMemory",
     "NcclTimeoutError",
     "NcclUnavailableError",
+    "PreMulSum",
     "UniqueId",
+    "Window",
     "__version__",
     "build_info",
     "check",
@@ -44,8 +63,14 @@ __all__ = [
     "init_from_env",
     "load",
     "load_inline",
+    "mem_alloc",
     "nccl_features",
+    "nccl_mem_pool",
+    "nccl_parameter",
     "nccl_parameters",
+    "premul_sum",
+    "set_encryption",
+    "set_nccl_parameter",
 ]
 
 

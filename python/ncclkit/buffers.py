@@ -69,6 +69,10 @@ class Buffer(NamedTuple):
     owner: Any = None  # what must live until the call has been queued (a DLPack capsule)
 
     @property
+    def itemsize(self) -> int:
+        return _ITEMSIZE[self.dtype]
+
+    @property
     def nbytes(self) -> int:
         return self.count * _ITEMSIZE[self.dtype]
 

@@ -8,14 +8,13 @@
 #include <thread>
 
 #include "common/cuda_check.h"
+#include "comm/call.h"
 #include "comm/nccl_error.h"
 #include "comm/types.h"
 
 namespace py = pybind11;
 
 namespace ncclkit {
-
-namespace {
 
 ncclDataType_t as_dtype(int dtype) {
   auto t = static_cast<ncclDataType_t>(dtype);
@@ -30,30 +29,27 @@ ncclDataType_t as_dtype(int dtype) {
   return t;
 }
 
-ncclRedOp_t as_op(int op) {
-  // One bit per op this build knows, worked out once: all_reduce is called often enough that a
-  // walk over nccl_ops() would show.
-  static const unsigned known = [] {
-    unsigned bits = 0;
-    for (const auto& entry : nccl_ops()) bits |= 1u << entry.second;
-    return bits;
-  }();
-  if (op < 0 || op >= 32 || !(known >> op & 1u)) {
-    throw std::invalid_argument("unknown NCCL reduction op " + std::to_string(op));
-  }
-  return static_cast<ncclRedOp_t>(op);
-}
+namespace {
 
-void* as_ptr(Communicator::Ptr p) { return reinterpret_cast<void*>(p); }
-cudaStream_t as_stream(Communicator::Ptr s) { return reinterpret_cast<cudaStream_t>(s); }
-
-// Bumped in the child by fork(): a communicator made before it is the parent's, whose NCCL
-// threads and CUDA context the child does not have.
 std::atomic<unsigned> fork_generation{0};
 const bool fork_counted = [] {
   pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
   return true;
 }();
+
+constexpr auto kSignalCheckInterval = std::chrono::milliseconds(100);
+
+ncclUniqueId as_unique_id(const std::string& bytes) {
+  if (bytes.size() != NCCL_UNIQUE_ID_BYTES) {
+    throw std::invalid_argument("unique_id must be " + std::to_string(NCCL_UNIQUE_ID_BYTES) + " bytes, got " +
+                                std::to_string(bytes.size()));
+  }
+  ncclUniqueId id;
+  std::copy(bytes.begin(), bytes.end(), id.internal);
+  return id;
+}
+
+}  // namespace
 
 unsigned process_generation() {
   static_cast<void>(fork_counted);
@@ -68,51 +64,6 @@ void check_process(unsigned made_in, const char* call) {
                              "children with multiprocessing's 'spawn' method)");
   }
 }
-
-// The states in which a call may run (Communicator::State's bits).
-constexpr int kOnlyLive = 1;
-constexpr int kLiveOrRevoked = 1 | 4;
-constexpr int kAnyButGone = 1 | 2 | 4;
-
-constexpr auto kSignalCheckInterval = std::chrono::milliseconds(100);
-
-}  // namespace
-
-// One call's hold on the communicator: the GIL released first, then the lock taken, so that a
-// thread holding the lock never waits for a GIL that a thread waiting for the lock holds (a
-// forked child checks first: its copy of the lock may be held by a thread it does not have).
-// Then whether the call may run in the communicator's state, and, on a non-blocking
-// communicator, the wait for NCCL to finish the operation before (NCCL takes no call while one
-// is in progress).
-class Communicator::Call {
- public:
-  Call(Communicator& comm, const char* call, int allowed_states) : comm_(comm), lock_(comm.mutex_, std::defer_lock) {
-    check_process(comm.process_generation_, call);
-    lock_.lock();
-    const State state = comm.state_.load();
-    if (!(static_cast<int>(state) & allowed_states)) {
-      switch (state) {
-        case State::kGone: throw std::invalid_argument("communicator has been destroyed");
-        case State::kFinalized:
-          throw std::invalid_argument(std::string(call) +
-                                      ": the communicator has been finalized; only destroy() or abort() may follow");
-        default:
-          throw std::invalid_argument(std::string(call) +
-                                      ": the communicator has been revoked; only destroy(), abort(), split() or "
-                                      "shrink() may follow");
-      }
-    }
-    if (comm.abort_requested_.load()) throw CommunicatorAborted(call);
-    if (!comm.blocking_) comm.wait_while_in_progress(call);
-  }
-
-  ncclComm_t comm() const { return comm_.comm_; }
-
- private:
-  py::gil_scoped_release release_;
-  Communicator& comm_;
-  std::unique_lock<std::mutex> lock_;
-};
 
 Communicator::Communicator(ncclComm_t comm, int device, bool blocking, int rank, int world_size)
     : comm_(comm),
@@ -139,29 +90,32 @@ Communicator::~Communicator() {
   if (switched) cudaSetDevice(previous);
 }
 
-std::unique_ptr<Communicator> Communicator::init_rank(int world_size, const std::string& unique_id, int rank,
-                                                      int device, const CommConfig& config) {
-  if (unique_id.size() != NCCL_UNIQUE_ID_BYTES) {
-    throw std::invalid_argument("unique_id must be " + std::to_string(NCCL_UNIQUE_ID_BYTES) + " bytes, got " +
-                                std::to_string(unique_id.size()));
-  }
-  ncclUniqueId id;
-  std::copy(unique_id.begin(), unique_id.end(), id.internal);
-  ncclConfig_t nccl_config = NCCL_CONFIG_INITIALIZER;
-  if (config.blocking) nccl_config.blocking = *config.blocking ? 1 : 0;
-  if (config.cga_cluster_size) nccl_config.cgaClusterSize = *config.cga_cluster_size;
-  if (config.min_ctas) nccl_config.minCTAs = *config.min_ctas;
-  if (config.max_ctas) nccl_config.maxCTAs = *config.max_ctas;
-  if (config.net_name) nccl_config.netName = config.net_name->c_str();
+std::unique_ptr<Communicator> Communicator::init_rank(int world_size, const std::vector<std::string>& unique_ids,
+                                                      int rank, int device, CommConfig config) {
+  if (unique_ids.empty()) throw std::invalid_argument("init_rank needs at least one unique id");
+  std::vector<ncclUniqueId> ids;
+  for (const std::string& bytes : unique_ids) ids.push_back(as_unique_id(bytes));
+  const bool blocking = !config.has_blocking() || config.blocking();
 
   DeviceGuard guard(device);
   ncclComm_t comm = nullptr;
-  {
+  if (ids.size() == 1) {
     py::gil_scoped_release release;
-    nccl_check(ncclCommInitRankConfig(&comm, world_size, id, rank, &nccl_config), "ncclCommInitRankConfig",
-               comm, /*in_progress_ok=*/true);
+    nccl_check(ncclCommInitRankConfig(&comm, world_size, ids[0], rank, config.get()), "ncclCommInitRankConfig", comm,
+               /*in_progress_ok=*/true);
+  } else {
+#if NCCLKIT_HAS_COMM_INIT_SCALABLE
+    NCCLKIT_REQUIRE_NCCL(ncclCommInitRankScalable);
+    py::gil_scoped_release release;
+    nccl_check(ncclCommInitRankScalable(&comm, world_size, rank, static_cast<int>(ids.size()), ids.data(), config.get()),
+               "ncclCommInitRankScalable", comm, /*in_progress_ok=*/true);
+#else
+    throw NcclUnavailable("ncclCommInitRankScalable", NCCLKIT_NCCL_SINCE_COMM_INIT_SCALABLE);
+#endif
   }
-  return std::unique_ptr<Communicator>(new Communicator(comm, device, nccl_config.blocking != 0, rank, world_size));
+  std::unique_ptr<Communicator> out(new Communicator(comm, device, blocking, rank, world_size));
+  out->config_texts_ = config.take_texts();
+  return out;
 }
 
 std::vector<std::unique_ptr<Communicator>> Communicator::init_all(const std::vector<int>& devices) {
@@ -177,14 +131,21 @@ std::vector<std::unique_ptr<Communicator>> Communicator::init_all(const std::vec
   return out;
 }
 
-std::unique_ptr<Communicator> Communicator::adopt(ncclComm_t child) {
+std::unique_ptr<Communicator> Communicator::adopt(ncclComm_t child, std::optional<CommConfig> config) {
   if (child == nullptr) return nullptr;
-  std::unique_ptr<Communicator> out(new Communicator(child, device_, blocking_, 0, 0));
-  out->timeout_ = timeout_;
-  if (!blocking_) out->wait_while_in_progress("the new communicator's init");
+  const bool blocking = config ? config->blocking() : blocking_;
+  std::unique_ptr<Communicator> out(new Communicator(child, device_, blocking, 0, 0));
+  if (config) out->config_texts_ = config->take_texts();
+  if (!blocking) out->timeout_ = timeout_;
+  if (!blocking) out->wait_while_in_progress("the new communicator's init");
   check(ncclCommUserRank(child, &out->rank_), "ncclCommUserRank");
   check(ncclCommCount(child, &out->world_size_), "ncclCommCount");
   return out;
+}
+
+std::optional<CommConfig> Communicator::child_config(std::optional<CommConfig> config) const {
+  if (config && !config->has_blocking()) config->set_blocking(blocking_);
+  return config;
 }
 
 void Communicator::wait_while_in_progress(const char* call) const {
@@ -255,27 +216,73 @@ void Communicator::check_peer(int peer, const char* what) const {
   }
 }
 
-std::unique_ptr<Communicator> Communicator::split(int color, int key) {
+std::unique_ptr<Communicator> Communicator::split(int color, int key, std::optional<CommConfig> config) {
+  config = child_config(std::move(config));
   Call call(*this, "split", kLiveOrRevoked);
   DeviceGuard guard(device_);
   ncclComm_t child = nullptr;
-  check(ncclCommSplit(call.comm(), color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &child, nullptr), "ncclCommSplit");
+  check(ncclCommSplit(call.comm(), color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &child, config ? config->get() : nullptr),
+        "ncclCommSplit");
   if (!blocking_) wait_while_in_progress("ncclCommSplit");
-  return adopt(child);
+  return adopt(child, std::move(config));
 }
 
 #if NCCLKIT_HAS_COMM_SHRINK
-std::unique_ptr<Communicator> Communicator::shrink(std::vector<int> exclude_ranks, bool abort_first) {
+std::unique_ptr<Communicator> Communicator::shrink(std::vector<int> exclude_ranks, bool abort_first,
+                                                   std::optional<CommConfig> config) {
   NCCLKIT_REQUIRE_NCCL(ncclCommShrink);
   for (int rank : exclude_ranks) check_peer(rank, "excluded rank");
+  config = child_config(std::move(config));
   Call call(*this, "shrink", kLiveOrRevoked);
   DeviceGuard guard(device_);
   ncclComm_t child = nullptr;
-  check(ncclCommShrink(call.comm(), exclude_ranks.data(), static_cast<int>(exclude_ranks.size()), &child, nullptr,
-                       abort_first ? NCCL_SHRINK_ABORT : NCCL_SHRINK_DEFAULT),
+  check(ncclCommShrink(call.comm(), exclude_ranks.data(), static_cast<int>(exclude_ranks.size()), &child,
+                       config ? config->get() : nullptr, abort_first ? NCCL_SHRINK_ABORT : NCCL_SHRINK_DEFAULT),
         "ncclCommShrink");
   if (!blocking_) wait_while_in_progress("ncclCommShrink");
-  return adopt(child);  // none on a rank that was excluded
+  return adopt(child, std::move(config));  // none on a rank that was excluded
+}
+#endif
+
+#if NCCLKIT_HAS_COMM_GROW
+std::string Communicator::grow_unique_id() {
+  NCCLKIT_REQUIRE_NCCL(ncclCommGetUniqueId);
+  Call call(*this, "grow_unique_id", kOnlyLive);
+  ncclUniqueId id;
+  check(ncclCommGetUniqueId(call.comm(), &id), "ncclCommGetUniqueId");
+  return std::string(id.internal, NCCL_UNIQUE_ID_BYTES);
+}
+
+std::unique_ptr<Communicator> Communicator::grow(int world_size, const std::optional<std::string>& unique_id,
+                                                 std::optional<CommConfig> config) {
+  NCCLKIT_REQUIRE_NCCL(ncclCommGrow);
+  std::optional<ncclUniqueId> id;
+  if (unique_id) id = as_unique_id(*unique_id);
+  config = child_config(std::move(config));
+  Call call(*this, "grow", kOnlyLive);
+  DeviceGuard guard(device_);
+  ncclComm_t child = nullptr;
+  check(ncclCommGrow(call.comm(), world_size, id ? &*id : nullptr, -1, &child, config ? config->get() : nullptr),
+        "ncclCommGrow");
+  if (!blocking_) wait_while_in_progress("ncclCommGrow");
+  return adopt(child, std::move(config));
+}
+
+std::unique_ptr<Communicator> Communicator::join(int world_size, const std::string& unique_id, int rank, int device,
+                                                 CommConfig config) {
+  NCCLKIT_REQUIRE_NCCL(ncclCommGrow);
+  const ncclUniqueId id = as_unique_id(unique_id);
+  const bool blocking = !config.has_blocking() || config.blocking();
+  DeviceGuard guard(device);
+  ncclComm_t comm = nullptr;
+  {
+    py::gil_scoped_release release;
+    nccl_check(ncclCommGrow(nullptr, world_size, &id, rank, &comm, config.get()), "ncclCommGrow", comm,
+               /*in_progress_ok=*/true);
+  }
+  std::unique_ptr<Communicator> out(new Communicator(comm, device, blocking, rank, world_size));
+  out->config_texts_ = config.take_texts();
+  return out;
 }
 #endif
 
@@ -289,6 +296,36 @@ void Communicator::revoke() {
   // Revoked, the communicator is ncclInProgress until nothing of it is in flight; an error it held
   // before (a peer that failed, say) is what revoke reports then. A blocking one waits here too.
   wait_while_in_progress("ncclCommRevoke");
+}
+#endif
+
+#if NCCLKIT_HAS_COMM_SUSPEND
+void Communicator::suspend(bool memory) {
+  NCCLKIT_REQUIRE_NCCL(ncclCommSuspend);
+  Call call(*this, "suspend", kOnlyLive);
+  DeviceGuard guard(device_);
+  check(ncclCommSuspend(call.comm(), memory ? NCCL_SUSPEND_MEM : 0), "ncclCommSuspend");
+  if (!blocking_) wait_while_in_progress("ncclCommSuspend");
+  state_ = State::kSuspended;
+}
+
+void Communicator::resume() {
+  NCCLKIT_REQUIRE_NCCL(ncclCommResume);
+  Call call(*this, "resume", kOnlySuspended);
+  DeviceGuard guard(device_);
+  check(ncclCommResume(call.comm()), "ncclCommResume");
+  if (!blocking_) wait_while_in_progress("ncclCommResume");
+  state_ = State::kLive;
+}
+#endif
+
+#if NCCLKIT_HAS_COMM_MEM_STATS
+std::uint64_t Communicator::memory_stat(int stat) {
+  NCCLKIT_REQUIRE_NCCL(ncclCommMemStats);
+  Call call(*this, "memory_stats", kAnyButGone);
+  std::uint64_t value = 0;
+  check(ncclCommMemStats(call.comm(), static_cast<ncclCommMemStat_t>(stat), &value), "ncclCommMemStats");
+  return value;
 }
 #endif
 
@@ -349,101 +386,6 @@ void Communicator::abort() {
   nccl_check(ncclCommAbort(comm), "ncclCommAbort", nullptr, /*in_progress_ok=*/true);
 }
 
-// NCCL makes a communicator's device current for its launches (its group.cc), so a collective
-// needs no device guard, nor the cudaGetDevice each guard costs. Except with one rank, where NCCL
-// calls CUDA at once on whatever device is current: a kernel for avg, and out of place a copy on
-// `stream`, which 0, cudaStreamLegacy (1) and cudaStreamPerThread (2) make the current device's.
-std::optional<DeviceGuard> Communicator::one_rank_guard(ncclRedOp_t op, Ptr send, Ptr recv, Ptr stream) const {
-  const bool copy_only = op == ncclSum || op == ncclProd || op == ncclMax || op == ncclMin;
-  const bool current_devices_stream = stream <= 2;
-  if (world_size_ == 1 && (!copy_only || (send != recv && current_devices_stream))) {
-    return std::optional<DeviceGuard>(std::in_place, device_);
-  }
-  return std::nullopt;
-}
-
-void Communicator::all_reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int op, Ptr stream) {
-  ncclDataType_t t = as_dtype(dtype);
-  ncclRedOp_t o = as_op(op);
-  Call call(*this, "all_reduce", kOnlyLive);
-  const auto guard = one_rank_guard(o, send, recv, stream);
-  ncclComm_t comm = call.comm();
-  check(ncclAllReduce(as_ptr(send), as_ptr(recv), count, t, o, comm, as_stream(stream)), "ncclAllReduce");
-}
-
-void Communicator::broadcast(Ptr send, Ptr recv, std::size_t count, int dtype, int root, Ptr stream) {
-  check_peer(root, "root");
-  ncclDataType_t t = as_dtype(dtype);
-  Call call(*this, "broadcast", kOnlyLive);
-  const auto guard = one_rank_guard(ncclSum, send, recv, stream);
-  ncclComm_t comm = call.comm();
-  check(ncclBroadcast(as_ptr(send), as_ptr(recv), count, t, root, comm, as_stream(stream)), "ncclBroadcast");
-}
-
-void Communicator::reduce(Ptr send, Ptr recv, std::size_t count, int dtype, int op, int root, Ptr stream) {
-  check_peer(root, "root");
-  ncclDataType_t t = as_dtype(dtype);
-  ncclRedOp_t o = as_op(op);
-  Call call(*this, "reduce", kOnlyLive);
-  const auto guard = one_rank_guard(o, send, recv, stream);
-  ncclComm_t comm = call.comm();
-  check(ncclReduce(as_ptr(send), as_ptr(recv), count, t, o, root, comm, as_stream(stream)), "ncclReduce");
-}
-
-void Communicator::all_gather(Ptr send, Ptr recv, std::size_t send_count, int dtype, Ptr stream) {
-  ncclDataType_t t = as_dtype(dtype);
-  Call call(*this, "all_gather", kOnlyLive);
-  const auto guard = one_rank_guard(ncclSum, send, recv, stream);
-  ncclComm_t comm = call.comm();
-  check(ncclAllGather(as_ptr(send), as_ptr(recv), send_count, t, comm, as_stream(stream)), "ncclAllGather");
-}
-
-void Communicator::reduce_scatter(Ptr send, Ptr recv, std::size_t recv_count, int dtype, int op, Ptr stream) {
-  ncclDataType_t t = as_dtype(dtype);
-  ncclRedOp_t o = as_op(op);
-  Call call(*this, "reduce_scatter", kOnlyLive);
-  const auto guard = one_rank_guard(o, send, recv, stream);
-  ncclComm_t comm = call.comm();
-  check(ncclReduceScatter(as_ptr(send), as_ptr(recv), recv_count, t, o, comm, as_stream(stream)),
-        "ncclReduceScatter");
-}
-
-void Communicator::send(Ptr buf, std::size_t count, int dtype, int peer, Ptr stream) {
-  check_peer(peer, "peer");
-  ncclDataType_t t = as_dtype(dtype);
-  Call call(*this, "send", kOnlyLive);
-  ncclComm_t comm = call.comm();
-  check(ncclSend(as_ptr(buf), count, t, peer, comm, as_stream(stream)), "ncclSend");
-}
-
-void Communicator::recv(Ptr buf, std::size_t count, int dtype, int peer, Ptr stream) {
-  check_peer(peer, "peer");
-  ncclDataType_t t = as_dtype(dtype);
-  Call call(*this, "recv", kOnlyLive);
-  ncclComm_t comm = call.comm();
-  check(ncclRecv(as_ptr(buf), count, t, peer, comm, as_stream(stream)), "ncclRecv");
-}
-
-void Communicator::all_to_all(Ptr send, Ptr recv, std::size_t count_per_peer, int dtype, Ptr stream) {
-  ncclDataType_t t = as_dtype(dtype);
-  Call call(*this, "all_to_all", kOnlyLive);
-  ncclComm_t comm = call.comm();
-#if NCCLKIT_HAS_ALL_TO_ALL
-  if (NCCLKIT_NCCL_HAS_ENTRY_POINT(ncclAlltoAll)) {
-    check(ncclAlltoAll(as_ptr(send), as_ptr(recv), count_per_peer, t, comm, as_stream(stream)), "ncclAlltoAll");
-    return;
-  }
-#endif
-  // Below NCCL 2.28: a send and a receive per peer, in one group.
-  const std::size_t block = count_per_peer * element_size(t);
-  GroupScope group;
-  for (int peer = 0; peer < world_size_; ++peer) {
-    check(ncclSend(as_ptr(send + peer * block), count_per_peer, t, peer, comm, as_stream(stream)), "ncclSend");
-    check(ncclRecv(as_ptr(recv + peer * block), count_per_peer, t, peer, comm, as_stream(stream)), "ncclRecv");
-  }
-  group.end();
-}
-
 GroupScope::GroupScope() { nccl_check(ncclGroupStart(), "ncclGroupStart"); }
 
 GroupScope::~GroupScope() {
@@ -462,6 +404,16 @@ void group_end() {
   py::gil_scoped_release release;
   nccl_check(ncclGroupEnd(), "ncclGroupEnd", nullptr, /*in_progress_ok=*/true);
 }
+
+#if NCCLKIT_HAS_GROUP_SIMULATE
+float group_simulate_end() {
+  NCCLKIT_REQUIRE_NCCL(ncclGroupSimulateEnd);
+  ncclSimInfo_t info = NCCL_SIM_INFO_INITIALIZER;
+  py::gil_scoped_release release;
+  nccl_check(ncclGroupSimulateEnd(&info), "ncclGroupSimulateEnd", nullptr, /*in_progress_ok=*/true);
+  return info.estimatedTime;
+}
+#endif
 
 std::string get_unique_id() {
   ncclUniqueId id;

@@ -43,6 +43,26 @@ std::vector<std::pair<std::string, std::string>> parameters() {
   }
   return out;
 }
+
+std::string parameter(const std::string& name) {
+  NCCLKIT_REQUIRE_NCCL(ncclParamGetParameter);
+  const char* value = nullptr;
+  int length = 0;
+  nccl_check(ncclParamGetParameter(name.c_str(), &value, &length), "ncclParamGetParameter");
+  return std::string(value, length);
+}
+#endif
+
+#if NCCLKIT_HAS_ENCRYPTION
+void set_encryption(const std::optional<std::string>& psk) {
+  NCCLKIT_REQUIRE_NCCL(ncclSetEncryption);
+  ncclEncryptionConfig_t config = NCCL_ENCRYPTION_CONFIG_INITIALIZER;
+  if (psk) {
+    config.mode = NCCL_ENCRYPTION_MODE_PSK;
+    config.psk = psk->c_str();
+  }
+  nccl_check(ncclSetEncryption(&config), "ncclSetEncryption");
+}
 #endif
 
 }  // namespace ncclkit

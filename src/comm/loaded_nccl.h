@@ -2,6 +2,7 @@
 // against (down to their floor) and may have been loaded by another module first (torch).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,14 @@ std::string version_string(int code);
 // Every parameter NCCL documents (NCCL_PARAM_DUMP_ALL=1: every one it has), with its value as
 // text: the environment and defaults NCCL runs with. NcclUnavailable below NCCL 2.30.4.
 std::vector<std::pair<std::string, std::string>> parameters();
+// One of them by name (ncclParamGetParameter); NcclError for a name NCCL does not know.
+std::string parameter(const std::string& name);
+#endif
+
+#if NCCLKIT_HAS_ENCRYPTION
+// ncclSetEncryption for the TCP sockets of every communicator made after it: a pre-shared key,
+// or none (plaintext). NcclUnavailable below NCCL 2.32.
+void set_encryption(const std::optional<std::string>& psk);
 #endif
 
 }  // namespace ncclkit

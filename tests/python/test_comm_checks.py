@@ -103,10 +103,16 @@ def test_empty_buffers_overlap_nothing(comm) -> None:
         ({"rank": True}, TypeError, r"^rank must be an int, got bool True$"),
         ({"rank": 3}, ValueError, r"^rank 3 is out of range for world_size 2$"),
         ({"device": 0.0}, TypeError, r"^device must be an int, got float 0\.0$"),
-        ({"blocking": "yes"}, TypeError, r"^blocking must be True, False or None, got str 'yes'$"),
-        ({"min_ctas": 1.5}, TypeError, r"^min_ctas must be an int, got float 1\.5$"),
-        ({"max_ctas": -1}, ValueError, r"^max_ctas must be in \[0, 2147483647\], got -1$"),
-        ({"net_name": 5}, TypeError, r"^net_name must be a str, got int$"),
+        ({"blocking": "yes"}, TypeError, r"^config field blocking must be True or False, got str 'yes'$"),
+        ({"min_ctas": 1.5}, TypeError, r"^config field min_ctas must be an int, got float 1\.5$"),
+        ({"max_ctas": 0}, ValueError, r"^config field max_ctas must be in \[1, 2147483647\], got 0$"),
+        ({"net_name": 5}, TypeError, r"^config field net_name must be a str, got int 5$"),
+        ({"cta_policy": "fast"}, ValueError, r"^config field cta_policy must be one of default, efficiency, zero"),
+        ({"host_cft_mode": 1.0}, TypeError, r"^config field host_cft_mode must be one of enable, disable, fall"),
+        ({"comm_name": "a\0b"}, ValueError, r"^config field comm_name must not hold a NUL character$"),
+        ({"min_cta": 1}, TypeError, r"^init_rank got unknown config field\(s\) 'min_cta'; NCCL's are: blocking, "),
+        ({"unique_id": []}, TypeError, r"^unique_id must be a ncclkit\.UniqueId or a non-empty sequence of them"),
+        ({"unique_id": [b"x"]}, TypeError, r"^unique_id must be .* sequence of them, got a bytes among them$"),
         ({"timeout": "5"}, TypeError, r"^timeout must be a number of seconds or None, got str '5'$"),
         ({"timeout": 0, "blocking": False}, ValueError, r"^timeout must be a positive, finite number of seconds"),
         ({"timeout": float("nan"), "blocking": False}, ValueError, r"^timeout must be a positive, finite number"),
@@ -132,7 +138,7 @@ def test_a_unique_id_serves_one_communicator_per_rank(monkeypatch: pytest.Monkey
             made.append(args[:3])
             return SimpleNamespace(valid=True, timeout=None)
 
-    monkeypatch.setattr(comm, "_check_device", lambda device: None)
+    monkeypatch.setattr(comm, "check_device", lambda device: None)
     monkeypatch.setattr(comm, "_claimed", set())
     monkeypatch.setattr(comm._nccl(), "Comm", StandIn)
     uid = UniqueId(bytes(range(_comm.UNIQUE_ID_BYTES)))

@@ -27,6 +27,18 @@ def test_fake_shapes_follow_the_world_size() -> None:
         assert (scattered.shape, scattered.dtype) == ((2, 3), torch.bfloat16)
 
 
+def test_fake_shapes_of_broadcast_all_to_all_and_point_to_point() -> None:
+    comm = stand_in(4)
+    with FakeTensorMode():
+        x = torch.empty(8, 3)
+        assert functional.broadcast(x, comm, root=2).shape == (8, 3)
+        assert functional.broadcast_(x, comm) is x
+        assert functional.all_to_all(x, comm).shape == (8, 3)
+        assert functional.all_to_all_v(x, comm, [1, 2, 3, 2], [4, 0, 1, 0]).shape == (5, 3)
+        assert functional.send(x, comm, 1) is None
+        assert functional.recv_(x, comm, 3) is x
+
+
 def test_reduce_scatter_needs_rows_that_split_among_the_ranks() -> None:
     with FakeTensorMode(), pytest.raises(ValueError, match=r"splits dimension 0 among 3 ranks; .* shape is \(8, 3\)"):
         functional.reduce_scatter(torch.empty(8, 3), stand_in(3))
@@ -47,7 +59,10 @@ def test_compile_traces_every_collective_into_one_graph() -> None:
     def step(x: torch.Tensor) -> torch.Tensor:
         y = functional.all_reduce(x * 2, comm)
         functional.all_reduce_(y, comm, op="max")
-        return functional.reduce_scatter(functional.all_gather(y, comm), comm)
+        z = functional.reduce_scatter(functional.all_gather(y, comm), comm)
+        z = functional.all_to_all_v(functional.all_to_all(functional.broadcast(z, comm), comm), comm, [2, 2], [3, 1])
+        functional.send(z, comm, 1)  # no output: kept all the same
+        return functional.recv_(functional.broadcast_(z, comm, 1), comm, 1)
 
     with pytest.raises(Exception, match="Captured"):
         torch.compile(step, fullgraph=True, backend=capture)(torch.randn(4, 5))
@@ -58,6 +73,12 @@ def test_compile_traces_every_collective_into_one_graph() -> None:
         "ncclkit.all_reduce_",
         "ncclkit.all_gather",
         "ncclkit.reduce_scatter",
+        "ncclkit.broadcast",
+        "ncclkit.all_to_all",
+        "ncclkit.all_to_all_v",
+        "ncclkit.send",
+        "ncclkit.broadcast_",
+        "ncclkit.recv_",
     ]
 
 

@@ -242,11 +242,11 @@ def measure(args: argparse.Namespace) -> list[Result]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from ..comm import _check_device
+    from ..comm import check_device
     from .environment import describe
 
     try:
-        _check_device(args.device)
+        check_device(args.device)
     except (RuntimeError, ValueError) as error:
         print(f"ncclkit bench overhead: {error}", file=sys.stderr)
         return 2
