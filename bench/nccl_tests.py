@@ -29,6 +29,8 @@ BINARIES = {
     "broadcast": "broadcast_perf",
     "reduce": "reduce_perf",
     "all_to_all": "alltoall_perf",
+    "gather": "gather_perf",
+    "scatter": "scatter_perf",
     "sendrecv": "sendrecv_perf",
 }
 GOAL_RATIO, GOAL_FROM_BYTES = 0.98, 64 * 2**20
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-e", default="1G")
     parser.add_argument("-f", default="2")
     parser.add_argument("-n", default="20")
+    parser.add_argument("-R", default="0", choices=("0", "1", "2"), help="both tools' buffer registration (default: 0)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each tool, alternating; the median counts")
     args = parser.parse_args(argv)
     unknown = [c for c in args.collectives if c not in BINARIES]
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         reports = args.reports or scratch
         reports.mkdir(parents=True, exist_ok=True)
         gpus = torch.cuda.device_count()
-        flags = ["-b", args.b, "-e", args.e, "-f", args.f, "-n", args.n, "-w", "5", "-g", str(gpus)]
+        flags = ["-b", args.b, "-e", args.e, "-f", args.f, "-n", args.n, "-w", "5", "-g", str(gpus), "-R", args.R]
         # nccl-tests finds the same libnccl.so.2 ncclkit loads.
         env = {**os.environ, "LD_LIBRARY_PATH": f"{library.parent}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
         print(

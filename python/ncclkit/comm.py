@@ -345,8 +345,8 @@ class Communicator:
         **config: Any,
     ) -> Communicator:
         """This process's rank of `world_size` (ncclCommInitRankConfig); every rank passes the same id,
-        which serves one communicator. Several ids (alike on every rank) spread the bootstrap over
-        several roots: ncclCommInitRankScalable, NCCL >= 2.23.
+        which serves one communicator. A sequence of ids (alike on every rank, at most one per rank)
+        spreads the bootstrap over several roots: ncclCommInitRankScalable, NCCL >= 2.23.
 
         `config`: fields of ncclConfig_t by nccl4py's names (blocking, cga_cluster_size, min_ctas,
         max_ctas, net_name, split_share, traffic_class, comm_name, collnet_enable, cta_policy, ...:
@@ -369,7 +369,10 @@ class Communicator:
         check_device(device)
         for uid in ids:
             _claim(uid, rank)
-        handle = _nccl().Comm.init_rank(world_size, [bytes(uid) for uid in ids], rank, device, fields)
+        scalable = not isinstance(unique_id, UniqueId)
+        if scalable and not _features()["comm_init_scalable"].compiled:
+            raise _not_compiled_in("comm_init_scalable")
+        handle = _nccl().Comm.init_rank(world_size, [bytes(uid) for uid in ids], rank, device, fields, scalable)
         handle.timeout = timeout
         return cls(handle)
 
@@ -638,7 +641,6 @@ class Communicator:
     def wait_signal(self, counts: dict[int, int], *, signal: int = 0, context: int = 0, stream: Any = None) -> None:
         """Make `stream` wait until each peer of `counts` has signalled (`signal`, `context`) that
         many times (ncclWaitSignal, NCCL >= 2.29)."""
-        live = self._one_sided()
         if not isinstance(counts, dict) or not counts:
             msg = f"counts must be a non-empty dict of peer -> number of signals, got {type(counts).__name__}"
             raise TypeError(msg)
@@ -647,6 +649,7 @@ class Communicator:
             (self._peer(peer, "counts' peer"), _int(count, f"counts[{peer}]", 1), signal, context)
             for peer, count in counts.items()
         ]
+        live = self._one_sided()
         live.wait_signal(waits, self._bare_stream(stream))
 
     def revoke(self) -> None:

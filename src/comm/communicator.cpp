@@ -91,15 +91,17 @@ Communicator::~Communicator() {
 }
 
 std::unique_ptr<Communicator> Communicator::init_rank(int world_size, const std::vector<std::string>& unique_ids,
-                                                      int rank, int device, CommConfig config) {
-  if (unique_ids.empty()) throw std::invalid_argument("init_rank needs at least one unique id");
+                                                      int rank, int device, CommConfig config, bool scalable) {
+  if (unique_ids.empty() || (!scalable && unique_ids.size() != 1)) {
+    throw std::invalid_argument("init_rank takes one unique id, or, scalable, at least one");
+  }
   std::vector<ncclUniqueId> ids;
   for (const std::string& bytes : unique_ids) ids.push_back(as_unique_id(bytes));
   const bool blocking = !config.has_blocking() || config.blocking();
 
   DeviceGuard guard(device);
   ncclComm_t comm = nullptr;
-  if (ids.size() == 1) {
+  if (!scalable) {
     py::gil_scoped_release release;
     nccl_check(ncclCommInitRankConfig(&comm, world_size, ids[0], rank, config.get()), "ncclCommInitRankConfig", comm,
                /*in_progress_ok=*/true);

@@ -33,9 +33,10 @@ class Communicator {
   using Ptr = std::uintptr_t;
 
   // Returns at once for a non-blocking config: NCCL goes on initializing, which poll() tells.
-  // Several unique ids (the same on every rank, in the same order): ncclCommInitRankScalable.
+  // `scalable`: ncclCommInitRankScalable over `unique_ids` (alike on every rank, in the same
+  // order); else ncclCommInitRankConfig over the one id.
   static std::unique_ptr<Communicator> init_rank(int world_size, const std::vector<std::string>& unique_ids, int rank,
-                                                 int device, CommConfig config);
+                                                 int device, CommConfig config, bool scalable);
   static std::vector<std::unique_ptr<Communicator>> init_all(const std::vector<int>& devices);
   ~Communicator();
 

@@ -140,11 +140,12 @@ PYBIND11_MODULE(_comm, m, py::mod_gil_not_used()) {
       .def_static(
           "init_rank",
           [](int world_size, const std::vector<py::bytes>& unique_ids, int rank, int device,
-             const ncclkit::ConfigFields& config) {
+             const ncclkit::ConfigFields& config, bool scalable) {
             std::vector<std::string> ids(unique_ids.begin(), unique_ids.end());
-            return Communicator::init_rank(world_size, ids, rank, device, ncclkit::CommConfig(config));
+            return Communicator::init_rank(world_size, ids, rank, device, ncclkit::CommConfig(config), scalable);
           },
-          py::arg("world_size"), py::arg("unique_ids"), py::arg("rank"), py::arg("device"), py::arg("config"))
+          py::arg("world_size"), py::arg("unique_ids"), py::arg("rank"), py::arg("device"), py::arg("config"),
+          py::arg("scalable"))
       .def_static("init_all", &Communicator::init_all, py::arg("devices"))
       .def(
           "split",

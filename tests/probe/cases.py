@@ -96,9 +96,10 @@ class Env:
     def comm(self) -> Any:
         if self.gpu:
             return self.ncclkit.Communicator.init_rank(1, self.ncclkit.UniqueId.generate(), 0, device=0)
-        collectives = ["all_reduce", "broadcast", "reduce", "all_gather", "reduce_scatter", "all_to_all"]
+        collectives = ["all_reduce", "broadcast", "reduce", "all_gather", "reduce_scatter", "all_to_all", "gather"]
+        collectives += ["scatter", "all_gather_v", "reduce_scatter_v", "all_to_all_v", "all_reduce_with", "split"]
         handle = SimpleNamespace(valid=True, rank=0, world_size=1, device=0, blocking=True, timeout=None)
-        for name in [*collectives, "send", "recv"]:
+        for name in [*collectives, "send", "recv", "put_signal", "wait_signal"]:
             setattr(handle, name, lambda *args: None)
         handle.destroy = lambda: setattr(handle, "valid", False)
         return self.ncclkit.Communicator(handle)
@@ -333,11 +334,16 @@ CASES: list[Case] = [
     Case("rank negative", A, Raises("ValueError", r"^rank -1 is out of range"), lambda e: e.init(rank=-1)),
     Case("device float", A, Raises("TypeError", r"^device must be an int"), lambda e: e.init(device=0.0)),
     Case("device past the GPUs", A, Raises("ValueError", r"^device 99 is out of range"), lambda e: e.init(device=99)),
-    Case("blocking str", A, Raises("TypeError", r"^blocking must be True, False or None"), lambda e: e.init(blocking="yes")),
-    Case("min_ctas float", A, Raises("TypeError", r"^min_ctas must be an int"), lambda e: e.init(min_ctas=1.5)),
-    Case("max_ctas negative", A, Raises("ValueError", r"^max_ctas must be in"), lambda e: e.init(max_ctas=-1)),
-    Case("cga_cluster_size huge", A, Raises("ValueError", r"^cga_cluster_size must be in"), lambda e: e.init(cga_cluster_size=2**40)),
-    Case("net_name int", A, Raises("TypeError", r"^net_name must be a str"), lambda e: e.init(net_name=5)),
+    Case("blocking str", A, Raises("TypeError", r"^config field blocking must be True or False"), lambda e: e.init(blocking="yes")),
+    Case("min_ctas float", A, Raises("TypeError", r"^config field min_ctas must be an int"), lambda e: e.init(min_ctas=1.5)),
+    Case("max_ctas negative", A, Raises("ValueError", r"^config field max_ctas must be in"), lambda e: e.init(max_ctas=-1)),
+    Case("cga_cluster_size huge", A, Raises("ValueError", r"^config field cga_cluster_size must be in"), lambda e: e.init(cga_cluster_size=2**40)),
+    Case("net_name int", A, Raises("TypeError", r"^config field net_name must be a str"), lambda e: e.init(net_name=5)),
+    Case("config field misspelt", A, Raises("TypeError", r"^init_rank got unknown config field\(s\) 'min_cta'"), lambda e: e.init(min_cta=1)),
+    Case("cta_policy unknown", A, Raises("ValueError", r"^config field cta_policy must be one of"), lambda e: e.init(cta_policy="fast")),
+    Case("comm_name with a NUL", A, Raises("ValueError", r"^config field comm_name must not hold a NUL"), lambda e: e.init(comm_name="a\0b")),
+    Case("unique_id empty list", A, Raises("TypeError", r"^unique_id must be a ncclkit.UniqueId or a non-empty"), lambda e: e.init(unique_id=[])),
+    Case("split config misspelt", A, Raises("TypeError", r"^split got unknown config field\(s\) 'blockng'"), lambda e: e.comm.split(0, blockng=False)),
     Case("timeout str", A, Raises("TypeError", r"^timeout must be a number of seconds"), lambda e: e.init(blocking=False, timeout="5")),
     Case("timeout zero", A, Raises("ValueError", r"^timeout must be a positive, finite"), lambda e: e.init(blocking=False, timeout=0)),
     Case("timeout infinite", A, Raises("ValueError", r"^timeout must be a positive, finite"), lambda e: e.init(blocking=False, timeout=float("inf"))),
@@ -359,6 +365,18 @@ CASES: list[Case] = [
     Case("reduce root negative", A, Raises("ValueError", r"^root -1 is out of range"), lambda e: e.comm.reduce(e.array(), root=-1)),
     Case("peer str", A, Raises("TypeError", r"^peer must be an int, got str"), lambda e: e.comm.send(e.array(), "0")),
     Case("peer past world_size", A, Raises("ValueError", r"^peer 1 is out of range"), lambda e: e.comm.recv(e.array(), 1)),
+    Case("gather recvbuf off the root", A, Raises("ValueError", r"^gather needs a recvbuf on the root"), lambda e: e.comm.gather(e.array())),
+    Case("scatter without recvbuf", A, Raises("ValueError", r"^scatter needs a recvbuf"), lambda e: e.comm.scatter(e.array(), None)),
+    Case("all_gather_v counts too many", A, Raises("ValueError", r"^counts must have one count per rank \(1\), got 2"), lambda e: e.comm.all_gather_v(e.array(), e.array(64), [32, 32])),
+    Case("all_gather_v count of another size", A, Raises("ValueError", r"^sendbuf has 64 elements, and counts\[0\] is 8"), lambda e: e.comm.all_gather_v(e.array(), e.array(64), [8])),
+    Case("reduce_scatter_v counts a str", A, Raises("TypeError", r"^counts must be a sequence of 1 ints, got str"), lambda e: e.comm.reduce_scatter_v(e.array(), e.array(64), "64")),
+    Case("all_to_all_v negative count", A, Raises("ValueError", r"^send_counts\[0\] must be in \[0, "), lambda e: e.comm.all_to_all_v(e.array(), e.array(64), [-1], [64])),
+    Case("premul_sum of a bool", A, Raises("TypeError", r"^premul_sum's scale must be a number"), lambda e: e.comm.all_reduce(e.array(), op=e.ncclkit.premul_sum(True))),
+    Case("premul_sum of infinity", A, Raises("ValueError", r"^premul_sum's scale must be finite"), lambda e: e.ncclkit.premul_sum(float("inf"))),
+    Case("collective config a list", A, Raises("TypeError", r"^config must be a ncclkit.CollectiveConfig"), lambda e: e.comm.all_reduce(e.array(), config=[1])),
+    Case("wait_signal counts a list", A, Raises("TypeError", r"^counts must be a non-empty dict"), lambda e: e.comm.wait_signal([(0, 1)])),
+    Case("mem_alloc of nothing", A, Raises("ValueError", r"^nbytes must be positive, got 0"), lambda e: e.ncclkit.mem_alloc(0, device=0)),
+    Case("set_encryption of bytes", A, Raises("TypeError", r"^psk must be a non-empty str"), lambda e: e.ncclkit.set_encryption(b"key")),
     Case("algorithm unknown", A, Raises("ValueError", r"^algorithm must be one of"), lambda e: e.comm.all_reduce(e.array(), algorithm="fast")),
     Case("algorithm custom without setup", A, Raises("RuntimeError", r"^algorithm='oneshot' needs this communicator's custom all-reduce"), lambda e: e.comm.all_reduce(e.array(), algorithm="oneshot")),
     Case("stream garbage handle", A, Unsafe("a cudaStream_t cannot be checked without CUDA dereferencing it"), lambda e: (e.comm.all_reduce(e.array(0), e.array(64), stream=0xDEADBEEF0), e.torch.cuda.synchronize()), needs="gpu"),

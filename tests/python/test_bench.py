@@ -74,9 +74,9 @@ def nccl_tests_counts(name: str, count: int, eltsize: int, nranks: int) -> tuple
     """(sendcount, recvcount, paramcount, sendInplaceOffset, recvInplaceOffset), transcribed from
     the GetCollByteCount of NVIDIA/nccl-tests src/<name>.cu."""
     base = (count // nranks) & ~(16 // eltsize - 1)
-    if name == "all_gather":
+    if name in ("all_gather", "gather"):
         return base, base * nranks, base, base, 0
-    if name == "reduce_scatter":
+    if name in ("reduce_scatter", "scatter"):
         return base * nranks, base, base, 0, base
     if name == "all_to_all":
         return nranks * base, nranks * base, base, 0, 0
@@ -88,7 +88,7 @@ def nccl_tests_bw(name: str, count: int, typesize: int, sec: float, nranks: int)
     if name == "all_reduce":
         base_bw = (count * typesize) / 1.0e9 / sec
         return base_bw, base_bw * (2 * (nranks - 1)) / nranks
-    if name in ("all_gather", "reduce_scatter"):
+    if name in ("all_gather", "reduce_scatter", "gather", "scatter"):
         base_bw = (count * typesize * nranks) / 1.0e9 / sec
         return base_bw, base_bw * (nranks - 1) / nranks
     if name == "all_to_all":
@@ -128,7 +128,7 @@ def test_bandwidth_numbers() -> None:
 def test_table_columns_of_each_collective() -> None:
     assert {n for n, c in COLLECTIVES.items() if c.reduces} == {"all_reduce", "reduce_scatter", "reduce", *CUSTOM}
     assert {n for n, c in COLLECTIVES.items() if c.custom_all_reduce} == set(CUSTOM)
-    assert {n for n, c in COLLECTIVES.items() if c.rooted} == {"broadcast", "reduce"}
+    assert {n for n, c in COLLECTIVES.items() if c.rooted} == {"broadcast", "reduce", "gather", "scatter"}
     # nccl-tests does not check in-place sendrecv: #wrong is N/A there.
     assert {n for n, c in COLLECTIVES.items() if not c.checked_in_place} == {"sendrecv"}
     # ncclkit's all_to_all refuses overlapping buffers, so it has no in-place column at all.
@@ -205,6 +205,11 @@ def _simulate(name: str, sends: list[list[object]], op: str, root: int, recv_cou
         return [sends[root]] * n
     if name == "all_gather":
         return [[v for s in sends for v in s]] * n
+    if name == "gather":
+        return [[v for s in sends for v in s] if r == root else None for r in range(n)]
+    if name == "scatter":
+        block = len(sends[root]) // n
+        return [sends[root][r * block : (r + 1) * block] for r in range(n)]
     if name == "all_to_all":
         block = len(sends[0]) // n
         return [[v for s in sends for v in s[r * block : (r + 1) * block]] for r in range(n)]
@@ -229,8 +234,14 @@ def test_expected_results_are_what_each_collective_makes(name: str, nranks: int,
         assert all(unset not in s for r, s in enumerate(sends) if not collective.root_sends_only or r == root)
         received = _simulate(CUSTOM.get(name, name), sends, op, root, counts.recv)
         for case, send, got in zip(cases, sends, received):
-            # In place, a reduce leaves other ranks' buffers as their input; out of place, poisoned.
-            before = send if in_place else ["poison"] * counts.recv
+            # In place, a reduce leaves other ranks' buffers as their input, a gather its own block
+            # of them; out of place, poisoned.
+            before = ["poison"] * counts.recv
+            if in_place and name == "gather":
+                block = counts.send
+                before[case.rank * block : (case.rank + 1) * block] = send
+            elif in_place:
+                before = send
             want = _materialize(counts.recv, collective.expected(case), ["wrong"] * counts.recv)
             assert want == (before if got is None else got), (case.rank, root)
 
@@ -321,7 +332,7 @@ ENVIRONMENT = {
     "processes": 1,
 }
 CONFIG = {"minbytes": 8, "maxbytes": 1024, "stepfactor": 2, "stepbytes": 2**20, "warmup_iters": 1}
-CONFIG |= {"iters": 20, "check": 1, "cudagraph": 0, "datatype": "float32", "op": "sum", "root": 0}
+CONFIG |= {"iters": 20, "check": 1, "cudagraph": 0, "datatype": "float32", "op": "sum", "root": 0, "local_register": 0}
 CONFIG |= {"collectives": ["all_reduce"]}
 
 
@@ -394,6 +405,14 @@ def test_flags_as_nccl_tests_takes_them() -> None:
     assert (defaults.minbytes, defaults.maxbytes, defaults.stepbytes) == (32 * 2**20, 32 * 2**20, 2**20)
     long_names = collectives.parser().parse_args(["--minbytes", "1K", "--stepbytes", "4K", "--warmup_iters", "0"])
     assert (long_names.minbytes, long_names.stepbytes, long_names.warmup_iters) == (1024, 4096, 0)
+    registered = collectives.parser().parse_args(["gather", "scatter", "-R", "2", "-r", "1"])
+    assert (registered.collectives, registered.local_register, registered.root, defaults.local_register) == (
+        ["gather", "scatter"],
+        2,
+        1,
+        0,
+    )
+    assert collectives.parser().parse_args(["--local_register", "1"]).local_register == 1
 
 
 @pytest.mark.parametrize(
@@ -409,6 +428,7 @@ def test_flags_as_nccl_tests_takes_them() -> None:
         (["-o", "avg"], "argument -o/--op: invalid choice: 'avg'"),
         (["allreduce"], "unknown collective allreduce: choose from all_reduce, all_reduce_oneshot, all_reduce_twoshot"),
         (["--plot-y", "latency"], "argument --plot-y: invalid choice: 'latency'"),
+        (["-R", "3"], "argument -R/--local_register: invalid choice: 3 (choose from 0, 1, 2)"),
         (["--bogus"], "unrecognized arguments: --bogus"),
     ],
 )

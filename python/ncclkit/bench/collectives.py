@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import custom_all_reduce
 from ..buffers import _ITEMSIZE
+from ..compat import nccl_features
 from . import arguments, plot, report
 from .definitions import COLLECTIVES
 from .patterns import OPS
@@ -39,6 +40,7 @@ CONFIG = (
     "datatype",
     "op",
     "root",
+    "local_register",
 )
 
 
@@ -78,7 +80,17 @@ def parser() -> argparse.ArgumentParser:
         help="for reducing collectives (default: sum; avg has no exact result)",
     )
     nccl.add_argument(
-        "-r", "--root", type=arguments.at_least(0), default=0, help="for broadcast and reduce (default: 0)"
+        "-r", "--root", type=arguments.at_least(0), default=0, help="for the rooted collectives (default: 0)"
+    )
+    nccl.add_argument(
+        "-R",
+        "--local_register",
+        type=int,
+        choices=(0, 1, 2),
+        default=0,
+        help="register the send and receive buffers with NCCL: 1 locally (ncclCommRegister), 2 as symmetric "
+        "windows (ncclCommWindowRegister, NCCL >= 2.27); with 1 and 2 they come from NCCL's allocator, as "
+        "nccl-tests' do (default: 0, neither)",
     )
     runs = p.add_argument_group("runs")
     runs.add_argument(
@@ -168,6 +180,7 @@ def _sweep(world: World, args: argparse.Namespace, names: list[str], sizes: list
             iters=args.iters,
             check=args.check,
             graph_launches=args.cudagraph,
+            register=args.local_register,
         )
         for name, nbytes in progress(_runs(names, sizes), lambda step: f"{step[0]} {step[1]} B", enabled=show)
     ]
@@ -207,6 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{len(world.ranks)}: run one process per GPU under torchrun, or pass -g 1",
             file=sys.stderr,
         )
+        return 2
+    needed = {1: "buffer_registration", 2: "window_registration"}.get(args.local_register)
+    if needed and not world.ranks[0].comm.supports(needed):
+        world.close()
+        reason = nccl_features()[needed].reason
+        print(f"ncclkit bench collectives: -R {args.local_register} needs {needed}: {reason}", file=sys.stderr)
         return 2
     if any(COLLECTIVES[name].custom_all_reduce for name in names):
         try:

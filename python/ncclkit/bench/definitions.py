@@ -164,6 +164,29 @@ def _all_to_all(comm: Any, send: Any, recv: Any, op: str, root: int, stream: Any
     comm.all_to_all(send, recv, stream=stream)
 
 
+# -- gather: src/gather.cu, GatherGetBw: as all_gather; block r of the root's recv from rank r ----
+def _gather_expected(c: Case) -> list[Fill]:
+    block = c.counts.send
+    if c.rank == c.root:
+        return [Fill(q * block, block, c.rows[q]) for q in range(c.nranks)]
+    # The other ranks' receive buffers are not theirs to write: the poison, in place their input.
+    mine = [Fill(c.rank * block, block, c.rows[c.rank])] if c.in_place else []
+    return [Fill(0, c.counts.recv, None), *mine]
+
+
+def _gather(comm: Any, send: Any, recv: Any, op: str, root: int, stream: Any) -> None:
+    comm.gather(send, recv if comm.rank == root else None, root=root, stream=stream)
+
+
+# -- scatter: src/scatter.cu, ScatterGetBw: as all_gather; rank r gets block r of the root's send --
+def _scatter_expected(c: Case) -> list[Fill]:
+    return [Fill(0, c.counts.recv, c.rows[c.root], phase=c.rank * c.counts.recv)]
+
+
+def _scatter(comm: Any, send: Any, recv: Any, op: str, root: int, stream: Any) -> None:
+    comm.scatter(send if comm.rank == root else None, recv, root=root, stream=stream)
+
+
 # -- sendrecv: src/sendrecv.cu, SendRecvGetBw: busbw = algbw; rank r sends to r+1, receives from r-1
 def _sendrecv_expected(c: Case) -> list[Fill]:
     return [Fill(0, c.counts.recv, c.rows[(c.rank - 1) % c.nranks])]
@@ -217,6 +240,25 @@ COLLECTIVES = {
             _all_to_all,
             moves_per_rank=True,
             has_in_place=False,
+        ),
+        Collective(
+            "gather",
+            _gathered,
+            lambda n: (n - 1) / n,
+            _gather_expected,
+            _gather,
+            rooted=True,
+            moves_per_rank=True,
+        ),
+        Collective(
+            "scatter",
+            _scattered,
+            lambda n: (n - 1) / n,
+            _scatter_expected,
+            _scatter,
+            rooted=True,
+            moves_per_rank=True,
+            root_sends_only=True,
         ),
         Collective("sendrecv", _whole, lambda n: 1.0, _sendrecv_expected, _sendrecv, checked_in_place=False),
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +16,7 @@ from .. import custom_all_reduce
 from ..buffers import _ITEMSIZE
 from ..comm import Communicator, group
 from ..distributed import init_from_env
+from ..memory import nccl_mem_pool
 from .definitions import Case, Collective, Counts
 from .patterns import Fill, input_row, reduce_rows, rotated
 from .results import Measurement, Row
@@ -102,7 +103,20 @@ class _Buffers:
     whole: torch.Tensor  # what is poisoned before each run: recv, or in place the one buffer
 
 
-def _allocate(comm: Communicator, counts: Counts, dtype: torch.dtype, in_place: bool) -> _Buffers:
+@functools.cache
+def _nccl_pool(device: int) -> torch.cuda.MemPool:
+    """One pool over ncclMemAlloc per GPU, kept for the run: -R's buffers come from it."""
+    return nccl_mem_pool()
+
+
+def _allocate(comm: Communicator, counts: Counts, dtype: torch.dtype, in_place: bool, register: int) -> _Buffers:
+    if not register:
+        return _allocate_from(comm, counts, dtype, in_place)
+    with torch.cuda.use_mem_pool(_nccl_pool(comm.device), device=comm.device):
+        return _allocate_from(comm, counts, dtype, in_place)
+
+
+def _allocate_from(comm: Communicator, counts: Counts, dtype: torch.dtype, in_place: bool) -> _Buffers:
     device = f"cuda:{comm.device}"
     if not in_place:
         recv = torch.empty(counts.recv, dtype=dtype, device=device)
@@ -110,6 +124,39 @@ def _allocate(comm: Communicator, counts: Counts, dtype: torch.dtype, in_place: 
     whole = torch.empty(max(counts.send, counts.recv), dtype=dtype, device=device)
     send_at, recv_at = comm.rank * counts.send_offset, comm.rank * counts.recv_offset
     return _Buffers(whole[send_at : send_at + counts.send], whole[recv_at : recv_at + counts.recv], whole)
+
+
+@contextlib.contextmanager
+def _registered(world: World, buffers: Sequence[_Buffers], in_place: bool, register: int) -> Iterator[None]:
+    """The buffers registered as nccl-tests' -R: 1 with ncclCommRegister, 2 as symmetric windows
+    (collective: every rank in the same order, grouped where one thread drives several); given
+    back after. Empty buffers are left out, alike on every rank."""
+    if not register:
+        yield
+        return
+    regions = [
+        (rank.comm, tensor)
+        for rank, b in zip(world.ranks, buffers)
+        for tensor in ((b.whole,) if in_place else (b.send, b.recv))
+        if tensor.numel()
+    ]
+    if register == 1:
+        handles = [(comm, comm.register_buffer(tensor)) for comm, tensor in regions]
+        try:
+            yield
+        finally:
+            for comm, handle in handles:
+                comm.deregister_buffer(handle)
+        return
+    with world.group():
+        windows = [comm.register_window(tensor, symmetric=True) for comm, tensor in regions]
+    try:
+        yield
+    finally:
+        world.synchronize()
+        with world.group():
+            for window in windows:
+                window.deregister()
 
 
 def _write(buffer: torch.Tensor, fills: Sequence[Fill]) -> None:
@@ -188,49 +235,51 @@ def measure(
     iters: int,
     check: int,
     graph_launches: int = 0,
+    register: int = 0,
 ) -> Measurement:
     itemsize = _ITEMSIZE[dtype]
     rows = tuple(input_row(q, world.size, dtype, op if collective.reduces else None) for q in range(world.size))
     reduced = reduce_rows(rows, op) if collective.reduces else None
     cases = [Case(r.comm.rank, world.size, counts, rows, reduced, root, in_place) for r in world.ranks]
-    buffers = [_allocate(r.comm, counts, getattr(torch, dtype), in_place) for r in world.ranks]
-    calls = [
-        functools.partial(collective.call, r.comm, b.send, b.recv, op, root, r.stream)
-        for r, b in zip(world.ranks, buffers)
-    ]
+    buffers = [_allocate(r.comm, counts, getattr(torch, dtype), in_place, register) for r in world.ranks]
+    with _registered(world, buffers, in_place, register):
+        calls = [
+            functools.partial(collective.call, r.comm, b.send, b.recv, op, root, r.stream)
+            for r, b in zip(world.ranks, buffers)
+        ]
 
-    def launch() -> None:
-        with world.group():
-            for call in calls:
-                call()
+        def launch() -> None:
+            with world.group():
+                for call in calls:
+                    call()
 
-    def prepare() -> None:
-        for rank, buffer, case in zip(world.ranks, buffers, cases):
-            with torch.cuda.stream(rank.stream):
-                _write(buffer.whole, [Fill(0, buffer.whole.numel(), None)])
-                _write(buffer.send, collective.inputs(case))
+        def prepare() -> None:
+            for rank, buffer, case in zip(world.ranks, buffers, cases):
+                with torch.cuda.stream(rank.stream):
+                    _write(buffer.whole, [Fill(0, buffer.whole.numel(), None)])
+                    _write(buffer.send, collective.inputs(case))
 
-    prepare()
-    (total,) = world.sum_over_processes([_time(world, launch, warmup, iters, graph_launches)])
-    seconds = total / world.processes  # the mean over processes, as nccl-tests' default -a 1
-    wrong = None
-    if check and (collective.checked_in_place or not in_place):
-        expected = []
-        for rank, buffer, case in zip(world.ranks, buffers, cases):
-            with torch.cuda.stream(rank.stream):
-                expected.append(torch.empty_like(buffer.recv))
-                _write(expected[-1], collective.expected(case))
-        for _ in range(check):
-            prepare()
-            launch()
-            world.synchronize()
-            local = sum(_count_wrong(b.recv, e) for b, e in zip(buffers, expected))
-            (total_wrong,) = world.sum_over_processes([local])
-            wrong = int(total_wrong)
-            if wrong:
-                break
-    algbw, busbw = collective.bandwidths(counts, itemsize, world.size, seconds)
-    return Measurement(seconds * 1e6, algbw, busbw, wrong)
+        prepare()
+        (total,) = world.sum_over_processes([_time(world, launch, warmup, iters, graph_launches)])
+        seconds = total / world.processes  # the mean over processes, as nccl-tests' default -a 1
+        wrong = None
+        if check and (collective.checked_in_place or not in_place):
+            expected = []
+            for rank, buffer, case in zip(world.ranks, buffers, cases):
+                with torch.cuda.stream(rank.stream):
+                    expected.append(torch.empty_like(buffer.recv))
+                    _write(expected[-1], collective.expected(case))
+            for _ in range(check):
+                prepare()
+                launch()
+                world.synchronize()
+                local = sum(_count_wrong(b.recv, e) for b, e in zip(buffers, expected))
+                (total_wrong,) = world.sum_over_processes([local])
+                wrong = int(total_wrong)
+                if wrong:
+                    break
+        algbw, busbw = collective.bandwidths(counts, itemsize, world.size, seconds)
+        return Measurement(seconds * 1e6, algbw, busbw, wrong)
 
 
 def row(world: World, collective: Collective, size: int, dtype: str, *, op: str, root: int, **timing: int) -> Row:
