@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import pytest
+from nccl_headers import configure_against, real_nccl
 from ncclkit.config import COMM_FIELDS
 from ncclkit.features import nccl_version_code
-
-REPO = Path(__file__).resolve().parents[2]
 
 # A Python call of the bindings, by the name pybind11 gives it, and the release that brought it.
 CALLS = {
@@ -30,46 +27,6 @@ CALLS = {
 }
 
 
-def header_of(version: str, root: Path) -> Path:
-    """The include directory of NCCL `version`'s real nccl.h, from its nvidia-nccl-cu13 wheel."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--only-binary=:all:",
-            *("--platform", "manylinux_2_18_x86_64", "--platform", "manylinux_2_17_x86_64"),
-            "--dest",
-            str(root),
-            f"nvidia-nccl-cu13=={version}",
-        ],
-        check=True,
-    )
-    (wheel,) = root.glob("*.whl")
-    include = root / "include"
-    include.mkdir()
-    with zipfile.ZipFile(wheel) as whl:
-        (include / "nccl.h").write_bytes(whl.read("nvidia/nccl/include/nccl.h"))
-    wheel.unlink()  # 200 MB, read for one header
-    return include
-
-
-def stand_in_library(root: Path, version: str) -> Path:
-    """A libnccl.so.2 that names `version` and defines nothing: _comm may leave NCCL undefined."""
-    lib = root / "lib"
-    lib.mkdir()
-    source = root / "banner.c"
-    source.write_text(f'const char ncclkit_test_banner[] = "NCCL version {version}+cuda13.0";\n')
-    subprocess.run(
-        ["cc", "-shared", "-fPIC", "-Wl,-soname,libnccl.so.2", "-o", str(lib / "libnccl.so.2"), str(source)], check=True
-    )
-    (lib / "libnccl.so").symlink_to("libnccl.so.2")
-    return lib
-
-
 def undefined_nccl_symbols(module: Path) -> set[str]:
     listed = subprocess.run(["nm", "-D", "--undefined-only", str(module)], capture_output=True, text=True, check=True)
     return {line.split()[-1] for line in listed.stdout.splitlines() if line.split()[-1].startswith("nccl")}
@@ -77,30 +34,8 @@ def undefined_nccl_symbols(module: Path) -> set[str]:
 
 @pytest.mark.parametrize("version", ["2.27.7", "2.29.7", "2.30.7"])
 def test_bindings_follow_the_header(version: str, tmp_path: Path) -> None:
-    import pybind11
-
-    include = header_of(version, tmp_path / "nccl")
-    lib = stand_in_library(tmp_path / "nccl", version)
     build = tmp_path / "build"
-    subprocess.run(
-        [
-            "cmake",
-            "-S",
-            str(REPO),
-            "-B",
-            str(build),
-            "-G",
-            "Ninja",
-            "-DNCCLKIT_NCCL=system",
-            f"-DNCCL_INCLUDE_DIR={include}",
-            f"-DNCCL_LIB_DIR={lib}",
-            "-DNCCLKIT_CUDA_ARCHS=80-real",
-            f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
-            f"-DPython_EXECUTABLE={sys.executable}",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    configure_against(*real_nccl(tmp_path / "nccl", version), build)
     subprocess.run(["cmake", "--build", str(build), "--target", "_comm"], check=True, capture_output=True)
     (module,) = (build / "src").glob("_comm*.so")
     record = json.loads((build / "src" / "_comm.build.json").read_text())
