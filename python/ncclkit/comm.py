@@ -40,9 +40,10 @@ def get_version() -> int:
 
 
 def nccl_parameters() -> dict[str, str]:
-    """NCCL's parameters (NCCL_ALGO, NCCL_PROTO, ...) and the value each has in this process, as
-    text: the documented ones, every one with NCCL_PARAM_DUMP_ALL=1. Needs NCCL 2.30.4 or newer,
-    at build and at run time (NcclUnavailableError)."""
+    """NCCL's parameters and the value each has in this process, as text: those NCCL's parameter
+    API knows (every one with NCCL_PARAM_DUMP_ALL=1). Reading one fixes it: NCCL reads each from
+    the environment once. Needs NCCL 2.30.4 or newer, at build and at run time
+    (NcclUnavailableError)."""
     return _params().parameters()
 
 
@@ -56,7 +57,7 @@ def nccl_parameter(name: str) -> str:
 
 
 def set_nccl_parameter(name: str, value: object) -> None:
-    """Set NCCL parameter `name` (e.g. "NCCL_ALGO") for this process. NCCL has no setter: it reads
+    """Set NCCL parameter `name` (e.g. "NCCL_IB_TIMEOUT") for this process. NCCL has no setter: it reads
     its parameters from the environment, each once, the first time it needs it. So this sets the
     environment variable and reads the parameter back; a value NCCL does not then report (it had
     read the parameter already) is a RuntimeError naming both, rather than a setting ignored."""
@@ -92,8 +93,8 @@ def _params() -> ModuleType:
 
 def set_encryption(psk: str | None) -> None:
     """Encrypt NCCL's TCP sockets (bootstrap and socket transport) of the communicators made after
-    this with the pre-shared key `psk`, or stop (None): ncclSetEncryption, NCCL >= 2.32, which
-    needs an NCCL built with TLS support. Every rank sets the same key."""
+    this with the pre-shared key `psk` (NCCL wants 32 bytes at least), or stop (None):
+    ncclSetEncryption, NCCL >= 2.32. Every rank sets the same key."""
     if psk is not None and (not isinstance(psk, str) or not psk or "\0" in psk):
         msg = f"psk must be a non-empty str without NUL characters, or None, got {type(psk).__name__}"
         raise TypeError(msg)

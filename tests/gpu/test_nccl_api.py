@@ -1,14 +1,11 @@
 """The entry points beyond the classic collectives, on a one-rank communicator and on every visible
 GPU: gather, scatter, the uneven collectives, PreMulSum, configurations, windows and NCCL's
-allocator, one-sided calls, simulated groups, suspend/resume, parameters. Each runs where the
+allocator, one-sided calls, simulated groups, suspend/resume. Each runs where the
 loaded NCCL has it and otherwise must raise NcclUnavailableError, never crash. Results are exact
 against torch; outputs are poisoned first."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -340,26 +337,6 @@ def test_grow_on_one_gpu_gives_an_id_or_says_why(comm: ncclkit.Communicator) -> 
     assert isinstance(uid, ncclkit.UniqueId)
     if torch.cuda.device_count() < 2:
         pytest.skip("growing a communicator needs a second GPU for the new rank (the multi-GPU run)")
-
-
-def test_parameters_by_name_and_set_before_nccl_reads_them() -> None:
-    if not ncclkit.nccl_features()["params"].available:
-        pytest.skip(f"params: {ncclkit.nccl_features()['params'].reason}")
-    name, value = next(iter(ncclkit.nccl_parameters().items()))
-    assert ncclkit.nccl_parameter(name) == value
-    code = """
-        import ncclkit
-        ncclkit.set_nccl_parameter("NCCL_BUFFSIZE", 8388608)
-        print(ncclkit.nccl_parameter("NCCL_BUFFSIZE"))
-        try:
-            ncclkit.set_nccl_parameter("NCCL_BUFFSIZE", 4194304)
-        except RuntimeError as error:
-            print("refused:", error)
-    """
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == "8388608"
-    assert done.stdout.splitlines()[1].startswith("refused: NCCL_BUFFSIZE='4194304' was set in the environment")
 
 
 def test_entry_points_the_loaded_nccl_lacks_raise(comm: ncclkit.Communicator) -> None:
