@@ -116,7 +116,7 @@ def test_raw_all_reduce_binding_checks_its_arguments(comm: ncclkit.Communicator)
 def test_nccl_failure_is_an_nccl_error_with_nccls_text() -> None:
     # Past ncclkit's own checks, straight to NCCL: rank 5 of 2.
     with pytest.raises(ncclkit.NcclError) as error:
-        _comm.Comm.init_rank(2, _comm.get_unique_id(), 5, 0)
+        _comm.Comm.init_rank(2, [_comm.get_unique_id()], 5, 0, [], False)
     assert (error.value.call, error.value.name, error.value.code) == (
         "ncclCommInitRankConfig",
         "ncclInvalidArgument",

@@ -103,7 +103,7 @@ def _ncclkit_pointer(x: Any) -> Iterator[Callable[[], object]]:
     from ..comm import UniqueId
 
     nccl = compat.require_comm()
-    handle = nccl.Comm.init_rank(1, bytes(UniqueId.generate()), 0, x.device.index)
+    handle = nccl.Comm.init_rank(1, [bytes(UniqueId.generate())], 0, x.device.index, [], False)
     stream = torch.cuda.current_stream(x.device).cuda_stream
     try:
         yield functools.partial(
