@@ -424,8 +424,9 @@ class Communicator:
         return None if handle is None else Communicator(handle)
 
     def _child_config(self, config: dict[str, Any], what: str) -> list[tuple[str, int | str]] | None:
-        """A child's ncclConfig_t fields; None without any: NCCL then gives it this one's config."""
-        return _comm_config(config, what) if config else None
+        """A child's ncclConfig_t fields; None without any (all unset too): NCCL then gives it this
+        one's config."""
+        return _comm_config(config, what) or None
 
     def split(self, color: int, key: int | None = None, **config: Any) -> Communicator | None:
         """The ranks passing the same color, ordered by key (default: rank); None for a negative color.

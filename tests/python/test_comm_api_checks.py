@@ -168,6 +168,7 @@ def test_children_pass_their_config_or_none(comm) -> None:
     c.split(0)
     c.split(1, 5, comm_name="tp", blocking=False)
     c.shrink([0], abort_first=True)
+    c.split(2, comm_name=None)  # unset: as no config at all
     with pytest.raises(TypeError, match=r"^shrink got unknown config field\(s\) 'blockng'"):
         c.shrink([0], blockng=False)
     with pytest.raises(ValueError, match=r"^exclude_ranks has a rank twice: \[0, 0\]$"):
@@ -182,6 +183,7 @@ def test_children_pass_their_config_or_none(comm) -> None:
         ("split", (0, 1, None)),
         ("split", (1, 5, [("comm_name", "tp"), ("blocking", 0)])),
         ("shrink", ([0], True, None)),
+        ("split", (2, 1, None)),
     ]
 
 
