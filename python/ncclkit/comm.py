@@ -170,7 +170,9 @@ class GroupSimulation:
 def group(*, simulate: bool = False) -> Iterator[GroupSimulation | None]:
     """ncclGroupStart/ncclGroupEnd around the block: needed to drive several communicators from one
     thread. ``simulate=True``: ncclGroupSimulateEnd instead (NCCL >= 2.22), which runs nothing and
-    yields a GroupSimulation whose estimated_us it fills in."""
+    yields a GroupSimulation whose estimated_us it fills in; blocking communicators only. Calls
+    that NCCL completes only at a group's end (split, shrink, grow, join, register_window and its
+    deregister, suspend, resume) are refused inside one."""
     nccl = _nccl()
     if type(simulate) is not bool:
         msg = f"simulate must be True or False, got {type(simulate).__name__}"
@@ -178,16 +180,16 @@ def group(*, simulate: bool = False) -> Iterator[GroupSimulation | None]:
     if simulate and not hasattr(nccl, "group_simulate_end"):
         raise _not_compiled_in("group_simulate")
     simulation = GroupSimulation() if simulate else None
-    nccl.group_start()
+    nccl.group_start(simulate)  # NcclUnavailableError, before the group opens, where NCCL lacks it
+    end = nccl.group_simulate_end if simulate else nccl.group_end
     try:
         yield simulation
     except BaseException:
-        nccl.group_end()
+        end()  # a simulated group that ended by an exception runs nothing either
         raise
-    if simulation is None:
-        nccl.group_end()
-    else:
-        simulation.estimated_us = nccl.group_simulate_end()
+    estimate = end()
+    if simulation is not None:
+        simulation.estimated_us = estimate
 
 
 _INT_MAX = 2**31 - 1  # NCCL's counts of ranks, and its ranks, are C ints
@@ -322,6 +324,7 @@ class Communicator:
     def __init__(self, handle: Any) -> None:
         self._handle = handle
         self._generation = _process_generation
+        self._windows: weakref.WeakSet[Window] = weakref.WeakSet()  # the one-sided calls' sources
         self.key = next(_keys)
         _by_key[self.key] = self
 
@@ -511,16 +514,14 @@ class Communicator:
         handle.timeout = timeout
         return cls(handle)
 
-    def suspend(self, *, memory: bool = True) -> None:
-        """Give back what NCCL can until resume() (ncclCommSuspend, NCCL >= 2.29.7): with `memory`,
-        its dynamic GPU memory (NCCL_SUSPEND_MEM). Only resume(), destroy() and abort() may follow."""
+    def suspend(self) -> None:
+        """Give back NCCL's dynamic GPU memory until resume() (ncclCommSuspend with
+        NCCL_SUSPEND_MEM, the one thing it suspends; NCCL >= 2.29.7). Only resume(), destroy() and
+        abort() may follow."""
         live = self._live()
-        if type(memory) is not bool:
-            msg = f"memory must be True or False, got {type(memory).__name__}"
-            raise TypeError(msg)
         if not hasattr(live, "suspend"):
             raise _not_compiled_in("comm_suspend")
-        live.suspend(memory)
+        live.suspend()
 
     def resume(self) -> None:
         """Take back what suspend() gave (ncclCommResume)."""
@@ -574,7 +575,11 @@ class Communicator:
         if not buffer.nbytes:
             msg = "buf is empty: a window holds at least one byte"
             raise ValueError(msg)
-        return Window(self, live.register_window(buffer.ptr, buffer.nbytes, bits), buf, buffer.ptr, buffer.nbytes, bits)
+        window = Window(
+            self, live.register_window(buffer.ptr, buffer.nbytes, bits), buf, buffer.ptr, buffer.nbytes, bits
+        )
+        self._windows.add(window)
+        return window
 
     def _deregister_window(self, handle: int) -> None:
         self._live().deregister_window(handle)
@@ -591,6 +596,10 @@ class Communicator:
             raise TypeError(msg)
         window.handle  # noqa: B018 - deregistered: ValueError
         return window
+
+    def _symmetric(self) -> list[Window]:
+        symmetric = _nccl().WINDOW_FLAGS["coll_symmetric"]
+        return [w for w in self._windows if w.registered and w.flags & symmetric]
 
     def _one_sided(self) -> Any:
         live = self._live()
@@ -611,7 +620,8 @@ class Communicator:
     ) -> None:
         """Write `buf` into `peer`'s part of `window`, `offset` bytes in, then signal (`signal`,
         `context`) there (ncclPutSignal, NCCL >= 2.29): one-sided, the peer posts nothing but a
-        wait_signal(). The write must fit the window as this rank registered it."""
+        wait_signal(). NCCL takes symmetric windows only: `window` one, and `buf` inside one this
+        rank registered (it may be `window`'s own buffer). The write must fit the window."""
         live = self._one_sided()
         peer = self._peer(peer, "peer")
         window = self._window(window)
@@ -621,6 +631,14 @@ class Communicator:
         buffer = self._buffer(buf, "buf", given)
         if offset + buffer.nbytes > window.nbytes:
             msg = f"offset {offset} + buf's {buffer.nbytes} bytes run past the window's {window.nbytes}"
+            raise ValueError(msg)
+        symmetric = _nccl().WINDOW_FLAGS["coll_symmetric"]
+        if not window.flags & symmetric:
+            msg = "window must be symmetric (register_window(..., symmetric=True)): NCCL puts into no other"
+            raise ValueError(msg)
+        inside = (w.ptr <= buffer.ptr and buffer.ptr + buffer.nbytes <= w.ptr + w.nbytes for w in self._symmetric())
+        if not any(inside):
+            msg = "buf must lie inside a symmetric window this communicator registered: NCCL sends from no other memory"
             raise ValueError(msg)
         live.put_signal(
             buffer.ptr,

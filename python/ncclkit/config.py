@@ -117,14 +117,18 @@ def _value(name: str, value: Any, field: Field) -> int | str:
 
 def _event_handle(name: str, event: Any) -> int:
     """A cudaEvent_t: a torch.cuda.Event, a CuPy Event or the handle as an int."""
+    handle = event
     for attribute in ("cuda_event", "ptr"):
         if hasattr(event, attribute):
-            event = getattr(event, attribute)
+            handle = getattr(event, attribute)
             break
-    if type(event) is bool or not isinstance(event, int) or not 0 < event < 2**64:
+    if type(handle) is bool or not isinstance(handle, int) or not 0 <= handle < 2**64:
         msg = f"config field {name} must be a torch.cuda.Event, a CuPy Event or a cudaEvent_t handle, got {event!r:.40}"
         raise TypeError(msg)
-    return event
+    if handle == 0:  # torch makes its CUDA event on the first record()
+        msg = f"config field {name} has no CUDA event yet: record() a torch.cuda.Event once before passing it"
+        raise ValueError(msg)
+    return handle
 
 
 def checked_fields(
@@ -162,7 +166,7 @@ class CollectiveConfig:
     Fields: min_ctas, max_ctas, nvls_ctas, cga_cluster_size, alg_selection, force_alg_selection,
     cta_policy, user_profiler_tag and (NCCL 2.32) launch_completion_event."""
 
-    __slots__ = ("_native", "fields")
+    __slots__ = ("_keep", "_native", "fields")
 
     def __init__(self, **fields: Any) -> None:
         nccl = compat.require_comm()
@@ -171,6 +175,8 @@ class CollectiveConfig:
             raise NcclUnavailableError("per-call configuration (ncclCollConfig_t)", "2.31.0", "", "", header=header)
         self.fields = checked_fields(fields, COLLECTIVE_FIELDS, nccl.COLLECTIVE_CONFIG_FIELDS, nccl, "CollectiveConfig")
         self._native = nccl.CollectiveConfig(self.fields)
+        # NCCL records into the event as long as the config is used: the event must outlive it.
+        self._keep = fields.get("launch_completion_event")
 
     def __repr__(self) -> str:
         return f"CollectiveConfig({', '.join(f'{name}={value!r}' for name, value in self.fields)})"

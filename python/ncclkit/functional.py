@@ -14,6 +14,8 @@ all_to_all_v's splits, as torch's all_to_all_single).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -115,7 +117,7 @@ def _(tensor: Tensor, comm: int) -> Tensor:
 
 def _element_counts(tensor: Tensor, splits: list[int]) -> list[int]:
     """Rows of dimension 0 per rank as element counts."""
-    row = tensor[0].numel() if tensor.dim() else 1
+    row = math.prod(tensor.shape[1:])  # also for a tensor of no rows; 1 for a 0-d one
     return [rows * row for rows in splits]
 
 

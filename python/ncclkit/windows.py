@@ -13,7 +13,7 @@ class Window:
     of a with-block gives it back. Holds the registered object, so its memory outlives the
     registration."""
 
-    __slots__ = ("_comm", "_handle", "_owner", "flags", "nbytes", "ptr")
+    __slots__ = ("__weakref__", "_comm", "_handle", "_owner", "flags", "nbytes", "ptr")
 
     def __init__(self, comm: Any, handle: int, owner: Any, ptr: int, nbytes: int, flags: int) -> None:
         self._comm = comm

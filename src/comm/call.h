@@ -24,6 +24,42 @@ inline cudaStream_t as_stream(Communicator::Ptr s) { return reinterpret_cast<cud
 unsigned process_generation();
 void check_process(unsigned made_in, const char* call);
 
+// This thread's ncclGroupStart depth, and whether its outermost group is a simulated one
+// (group_start(simulate)): calls that NCCL runs only at the group's end, and non-blocking
+// communicators in a simulation, are refused inside (the first would not have happened when they
+// return, the second would run for real).
+struct ThreadGroup {
+  int depth = 0;
+  bool simulating = false;
+};
+ThreadGroup& thread_group();
+// Refuses `call` inside an open group: std::invalid_argument saying why.
+void refuse_in_group(const char* call, const char* why);
+
+// Where NCCL writes what it makes (a child's ncclComm_t, an ncclWindow_t). For a non-blocking
+// communicator, or inside a group, NCCL keeps the address and writes there when it is done,
+// after the call returned: the slot lives on the heap and is freed only once NCCL has written it
+// (settle()); a wait that gives up leaves it to NCCL (a few bytes) rather than free it under it.
+template <typename T>
+class OutSlot {
+ public:
+  OutSlot() : slot_(new T()) {}
+  ~OutSlot() {
+    if (settled_) delete slot_;
+  }
+  OutSlot(const OutSlot&) = delete;
+  OutSlot& operator=(const OutSlot&) = delete;
+  T* get() { return slot_; }
+  T settle() {
+    settled_ = true;
+    return *slot_;
+  }
+
+ private:
+  T* slot_;
+  bool settled_ = false;
+};
+
 // The states in which a call may run (Communicator::State's bits).
 constexpr int kOnlyLive = 1;
 constexpr int kLiveOrRevoked = 1 | 4;
@@ -58,6 +94,11 @@ class Communicator::Call {
       }
     }
     if (comm.abort_requested_.load()) throw CommunicatorAborted(call);
+    if (!comm.blocking_ && thread_group().simulating) {
+      throw std::invalid_argument(std::string(call) +
+                                  ": a non-blocking communicator cannot take part in group(simulate=True): NCCL "
+                                  "would run its calls rather than simulate them");
+    }
     if (!comm.blocking_) comm.wait_while_in_progress(call);
   }
 

@@ -124,6 +124,7 @@ void Communicator::all_to_all(Ptr send, Ptr recv, std::size_t count_per_peer, in
                               const CollectiveConfig* config) {
   ncclDataType_t t = as_dtype(dtype);
   Call call(*this, "all_to_all", kOnlyLive);
+  const auto guard = one_rank_guard(send, recv, stream);
   ncclComm_t comm = call.comm();
   if (config) {
     NCCLKIT_CONFIGURED_CALL(ncclAlltoAllConfig, as_ptr(send), as_ptr(recv), count_per_peer, t, comm, as_stream(stream));

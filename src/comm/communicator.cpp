@@ -220,13 +220,15 @@ void Communicator::check_peer(int peer, const char* what) const {
 
 std::unique_ptr<Communicator> Communicator::split(int color, int key, std::optional<CommConfig> config) {
   config = child_config(std::move(config));
+  refuse_in_group("split", "NCCL hands the new communicator out at the group's end");
   Call call(*this, "split", kLiveOrRevoked);
   DeviceGuard guard(device_);
-  ncclComm_t child = nullptr;
-  check(ncclCommSplit(call.comm(), color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &child, config ? config->get() : nullptr),
+  OutSlot<ncclComm_t> child;
+  check(ncclCommSplit(call.comm(), color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, child.get(),
+                      config ? config->get() : nullptr),
         "ncclCommSplit");
   if (!blocking_) wait_while_in_progress("ncclCommSplit");
-  return adopt(child, std::move(config));
+  return adopt(child.settle(), std::move(config));
 }
 
 #if NCCLKIT_HAS_COMM_SHRINK
@@ -235,14 +237,15 @@ std::unique_ptr<Communicator> Communicator::shrink(std::vector<int> exclude_rank
   NCCLKIT_REQUIRE_NCCL(ncclCommShrink);
   for (int rank : exclude_ranks) check_peer(rank, "excluded rank");
   config = child_config(std::move(config));
+  refuse_in_group("shrink", "NCCL hands the new communicator out at the group's end");
   Call call(*this, "shrink", kLiveOrRevoked);
   DeviceGuard guard(device_);
-  ncclComm_t child = nullptr;
-  check(ncclCommShrink(call.comm(), exclude_ranks.data(), static_cast<int>(exclude_ranks.size()), &child,
+  OutSlot<ncclComm_t> child;
+  check(ncclCommShrink(call.comm(), exclude_ranks.data(), static_cast<int>(exclude_ranks.size()), child.get(),
                        config ? config->get() : nullptr, abort_first ? NCCL_SHRINK_ABORT : NCCL_SHRINK_DEFAULT),
         "ncclCommShrink");
   if (!blocking_) wait_while_in_progress("ncclCommShrink");
-  return adopt(child, std::move(config));  // none on a rank that was excluded
+  return adopt(child.settle(), std::move(config));  // none on a rank that was excluded
 }
 #endif
 
@@ -261,28 +264,33 @@ std::unique_ptr<Communicator> Communicator::grow(int world_size, const std::opti
   std::optional<ncclUniqueId> id;
   if (unique_id) id = as_unique_id(*unique_id);
   config = child_config(std::move(config));
+  refuse_in_group("grow", "NCCL hands the new communicator out at the group's end");
   Call call(*this, "grow", kOnlyLive);
   DeviceGuard guard(device_);
-  ncclComm_t child = nullptr;
-  check(ncclCommGrow(call.comm(), world_size, id ? &*id : nullptr, -1, &child, config ? config->get() : nullptr),
+  OutSlot<ncclComm_t> child;
+  check(ncclCommGrow(call.comm(), world_size, id ? &*id : nullptr, -1, child.get(), config ? config->get() : nullptr),
         "ncclCommGrow");
   if (!blocking_) wait_while_in_progress("ncclCommGrow");
-  return adopt(child, std::move(config));
+  return adopt(child.settle(), std::move(config));
 }
 
 std::unique_ptr<Communicator> Communicator::join(int world_size, const std::string& unique_id, int rank, int device,
                                                  CommConfig config) {
   NCCLKIT_REQUIRE_NCCL(ncclCommGrow);
   const ncclUniqueId id = as_unique_id(unique_id);
-  const bool blocking = !config.has_blocking() || config.blocking();
+  // A new rank's ncclComm_t is written only when its init has ended: no handle to poll before.
+  if (config.has_blocking() && !config.blocking()) {
+    throw std::invalid_argument("join takes no blocking=False: NCCL hands a joining rank its communicator only "
+                                "once the grow has ended");
+  }
+  refuse_in_group("join", "NCCL hands the new communicator out at the group's end");
   DeviceGuard guard(device);
   ncclComm_t comm = nullptr;
   {
     py::gil_scoped_release release;
-    nccl_check(ncclCommGrow(nullptr, world_size, &id, rank, &comm, config.get()), "ncclCommGrow", comm,
-               /*in_progress_ok=*/true);
+    nccl_check(ncclCommGrow(nullptr, world_size, &id, rank, &comm, config.get()), "ncclCommGrow", comm);
   }
-  std::unique_ptr<Communicator> out(new Communicator(comm, device, blocking, rank, world_size));
+  std::unique_ptr<Communicator> out(new Communicator(comm, device, true, rank, world_size));
   out->config_texts_ = config.take_texts();
   return out;
 }
@@ -302,17 +310,19 @@ void Communicator::revoke() {
 #endif
 
 #if NCCLKIT_HAS_COMM_SUSPEND
-void Communicator::suspend(bool memory) {
+void Communicator::suspend() {
   NCCLKIT_REQUIRE_NCCL(ncclCommSuspend);
+  refuse_in_group("suspend", "NCCL suspends at the group's end");
   Call call(*this, "suspend", kOnlyLive);
   DeviceGuard guard(device_);
-  check(ncclCommSuspend(call.comm(), memory ? NCCL_SUSPEND_MEM : 0), "ncclCommSuspend");
+  check(ncclCommSuspend(call.comm(), NCCL_SUSPEND_MEM), "ncclCommSuspend");
   if (!blocking_) wait_while_in_progress("ncclCommSuspend");
   state_ = State::kSuspended;
 }
 
 void Communicator::resume() {
   NCCLKIT_REQUIRE_NCCL(ncclCommResume);
+  refuse_in_group("resume", "NCCL resumes at the group's end");
   Call call(*this, "resume", kOnlySuspended);
   DeviceGuard guard(device_);
   check(ncclCommResume(call.comm()), "ncclCommResume");
@@ -399,20 +409,50 @@ void GroupScope::end() {
   nccl_check(ncclGroupEnd(), "ncclGroupEnd", nullptr, /*in_progress_ok=*/true);
 }
 
-void group_start() { nccl_check(ncclGroupStart(), "ncclGroupStart"); }
+ThreadGroup& thread_group() {
+  thread_local ThreadGroup group;
+  return group;
+}
+
+void refuse_in_group(const char* call, const char* why) {
+  if (thread_group().depth > 0) {
+    throw std::invalid_argument(std::string(call) + " cannot run inside ncclkit.group(): " + why);
+  }
+}
+
+void group_start(bool simulate) {
+  ThreadGroup& group = thread_group();
+  if (simulate && group.depth > 0) throw std::invalid_argument("group(simulate=True) cannot open inside a group");
+#if NCCLKIT_HAS_GROUP_SIMULATE
+  if (simulate) NCCLKIT_REQUIRE_NCCL(ncclGroupSimulateEnd);  // before the group opens: it could not end
+#else
+  if (simulate) throw NcclUnavailable("ncclGroupSimulateEnd", NCCLKIT_NCCL_SINCE_GROUP_SIMULATE);
+#endif
+  nccl_check(ncclGroupStart(), "ncclGroupStart");
+  if (group.depth++ == 0) group.simulating = simulate;
+}
 
 // ncclInProgress: the group holds calls of a non-blocking communicator, whose next call waits.
 void group_end() {
+  ThreadGroup& group = thread_group();
+  if (group.depth == 0) throw std::invalid_argument("group_end without a group_start");
+  if (group.depth == 1 && group.simulating) throw std::invalid_argument("a simulated group ends with group_simulate_end");
+  --group.depth;
   py::gil_scoped_release release;
   nccl_check(ncclGroupEnd(), "ncclGroupEnd", nullptr, /*in_progress_ok=*/true);
 }
 
 #if NCCLKIT_HAS_GROUP_SIMULATE
 float group_simulate_end() {
-  NCCLKIT_REQUIRE_NCCL(ncclGroupSimulateEnd);
+  ThreadGroup& group = thread_group();
+  if (group.depth != 1 || !group.simulating) {
+    throw std::invalid_argument("group_simulate_end ends the outermost group(simulate=True), and none is open");
+  }
+  group.depth = 0;
+  group.simulating = false;
   ncclSimInfo_t info = NCCL_SIM_INFO_INITIALIZER;
   py::gil_scoped_release release;
-  nccl_check(ncclGroupSimulateEnd(&info), "ncclGroupSimulateEnd", nullptr, /*in_progress_ok=*/true);
+  nccl_check(ncclGroupSimulateEnd(&info), "ncclGroupSimulateEnd");
   return info.estimatedTime;
 }
 #endif

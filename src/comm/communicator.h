@@ -70,9 +70,9 @@ class Communicator {
   void revoke();
 #endif
 #if NCCLKIT_HAS_COMM_SUSPEND
-  // Releases what NCCL can give back (with `memory`, its dynamic GPU memory) until resume(); no
-  // call but resume, destroy and abort runs in between.
-  void suspend(bool memory);
+  // Releases NCCL's dynamic GPU memory (NCCL_SUSPEND_MEM, the one thing it suspends) until
+  // resume(); no call but resume, destroy and abort runs in between.
+  void suspend();
   void resume();
 #endif
 #if NCCLKIT_HAS_COMM_MEM_STATS
@@ -203,7 +203,8 @@ class GroupScope {
   bool open_ = true;
 };
 
-void group_start();
+// ncclGroupStart, counted per thread; `simulate`: the group ends with group_simulate_end.
+void group_start(bool simulate = false);
 void group_end();
 #if NCCLKIT_HAS_GROUP_SIMULATE
 // ncclGroupSimulateEnd in place of ncclGroupEnd: the group's calls are not run; NCCL's estimate of

@@ -110,7 +110,7 @@ PYBIND11_MODULE(_comm, m, py::mod_gil_not_used()) {
   m.def("parameter", &ncclkit::parameter, py::arg("name"), "One NCCL parameter's value, as text (ncclParamGetParameter)");
 #endif
   m.def("get_unique_id", [] { return py::bytes(ncclkit::get_unique_id()); });
-  m.def("group_start", &ncclkit::group_start);
+  m.def("group_start", &ncclkit::group_start, py::arg("simulate") = false);
   m.def("group_end", &ncclkit::group_end);
   m.def("describe_dlpack", &ncclkit::describe_dlpack, py::arg("capsule"));
 #if NCCLKIT_HAS_GROUP_SIMULATE
@@ -235,7 +235,7 @@ PYBIND11_MODULE(_comm, m, py::mod_gil_not_used()) {
   comm.def("revoke", &Communicator::revoke);
 #endif
 #if NCCLKIT_HAS_COMM_SUSPEND
-  comm.def("suspend", &Communicator::suspend, py::arg("memory"));
+  comm.def("suspend", &Communicator::suspend);
   comm.def("resume", &Communicator::resume);
 #endif
 #if NCCLKIT_HAS_COMM_MEM_STATS

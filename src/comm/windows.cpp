@@ -6,16 +6,24 @@ namespace ncclkit {
 #if NCCLKIT_HAS_WINDOW_REGISTRATION
 Communicator::Ptr Communicator::register_window(Ptr buf, std::size_t nbytes, int flags) {
   NCCLKIT_REQUIRE_NCCL(ncclCommWindowRegister);
+  // One thread driving several communicators registers from a thread per communicator instead.
+  refuse_in_group("register_window", "NCCL registers at the group's end, after the call has returned");
   Call call(*this, "register_window", kOnlyLive);
   DeviceGuard guard(device_);
-  ncclWindow_t window = nullptr;
-  check(ncclCommWindowRegister(call.comm(), as_ptr(buf), nbytes, &window, flags), "ncclCommWindowRegister");
+  OutSlot<ncclWindow_t> window;
+  check(ncclCommWindowRegister(call.comm(), as_ptr(buf), nbytes, window.get(), flags), "ncclCommWindowRegister");
   if (!blocking_) wait_while_in_progress("ncclCommWindowRegister");
-  return reinterpret_cast<Ptr>(window);
+  const ncclWindow_t made = window.settle();
+  if (made == nullptr) {  // NCCL's answer where the communicator has no window support
+    throw std::invalid_argument("register_window: NCCL made no window: this communicator has no window support "
+                                "(NCCL_WIN_ENABLE=0, or GPUs and drivers without it)");
+  }
+  return reinterpret_cast<Ptr>(made);
 }
 
 void Communicator::deregister_window(Ptr window) {
   NCCLKIT_REQUIRE_NCCL(ncclCommWindowDeregister);
+  refuse_in_group("deregister_window", "NCCL deregisters at the group's end");
   Call call(*this, "deregister_window", kLiveOrRevoked);
   DeviceGuard guard(device_);
   check(ncclCommWindowDeregister(call.comm(), reinterpret_cast<ncclWindow_t>(window)), "ncclCommWindowDeregister");

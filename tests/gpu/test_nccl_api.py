@@ -284,21 +284,36 @@ def test_a_torch_pool_over_nccl_memory(comm: ncclkit.Communicator) -> None:
 
 def test_put_signal_and_wait_to_oneself(comm: ncclkit.Communicator) -> None:
     needs(comm, "one_sided")
+    # NCCL puts from a symmetric window into one: the first half of the window to its second.
     with ncclkit.mem_alloc(COUNT * 4, device=comm.device) as memory:
-        target = torch.as_tensor(memory, device=f"cuda:{comm.device}").view(torch.int32)
+        both = torch.as_tensor(memory, device=f"cuda:{comm.device}").view(torch.int32)
+        source, target = both[: COUNT // 2], both[COUNT // 2 :]
+        source.copy_(random_input("int32", COUNT // 2, comm.device))
         target.copy_(poisoned_like(target))
-        with comm.register_window(target) as window:
-            x = random_input("int32", COUNT // 2, comm.device)
-            comm.put_signal(x, 0, window, offset=COUNT * 2)
+        with comm.register_window(both, symmetric=True) as window:
+            comm.put_signal(source, 0, window, offset=COUNT * 2)
             comm.wait_signal({0: 1})
-            comm.signal(0, signal=0)
+            comm.signal(0)
             comm.wait_signal({0: 1})
             torch.cuda.synchronize()
-            assert_matches(target[COUNT // 2 :], x, exact=True)
-        del target
+            assert_matches(target, source, exact=True)
+        del both, source, target
 
 
 # -- groups, lifetime, parameters -----------------------------------------------------------------
+
+
+def test_calls_that_end_with_the_group_are_refused_inside_one(comm: ncclkit.Communicator) -> None:
+    with ncclkit.group(), pytest.raises(ValueError, match=r"^split cannot run inside ncclkit\.group\(\): NCCL"):
+        comm.split(0)
+    x = random_input("float32", COUNT, comm.device)
+    if comm.supports("window_registration"):
+        with ncclkit.group(), pytest.raises(ValueError, match=r"^register_window cannot run inside ncclkit\.group"):
+            comm.register_window(x)
+    child = comm.split(0, blocking=False)
+    with ncclkit.group(simulate=True), pytest.raises(ValueError, match="^all_reduce: a non-blocking communicator"):
+        child.all_reduce(x)
+    child.destroy()
 
 
 def test_a_simulated_group_estimates_and_runs_nothing(comm: ncclkit.Communicator) -> None:
@@ -315,7 +330,7 @@ def test_a_simulated_group_estimates_and_runs_nothing(comm: ncclkit.Communicator
 def test_suspend_resume_and_memory_stats(comm: ncclkit.Communicator) -> None:
     needs(comm, "comm_suspend")
     before = comm.memory_stats() if comm.supports("comm_mem_stats") else None
-    comm.suspend(memory=True)
+    comm.suspend()
     with pytest.raises(ValueError, match="^all_reduce: the communicator is suspended; resume"):
         comm.all_reduce(random_input("float32", 8, comm.device))
     if before is not None:

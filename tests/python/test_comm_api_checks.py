@@ -142,7 +142,8 @@ def test_window_flags_by_name(comm, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_one_sided_calls_check_peer_window_and_bounds(comm) -> None:
     c, called = comm
-    window = Window(c, 0x5000, None, BASE, 64, 1)
+    window = Window(c, 0x5000, None, BASE, 64, 1)  # symmetric: NCCL_WIN_COLL_SYMMETRIC
+    c._windows.add(window)
     c.put_signal(buffer(0, 8), 2, window, 32, signal=1)
     c.signal(0, context=1, stream=7)
     c.wait_signal({0: 2, 2: 1})
@@ -150,6 +151,14 @@ def test_one_sided_calls_check_peer_window_and_bounds(comm) -> None:
         c.put_signal(buffer(0, 8), 2, window, 40)
     with pytest.raises(TypeError, match="^window must be a Window this communicator registered, got int$"):
         c.put_signal(buffer(0, 8), 2, 0x5000)
+    with pytest.raises(ValueError, match=r"^buf must lie inside a symmetric window this communicator registered"):
+        c.put_signal(buffer(12, 8), 2, window)  # past the window's 64 bytes
+    plain = Window(c, 0x6000, None, BASE + 4096, 64, 0)
+    c._windows.add(plain)
+    with pytest.raises(ValueError, match=r"^window must be symmetric \(register_window\(\.\.\., symmetric=True\)\)"):
+        c.put_signal(buffer(0, 8), 2, plain)
+    with pytest.raises(ValueError, match=r"^buf must lie inside a symmetric window"):
+        c.put_signal(buffer(1024, 8), 2, window)  # inside the plain window only
     with pytest.raises(ValueError, match=r"^peer 3 is out of range for a communicator of 3 ranks$"):
         c.signal(3)
     with pytest.raises(ValueError, match=r"^counts\[0\] must be in \[1, \d+\], got 0$"):
@@ -193,7 +202,7 @@ def test_a_simulated_group_reports_the_estimate(monkeypatch: pytest.MonkeyPatch)
 
     calls: list[str] = []
     fake = SimpleNamespace(
-        group_start=lambda: calls.append("start"),
+        group_start=lambda simulate: calls.append("simulate start" if simulate else "start"),
         group_end=lambda: calls.append("end"),
         group_simulate_end=lambda: calls.append("simulate") or 12.5,
     )
@@ -204,8 +213,8 @@ def test_a_simulated_group_reports_the_estimate(monkeypatch: pytest.MonkeyPatch)
     with ncclkit.group() as nothing:
         assert nothing is None
     with pytest.raises(KeyError), ncclkit.group(simulate=True):
-        raise KeyError  # the group still ends: NCCL's group state is per thread
-    assert calls == ["start", "simulate", "start", "end", "start", "end"]
+        raise KeyError  # the group still ends, simulated: nothing queued in it runs
+    assert calls == ["simulate start", "simulate", "start", "end", "simulate start", "simulate"]
     with pytest.raises(TypeError, match="^simulate must be True or False, got int$"), ncclkit.group(simulate=1):
         pass
 

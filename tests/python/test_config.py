@@ -123,4 +123,10 @@ def test_a_launch_completion_event_is_an_event_or_its_handle() -> None:
         ("launch_completion_event", 0x99)
     ]
     with pytest.raises(TypeError, match=r"^config field launch_completion_event must be a torch\.cuda\.Event, a CuPy"):
-        CollectiveConfig(launch_completion_event=0)
+        CollectiveConfig(launch_completion_event="event")
+    with pytest.raises(ValueError, match=r"has no CUDA event yet: record\(\) a torch\.cuda\.Event once"):
+        CollectiveConfig(launch_completion_event=SimpleNamespace(cuda_event=0))  # torch's, before its first record
+    event = SimpleNamespace(cuda_event=0x1234)
+    config = CollectiveConfig(launch_completion_event=event)
+    del event
+    assert config._keep.cuda_event == 0x1234  # NCCL records into it while the config is used

@@ -39,6 +39,11 @@ def test_fake_shapes_of_broadcast_all_to_all_and_point_to_point() -> None:
         assert functional.recv_(x, comm, 3) is x
 
 
+def test_uneven_splits_count_elements_of_rows() -> None:
+    assert functional._element_counts(torch.empty(0, 3), [0, 2]) == [0, 6]  # sends nothing, receives two rows
+    assert functional._element_counts(torch.empty(5, 2, 4), [3, 2]) == [24, 16]
+
+
 def test_reduce_scatter_needs_rows_that_split_among_the_ranks() -> None:
     with FakeTensorMode(), pytest.raises(ValueError, match=r"splits dimension 0 among 3 ranks; .* shape is \(8, 3\)"):
         functional.reduce_scatter(torch.empty(8, 3), stand_in(3))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -129,34 +130,29 @@ def _allocate_from(comm: Communicator, counts: Counts, dtype: torch.dtype, in_pl
 @contextlib.contextmanager
 def _registered(world: World, buffers: Sequence[_Buffers], in_place: bool, register: int) -> Iterator[None]:
     """The buffers registered as nccl-tests' -R: 1 with ncclCommRegister, 2 as symmetric windows
-    (collective: every rank in the same order, grouped where one thread drives several); given
-    back after. Empty buffers are left out, alike on every rank."""
+    (collective: every rank in the same order, from a thread per rank where one process drives
+    several, since NCCL registers a window at a group's end); given back after. Empty buffers are
+    left out, alike on every rank."""
     if not register:
         yield
         return
-    regions = [
-        (rank.comm, tensor)
-        for rank, b in zip(world.ranks, buffers)
-        for tensor in ((b.whole,) if in_place else (b.send, b.recv))
-        if tensor.numel()
-    ]
+    regions = [[tensor for tensor in ((b.whole,) if in_place else (b.send, b.recv)) if tensor.numel()] for b in buffers]
+    comms = [rank.comm for rank in world.ranks]
     if register == 1:
-        handles = [(comm, comm.register_buffer(tensor)) for comm, tensor in regions]
+        handles = [(comm, comm.register_buffer(tensor)) for comm, tensors in zip(comms, regions) for tensor in tensors]
         try:
             yield
         finally:
             for comm, handle in handles:
                 comm.deregister_buffer(handle)
         return
-    with world.group():
-        windows = [comm.register_window(tensor, symmetric=True) for comm, tensor in regions]
-    try:
-        yield
-    finally:
-        world.synchronize()
-        with world.group():
-            for window in windows:
-                window.deregister()
+    with ThreadPoolExecutor(len(comms)) as pool:
+        windows = list(pool.map(lambda c, ts: [c.register_window(t, symmetric=True) for t in ts], comms, regions))
+        try:
+            yield
+        finally:
+            world.synchronize()
+            list(pool.map(lambda ws: [w.deregister() for w in ws], windows))
 
 
 def _write(buffer: torch.Tensor, fills: Sequence[Fill]) -> None:
