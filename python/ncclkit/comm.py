@@ -410,6 +410,14 @@ class Communicator:
         return cls.init_rank(world_size, unique_id, rank, device=torch.cuda.current_device(), **config)
 
     # -- lifetime ------------------------------------------------------------------------------
+    def _compiled(self, attribute: str, feature: str) -> Any:
+        """The live bindings, which have `attribute` where the header had `feature`; the error that
+        says it is not compiled in where it did not."""
+        live = self._live()
+        if not hasattr(live, attribute):
+            raise _not_compiled_in(feature)
+        return live
+
     def _live(self) -> Any:
         if self._generation != _process_generation:
             msg = (
@@ -443,12 +451,10 @@ class Communicator:
     def shrink(self, exclude_ranks: Sequence[int], *, abort_first: bool = False, **config: Any) -> Communicator | None:
         """Every rank but `exclude_ranks` (ncclCommShrink, NCCL >= 2.27); None on an excluded rank.
         `config` as for split()."""
-        live = self._live()
+        live = self._compiled("shrink", "comm_shrink")
         if not exclude_ranks:
             msg = "exclude_ranks is empty: shrink leaves out at least one rank (split(0) copies a communicator)"
             raise ValueError(msg)
-        if not hasattr(live, "shrink"):
-            raise _not_compiled_in("comm_shrink")
         excluded = [self._peer(rank, "exclude_ranks entry") for rank in exclude_ranks]
         if len(set(excluded)) != len(excluded):
             msg = f"exclude_ranks has a rank twice: {excluded}"
@@ -459,18 +465,14 @@ class Communicator:
     def grow_unique_id(self) -> UniqueId:
         """The id the new ranks of a grow() join with (ncclCommGetUniqueId, NCCL >= 2.29): one
         existing rank makes it and passes it to grow(); the new ranks pass it to Communicator.join()."""
-        live = self._live()
-        if not hasattr(live, "grow"):
-            raise _not_compiled_in("comm_grow")
+        live = self._compiled("grow", "comm_grow")
         return UniqueId(live.grow_unique_id())
 
     def grow(self, world_size: int, unique_id: UniqueId | None = None, **config: Any) -> Communicator:
         """This communicator's ranks and new ones, `world_size` in all (ncclCommGrow, NCCL >= 2.29):
         every existing rank calls it, the one that made grow_unique_id() passes that id, and the new
         ranks call Communicator.join(). The existing ranks keep their ranks. `config` as for split()."""
-        live = self._live()
-        if not hasattr(live, "grow"):
-            raise _not_compiled_in("comm_grow")
+        live = self._compiled("grow", "comm_grow")
         world_size = _int(world_size, "world_size", 1)
         if world_size <= self.world_size:
             msg = f"grow needs a world_size above the communicator's {self.world_size}, got {world_size}"
@@ -518,31 +520,23 @@ class Communicator:
         """Give back NCCL's dynamic GPU memory until resume() (ncclCommSuspend with
         NCCL_SUSPEND_MEM, the one thing it suspends; NCCL >= 2.29.7). Only resume(), destroy() and
         abort() may follow."""
-        live = self._live()
-        if not hasattr(live, "suspend"):
-            raise _not_compiled_in("comm_suspend")
+        live = self._compiled("suspend", "comm_suspend")
         live.suspend()
 
     def resume(self) -> None:
         """Take back what suspend() gave (ncclCommResume)."""
-        live = self._live()
-        if not hasattr(live, "resume"):
-            raise _not_compiled_in("comm_suspend")
+        live = self._compiled("resume", "comm_suspend")
         live.resume()
 
     def memory_stats(self) -> dict[str, int]:
         """NCCL's GPU memory of this communicator, in bytes (ncclCommMemStats, NCCL >= 2.29.7):
         suspendable (what suspend() gives back), persistent, total; suspended is 1 while suspended."""
-        live = self._live()
-        if not hasattr(live, "memory_stat"):
-            raise _not_compiled_in("comm_mem_stats")
+        live = self._compiled("memory_stat", "comm_mem_stats")
         return {name: live.memory_stat(stat) for name, stat in _nccl().MEMORY_STATS.items()}
 
     def register_buffer(self, buf: Any) -> int:
         """Register `buf` with NCCL (ncclCommRegister, NCCL >= 2.19); returns the handle to deregister."""
-        live = self._live()
-        if not hasattr(live, "register_buffer"):
-            raise _not_compiled_in("buffer_registration")
+        live = self._compiled("register_buffer", "buffer_registration")
         buffer = self._buffer(buf, "buf")
         return live.register_buffer(buffer.ptr, buffer.nbytes)
 
@@ -554,9 +548,7 @@ class Communicator:
         ncclkit.nccl_mem_pool) and be as large as the others'. `flags`: more NCCL_WIN_* by name
         ("strict_ordering", ...: those of the header). Returns the Window; a with-block
         deregisters it."""
-        live = self._live()
-        if not hasattr(live, "register_window"):
-            raise _not_compiled_in("window_registration")
+        live = self._compiled("register_window", "window_registration")
         if type(symmetric) is not bool:
             msg = f"symmetric must be True or False, got {type(symmetric).__name__}"
             raise TypeError(msg)
@@ -585,9 +577,7 @@ class Communicator:
         self._live().deregister_window(handle)
 
     def _window_user_ptr(self, window: Window) -> int:
-        live = self._live()
-        if not hasattr(live, "window_user_ptr"):
-            raise _not_compiled_in("window_user_ptr")
+        live = self._compiled("window_user_ptr", "window_user_ptr")
         return live.window_user_ptr(window.handle)
 
     def _window(self, window: Any) -> Window:
@@ -600,12 +590,6 @@ class Communicator:
     def _symmetric(self) -> list[Window]:
         symmetric = _nccl().WINDOW_FLAGS["coll_symmetric"]
         return [w for w in self._windows if w.registered and w.flags & symmetric]
-
-    def _one_sided(self) -> Any:
-        live = self._live()
-        if not hasattr(live, "put_signal"):
-            raise _not_compiled_in("one_sided")
-        return live
 
     def put_signal(
         self,
@@ -622,7 +606,7 @@ class Communicator:
         `context`) there (ncclPutSignal, NCCL >= 2.29): one-sided, the peer posts nothing but a
         wait_signal(). NCCL takes symmetric windows only: `window` one, and `buf` inside one this
         rank registered (it may be `window`'s own buffer). The write must fit the window."""
-        live = self._one_sided()
+        live = self._compiled("put_signal", "one_sided")
         peer = self._peer(peer, "peer")
         window = self._window(window)
         offset = _int(offset, "offset", 0, 2**63 - 1)
@@ -654,7 +638,7 @@ class Communicator:
 
     def signal(self, peer: int, *, signal: int = 0, context: int = 0, stream: Any = None) -> None:
         """A signal alone to `peer` (ncclSignal, NCCL >= 2.29), on `stream` (default: the default stream)."""
-        live = self._one_sided()
+        live = self._compiled("put_signal", "one_sided")
         peer = self._peer(peer, "peer")
         live.signal(peer, _int(signal, "signal"), _int(context, "context"), self._bare_stream(stream))
 
@@ -669,7 +653,7 @@ class Communicator:
             (self._peer(peer, "counts' peer"), _int(count, f"counts[{peer}]", 1), signal, context)
             for peer, count in counts.items()
         ]
-        live = self._one_sided()
+        live = self._compiled("put_signal", "one_sided")
         live.wait_signal(waits, self._bare_stream(stream))
 
     def revoke(self) -> None:
@@ -677,9 +661,7 @@ class Communicator:
         return once none is left (ncclCommRevoke, NCCL >= 2.28.7); then destroy(), abort(), split()
         or shrink() it: no collective or finalize() runs on it any more. An error the communicator
         held (a peer that failed) is raised as ncclCommRevoke's."""
-        live = self._live()
-        if not hasattr(live, "revoke"):
-            raise _not_compiled_in("comm_revoke")
+        live = self._compiled("revoke", "comm_revoke")
         live.revoke()
 
     def supports(self, feature: str) -> bool:
