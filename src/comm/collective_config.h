@@ -2,9 +2,11 @@
 // from the fields a caller names (ncclkit.CollectiveConfig) and passed to each call that takes it.
 #pragma once
 
+#include <deque>
 #include <string>
+#include <vector>
 
-#include "comm/comm_config.h"
+#include "comm/config_fields.h"
 #include "common/gpu_api.h"
 #include "ncclkit/config.h"
 
@@ -24,7 +26,7 @@ class CollectiveConfig {
 
  private:
   ncclCollConfig_t config_ = NCCL_COLLCONFIG_INITIALIZER;
-  std::string alg_selection_;
+  std::deque<std::string> texts_;  // alg_selection, which the struct points to
 #endif
 };
 

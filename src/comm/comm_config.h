@@ -2,20 +2,14 @@
 // needs (ncclkit.config); this side knows which fields the header has and where each one lives.
 #pragma once
 
-#include <cstdint>
 #include <deque>
 #include <string>
-#include <utility>
-#include <variant>
 #include <vector>
 
+#include "comm/config_fields.h"
 #include "common/gpu_api.h"
 
 namespace ncclkit {
-
-// An int field's value (Python has checked its range) or a text field's.
-using ConfigValue = std::variant<std::int64_t, std::string>;
-using ConfigFields = std::vector<std::pair<std::string, ConfigValue>>;
 
 class CommConfig {
  public:
