@@ -116,6 +116,17 @@ def tables(times: dict[str, dict[int, float]], busbw: dict[str, dict[int, float]
     return "\n".join(lines)
 
 
+def plot_rows(times: dict[str, dict[int, float]], busbw: dict[str, dict[int, float]], dtype: str) -> list:
+    """The medians as `ncclkit bench collectives` rows, one "collective" per path, for its plot."""
+    from ncclkit.bench.results import Measurement, Row
+
+    return [
+        Row(label.replace(" ", ""), size, 0, dtype, "sum", -1, Measurement(t, 0.0, busbw[label][size], None), None)
+        for label, by_size in times.items()
+        for size, t in sorted(by_size.items())
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nproc", type=int, nargs="+", required=True, help="world sizes: processes, one GPU each")
@@ -127,9 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-G", default="10", help="replays of the graph timed (default: 10)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each sweep, alternating; the median counts")
     parser.add_argument("--reports", type=Path, help="keep every run's JSON in this directory")
+    parser.add_argument("--plots", type=Path, help="draw each world size's times into DIR/all-reduce-paths-Nranks.png")
     args = parser.parse_args(argv)
     import torch
     from ncclkit import custom_all_reduce, get_version
+    from ncclkit.bench import plot
+
+    if args.plots:
+        plot.require()
+        args.plots.mkdir(parents=True, exist_ok=True)
 
     gpus = torch.cuda.device_count()
     too_many = [n for n in args.nproc if not 1 <= n <= gpus]
@@ -157,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
             limits_now = custom_all_reduce.AUTO_LIMITS.get(nproc, custom_all_reduce.AUTO_LIMITS_OTHERWISE)
             print(f"\n### {nproc} rank(s), out of place\n\n{tables(times, busbw, limits_now)}")
             print(f"\nauto measured on {nproc} rank(s): AUTO_LIMITS[{nproc}] = {auto_limits(times)}")
+            if args.plots:
+                title = f"all_reduce, {args.d}, {nproc} rank(s), in CUDA graphs\n{torch.cuda.get_device_name(0)}"
+                plot.plot(
+                    plot_rows(times, busbw, args.d), args.plots / f"all-reduce-paths-{nproc}ranks.png", "time", title
+                )
     return 0
 
 

@@ -132,3 +132,20 @@ def test_more_ranks_than_gpus_is_an_error_naming_nproc(capsys: pytest.CaptureFix
         paths.main(["--nproc", "2", "512"])
     assert info.value.code == 2
     assert f"--nproc {too_many}: this machine has {gpus} visible GPU(s)" in capsys.readouterr().err
+
+
+def test_the_plot_draws_one_line_per_path(tmp_path: Path) -> None:
+    from ncclkit.bench import plot
+
+    pytest.importorskip("matplotlib")
+    times = measured(FOUR_RANKS) | {"NCCL -R 2": {size: 10.0 for size in FOUR_RANKS}}
+    busbw = {label: {size: 1.0 for size in by_size} for label, by_size in times.items()}
+    rows = paths.plot_rows(times, busbw, "bfloat16")
+    assert set(plot.lines(rows, "time")) == {
+        "NCCL out-of-place",
+        "one-shot out-of-place",
+        "two-shot out-of-place",
+        "NCCL-R2 out-of-place",
+    }
+    plot.plot(rows, tmp_path / "paths.png", "time", "all_reduce")
+    assert (tmp_path / "paths.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
