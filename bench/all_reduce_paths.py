@@ -35,12 +35,22 @@ BASELINE = "NCCL"
 PLANNED = ("one-shot", "two-shot", "NCCL")  # what algorithm="auto" chooses among
 
 
-def sweeps() -> dict[str, list[str]]:
-    """-R mode -> the collectives one `ncclkit bench collectives` run sweeps with it."""
+# -R mode -> the feature it needs (ncclkit.nccl_features()).
+REGISTRATION = {"1": "buffer_registration", "2": "window_registration"}
+
+
+def sweeps(features: dict) -> tuple[dict[str, list[str]], list[str]]:
+    """-R mode -> the collectives one `ncclkit bench collectives` run sweeps with it, for the modes
+    this NCCL has; and a line for each mode it lacks, saying why."""
     runs: dict[str, list[str]] = {}
+    lacking = []
     for collective, register in PATHS.values():
-        runs.setdefault(register, []).append(collective)
-    return runs
+        feature = features.get(REGISTRATION.get(register))
+        if feature is not None and not feature.available:
+            lacking.append(f"-R {register} not run: {REGISTRATION[register]}: {feature.reason}")
+        else:
+            runs.setdefault(register, []).append(collective)
+    return runs, sorted(set(lacking))
 
 
 def command(nproc: int, collectives: list[str], register: str, flags: list[str], report: Path) -> list[str]:
@@ -141,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="draw each world size's times into DIR/all-reduce-paths-Nranks.png")
     args = parser.parse_args(argv)
     import torch
-    from ncclkit import custom_all_reduce, get_version
+    from ncclkit import custom_all_reduce, get_version, nccl_features
     from ncclkit.bench import plot
 
     if args.plots:
@@ -160,13 +170,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{torch.cuda.get_device_name(0)} x {gpus}; NCCL {get_version()}; torch {torch.__version__}; "
         f"flags {' '.join(flags)}; NCCL environment: {nccl_env}"
     )
+    runs, lacking = sweeps(nccl_features())
+    for line in lacking:
+        print(line)
     with tempfile.TemporaryDirectory() as tmp:
         reports = args.reports or Path(tmp)
         reports.mkdir(parents=True, exist_ok=True)
         for nproc in args.nproc:
             documents: dict[str, list[dict]] = {}
             for repeat in range(args.repeats):  # alternating, so that drifts of the machine hit every path alike
-                for register, collectives in sweeps().items():
+                for register, collectives in runs.items():
                     report = reports / f"all-reduce-{nproc}-ranks-R{register}-{repeat}.json"
                     subprocess.run(command(nproc, collectives, register, flags, report), check=True)
                     documents.setdefault(register, []).append(json.loads(report.read_text()))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from ncclkit.bench import collectives
@@ -47,12 +48,19 @@ def document(**times: dict[int, float]) -> dict:
     }
 
 
+def feature(available: bool) -> SimpleNamespace:
+    return SimpleNamespace(available=available, reason=None if available else "came with NCCL 2.27.0; 2.26.6 loaded")
+
+
 def test_each_register_mode_is_one_sweep_of_flags_the_bench_takes(tmp_path: Path) -> None:
-    assert paths.sweeps() == {
-        "0": ["all_reduce", "all_reduce_oneshot", "all_reduce_twoshot"],
-        "1": ["all_reduce"],
-        "2": ["all_reduce"],
-    }
+    every = {"buffer_registration": feature(True), "window_registration": feature(True)}
+    assert paths.sweeps(every) == (
+        {"0": ["all_reduce", "all_reduce_oneshot", "all_reduce_twoshot"], "1": ["all_reduce"], "2": ["all_reduce"]},
+        [],
+    )
+    older = every | {"window_registration": feature(False)}
+    assert paths.sweeps(older)[1] == ["-R 2 not run: window_registration: came with NCCL 2.27.0; 2.26.6 loaded"]
+    assert "2" not in paths.sweeps(older)[0]
     flags = ["-b", "1K", "-e", "256M", "-f", "2", "-d", "bfloat16", "-n", "20", "-G", "10", "-w", "5"]
     run = paths.command(4, ["all_reduce"], "2", flags, tmp_path / "r.json")
     assert run[:5] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4"]
