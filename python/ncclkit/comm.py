@@ -449,8 +449,9 @@ class Communicator:
         return self._child(live.split(color, key, self._child_config(config, "split")))
 
     def shrink(self, exclude_ranks: Sequence[int], *, abort_first: bool = False, **config: Any) -> Communicator | None:
-        """Every rank but `exclude_ranks` (ncclCommShrink, NCCL >= 2.27); None on an excluded rank.
-        `config` as for split()."""
+        """Every rank but `exclude_ranks` (ncclCommShrink, NCCL >= 2.27), called by every rank the
+        new communicator keeps; an excluded rank's call returns None and leaves NCCL alone (NCCL
+        refuses a call from a rank it leaves out). `config` as for split()."""
         live = self._compiled("shrink", "comm_shrink")
         if not exclude_ranks:
             msg = "exclude_ranks is empty: shrink leaves out at least one rank (split(0) copies a communicator)"
@@ -460,6 +461,8 @@ class Communicator:
             msg = f"exclude_ranks has a rank twice: {excluded}"
             raise ValueError(msg)
         fields = self._child_config(config, "shrink")
+        if self.rank in excluded:
+            return None
         return self._child(live.shrink(excluded, bool(abort_first), fields))
 
     def grow_unique_id(self) -> UniqueId:

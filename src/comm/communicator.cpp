@@ -245,7 +245,7 @@ std::unique_ptr<Communicator> Communicator::shrink(std::vector<int> exclude_rank
                        config ? config->get() : nullptr, abort_first ? NCCL_SHRINK_ABORT : NCCL_SHRINK_DEFAULT),
         "ncclCommShrink");
   if (!blocking_) wait_while_in_progress("ncclCommShrink");
-  return adopt(child.settle(), std::move(config));  // none on a rank that was excluded
+  return adopt(child.settle(), std::move(config));
 }
 #endif
 

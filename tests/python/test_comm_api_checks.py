@@ -177,6 +177,7 @@ def test_children_pass_their_config_or_none(comm) -> None:
     c.split(0)
     c.split(1, 5, comm_name="tp", blocking=False)
     c.shrink([0], abort_first=True)
+    assert c.shrink([2, 1]) is None  # this rank is left out: NCCL takes no call from it
     c.split(2, comm_name=None)  # unset: as no config at all
     with pytest.raises(TypeError, match=r"^shrink got unknown config field\(s\) 'blockng'"):
         c.shrink([0], blockng=False)
