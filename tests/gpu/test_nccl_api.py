@@ -279,6 +279,28 @@ def test_a_torch_pool_over_nccl_memory(comm: ncclkit.Communicator) -> None:
     del pool
 
 
+def test_symmetric_windows_every_gpu(comms: list[ncclkit.Communicator]) -> None:
+    """One thread drives every GPU's communicator, but NCCL registers a window only at a group's
+    end: each communicator registers from a thread of its own, as the bench's -R 2 does."""
+    needs(comms[0], "window_registration")
+    n = len(comms)
+    memories = [ncclkit.mem_alloc(COUNT * 4, device=c.device) for c in comms]
+    tensors = [torch.as_tensor(m, device=f"cuda:{c.device}").view(torch.float32) for m, c in zip(memories, comms)]
+    inputs = [random_input("float32", COUNT, c.device, ranks=n) for c in comms]
+    for t, x in zip(tensors, inputs):
+        t.copy_(x)
+    with ThreadPoolExecutor(n) as pool:
+        windows = list(pool.map(lambda c, t: c.register_window(t, symmetric=True), comms, tensors))
+    every_rank(comms, lambda c, r: c.all_reduce(tensors[r]))
+    torch.cuda.synchronize()
+    for t in tensors:
+        assert_matches(t, reduce(inputs, "sum"), exact=True)
+    with ThreadPoolExecutor(n) as pool:
+        list(pool.map(lambda w: w.deregister(), windows))
+    for m in memories:
+        m.free()  # the tensors that view it are not used again
+
+
 # -- one-sided --------------------------------------------------------------------------------------
 
 
